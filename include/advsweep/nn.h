@@ -1,0 +1,89 @@
+/* nn.h — the paper's networks: forward and backward passes over a batch, on CBLAS.
+ *
+ * Shape legend (row-major everywhere; one row per sample):
+ *   n  samples in the batch          d  input dimension
+ *   m  width                         H  trained layers of the deep net
+ *   X  (n, d) inputs                 f  (n) outputs
+ *
+ * Deep net, eq. (1):  x0 = A x (or relu(A x), option), xbar(h) = W(h) x(h-1),
+ *   x(h) = sigma(xbar(h)) for h = 1..H, f = a . x(H). Trained: W(1..H) only.
+ *   Init: A, W(h) entries N(0, 2/m); a entries N(0, 1).
+ * Two-layer net, eq. (4): f = (1/sqrt m) sum_r a_r sigma(w_r . x), with rows
+ *   w_{m/2+r} = w_r and a_{m/2+r} = -a_r at init, so f(W0, x) = 0. Trained: all w.
+ *   Init: w_r ~ N(0, I_d) (relu, softplus) or uniform on the sphere of radius
+ *   sqrt(d) (quadrelu, App. C.2); a_r uniform in {+1, -1}.
+ *
+ * Each *_naive function is a slow per-sample loop kept beside the BLAS version
+ * for the tests. Nothing here knows about MPI, HDF5, attacks or training.
+ */
+#ifndef ADVSWEEP_NN_H
+#define ADVSWEEP_NN_H
+
+#include "advsweep/rng.h"
+
+typedef struct {
+    int model;       /* MODEL_DEEP | MODEL_TWOLAYER (config.h) */
+    int activation;  /* ACT_* */
+    int input_layer; /* INPUT_* (deep only) */
+    long m, H, d;    /* H is ignored by the two-layer net */
+} NetShape;
+
+/* Parameters: two arenas (trained, fixed) with pointers carved out of them. */
+typedef struct {
+    NetShape shape;
+    long n_trained;  /* H*m*m (deep) or m*d (two-layer) */
+    double *trained; /* deep: (H, m, m) W(h)[j][k], row j = output unit | two-layer: (m, d) rows w_r */
+    double *A;       /* (m, d) deep only (NULL for two-layer); fixed */
+    double *a;       /* (m) output weights; fixed */
+    double *fixed_arena; /* owns A and a */
+} Net;
+
+/* Activations of one batch, kept by net_forward for net_backward. */
+typedef struct {
+    long n_max, m, d, planes; /* planes = H + 1 (deep) or 1 (two-layer) */
+    double *Z;  /* (planes, n_max, m) pre-activations: Z[0] = A x (deep) or W x (two-layer) */
+    double *Xa; /* (planes, n_max, m) post-activations x(h); x(0) = Z[0] for the linear input layer */
+    double *G;  /* (n_max, m) backward scratch */
+    double *G2; /* (n_max, m) backward scratch */
+    double flops; /* running count of floating-point operations of the GEMM/GEMV model */
+} NetWork;
+
+/* Allocate a network of `shape` (parameters zero). Caller frees with net_destroy. */
+Net *net_create(const NetShape *shape);
+/* Frees *net and sets it to NULL; accepts NULL and *net == NULL. */
+void net_destroy(Net **net);
+/* Draw the paper's initialisation from rng. */
+void net_init(Net *net, Rng *rng);
+
+/* Workspace for batches of at most n_max samples. Free with network_destroy. */
+NetWork *network_create(const NetShape *shape, long n_max);
+void network_destroy(NetWork **wk);
+
+/* f[i] = f(W, X[i]) for i < n (n <= wk->n_max). Keeps activations in wk. */
+void net_forward(double *f, const Net *net, NetWork *wk, const double *X, long n);
+
+/* After net_forward(…, X, n) on the same X: with df[i] = dL/df_i,
+ *   dW (n_trained) = sum_i df[i] * df_i/dW    (skipped when dW == NULL)
+ *   dX (n, d)      = df[i] * df_i/dx_i         (skipped when dX == NULL)
+ * Overwrites wk's scratch; the activations stay valid. */
+void net_backward(double *dW, double *dX, const double *df, const Net *net, NetWork *wk, const double *X, long n);
+
+/* Slow references: same contracts, no workspace, no BLAS. */
+void net_forward_naive(double *f, const Net *net, const double *X, long n);
+void net_backward_naive(double *dW, double *dX, const double *df, const Net *net, const double *X, long n);
+
+/* FLOPs of one forward pass and of one backward pass per sample (the model
+ * used by `advsweep bench` and the planner; elementwise work not counted). */
+double net_flops_forward(const NetShape *shape);
+double net_flops_backward(const NetShape *shape, int want_dW, int want_dX);
+
+/* Activation and its derivative (ACT_*). */
+double act_value(int activation, double z);
+double act_deriv(int activation, double z);
+
+/* Losses: l(f, y) and dl/df, labels y in {+1, -1}. Logistic is computed without
+ * overflow for any finite f. */
+double loss_value(int loss, double f, double y);
+double loss_deriv(int loss, double f, double y);
+
+#endif

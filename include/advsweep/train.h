@@ -1,0 +1,143 @@
+/* train.h — projected adversarial gradient descent (Sec. 4) and what a run records.
+ *
+ *   for t = 0, 1, ..., T:
+ *       X'  = A(W_t, X)                       training attack
+ *       L_A(W_t) = mean_i l(f(W_t, X'_i), y_i)  surrogate loss (every step)
+ *       record / evaluate if t is on the schedules
+ *       stop if t == T, if L_A is not finite (diverged), or on early stop
+ *       W_{t+1} = P_B(R)(W_t - alpha grad L_A(W_t))
+ *
+ * P_B(R) bounds each layer: |W(h) - W0(h)|_F <= R / sqrt(m) (deep) or
+ * |W - W0|_F <= R (two-layer); R = inf skips it. The distance recorded is
+ * max_h |W(h) - W0(h)|_F sqrt(m) (deep) or |W - W0|_F (two-layer): the units of R.
+ *
+ * Must not use MPI or HDF5.
+ */
+#ifndef ADVSWEEP_TRAIN_H
+#define ADVSWEEP_TRAIN_H
+
+#include <stdint.h>
+
+#include "advsweep/attack.h"
+#include "advsweep/config.h"
+#include "advsweep/data.h"
+#include "advsweep/nn.h"
+
+/* Per-point status, as stored in the sweep file. */
+enum { RUN_PENDING = 0, RUN_DONE = 1, RUN_FAILED = 2, RUN_DIVERGED = 3, RUN_RUNNING = 4 };
+#define STATUS_REASON_MAX 96
+
+/* What a configuration resolves to before it runs. */
+typedef struct {
+    double lr;          /* alpha used */
+    int64_t steps;      /* T used (after the cap) */
+    int steps_capped;   /* 1 if the derived T exceeded max_steps */
+    long records;       /* length of the recording schedule */
+    long evals;         /* length of the evaluation schedule */
+    AttackSpec attack;  /* training attack, resolved */
+    AttackSpec eval;    /* strong evaluation attack */
+    double flops_per_step; /* FLOP model of one training step (attack + forward + backward) */
+    double flops_total;    /* whole run, including clean-loss records and evaluations */
+    double bytes;          /* memory of one run (parameters, activations, data) */
+} TrainPlan;
+
+/* Resolve alpha, T (Thm 4.1 / 5.1 rules when 0), the attacks and the
+ * schedules' lengths. Pure function of cfg. Returns ADV_ERR_INPUT if cfg is
+ * inconsistent (config_validate) . */
+int train_plan(TrainPlan *plan, const TrainConfig *cfg);
+
+/* The recording schedule for T steps: every step 0..record_dense-1, then
+ * geometrically spaced steps up to T, always ending at T; at most record_max
+ * entries. Writes them to steps (may be NULL) and returns their count. */
+long train_record_schedule(int64_t *steps, const TrainConfig *cfg, int64_t T);
+/* The evaluation schedule: step 0, eval_count steps evenly spread, and T. */
+long train_eval_schedule(int64_t *steps, const TrainConfig *cfg, int64_t T);
+
+typedef struct {
+    long cap, count;       /* records */
+    int64_t *step;         /* (cap) */
+    double *surrogate;     /* (cap) L_A(W_t) under the training attack */
+    double *clean_loss;    /* (cap) L(W_t) on the clean points */
+    double *clean_acc;     /* (cap) fraction with y f > 0 on clean points */
+    double *dist;          /* (cap) distance from init, in the units of R */
+    long eval_cap, eval_count;
+    int64_t *eval_step;    /* (eval_cap) */
+    double *robust_loss;   /* (eval_cap) strong-attack estimate of L_*(W_t) */
+    double *robust_acc;    /* (eval_cap) fraction with y f(A*(x)) > 0 */
+    void *arena;
+} Trajectory;
+
+/* Room for `cap` records and `eval_cap` evaluations. Free with trajectory_destroy. */
+Trajectory *trajectory_create(long cap, long eval_cap);
+void trajectory_destroy(Trajectory **tr);
+
+typedef struct {
+    int32_t status;          /* RUN_DONE, RUN_DIVERGED or RUN_FAILED */
+    char reason[STATUS_REASON_MAX]; /* why it failed or diverged; "" when done */
+    double lr;               /* alpha used */
+    int64_t steps_planned;   /* T */
+    int64_t steps_run;       /* last step evaluated (T unless stopped early) */
+    double min_surrogate;    /* min_{t>=1} L_A(W_t) (step 0 if T == 0) */
+    int64_t min_step;
+    int64_t eps_step;        /* first t >= 1 with L_A <= epsilon; -1 if none */
+    double init_surrogate;   /* L_A(W_0) */
+    double final_surrogate;  /* L_A at steps_run */
+    double final_clean_loss;
+    double final_clean_acc;
+    double final_surrogate_acc; /* accuracy on the training attack's points */
+    double final_robust_loss;   /* strong-attack estimate at steps_run */
+    double final_robust_acc;
+    double final_dist;       /* distance from init at steps_run (units of R) */
+    double max_dist;         /* largest distance over the recorded steps */
+    double wall_time;        /* seconds */
+    double flops;            /* counted FLOPs of the whole run */
+    int64_t diverged_step;   /* -1 unless diverged */
+    int64_t data_points;     /* n actually trained on */
+} TrainSummary;
+
+/* The summary's fields, described once for the storage module and printers. */
+typedef enum { FIELD_I32, FIELD_I64, FIELD_F64, FIELD_TEXT } FieldType;
+typedef struct {
+    const char *name;
+    FieldType type;
+    size_t offset; /* offsetof(TrainSummary, field) */
+    size_t size;   /* bytes (FIELD_TEXT: buffer length) */
+    const char *help;
+} SummaryField;
+extern const SummaryField SUMMARY_FIELDS[];
+extern const int N_SUMMARY_FIELDS;
+
+/* Optional hooks of a run. Any member may be NULL / 0. */
+typedef struct {
+    void (*progress)(void *ctx, int64_t step, int64_t steps, double surrogate); /* every ~0.5 s */
+    void *ctx;
+    volatile int *abort_flag; /* non-zero: stop at the next step and return ADV_INTERRUPTED */
+    double *W0_out;           /* (n_trained) receives the initial trained weights */
+    double *W_out;            /* (n_trained) receives the final trained weights */
+    double *fixed_out;        /* (m*d + m deep | m two-layer) receives A then a */
+} TrainHooks;
+
+/* Train one configuration on `data`. Fills *sum and *traj (traj may be NULL;
+ * otherwise its caps must be >= the plan's records and evals). A diverged run
+ * returns ADV_OK with sum->status == RUN_DIVERGED. Returns ADV_ERR_INPUT for a
+ * bad configuration, ADV_INTERRUPTED when hooks->abort_flag was raised. */
+int train_run(TrainSummary *sum, Trajectory *traj, const TrainConfig *cfg, const Dataset *data,
+              const TrainHooks *hooks);
+
+/* Copy of cfg's network shape. */
+NetShape train_net_shape(const TrainConfig *cfg);
+
+/* `advsweep bench`: measured rates of this machine. */
+typedef struct {
+    long m, H, n, d, k;      /* shape of the training step measured */
+    double gemm_gflops;      /* DGEMM rate at the (n, m) x (m, m) shape */
+    double step_gflops;      /* achieved rate of full PGD-k training steps */
+    double step_seconds;     /* median seconds per step */
+    double ratio;            /* step_gflops / gemm_gflops */
+} BenchResult;
+
+/* Measure DGEMM at the (n,m)x(m,m) shape and full PGD-k training steps at
+ * (m, H, n, d, k), each as the median of `repeats` timings. Not collective. */
+void bench_measure(BenchResult *res, long m, long H, long n, long d, long k, int repeats);
+
+#endif
