@@ -1,0 +1,127 @@
+/* store.h — the sweep file (docs/layout.md): create, resume, write points,
+ * read status, merge, and read user data files.
+ *
+ * The only module that includes hdf5.h. It never includes mpi.h itself and its
+ * contract carries no MPI types: a communicator arrives as its Fortran handle
+ * (MPI_Comm_c2f), and STORE_SERIAL means "this process alone, no MPI-IO".
+ *
+ * Crash safety: store_open creates a new file completely (every dataset, with
+ * early allocation and fill values, all parameters written) under a temporary
+ * name, flushes it and renames it into place, before any point runs. After
+ * that no metadata changes; workers write raw rows independently, and a
+ * point's status last. A kill at any moment leaves a readable file whose
+ * status==1 rows are complete.
+ */
+#ifndef ADVSWEEP_STORE_H
+#define ADVSWEEP_STORE_H
+
+#include <stdint.h>
+
+#include "advsweep/config.h"
+#include "advsweep/train.h"
+
+#define STORE_SERIAL ((int64_t)-1)
+#define STORE_LAYOUT_VERSION 1
+
+typedef struct Store Store;
+
+/* Everything store_open needs to create a file (ignored fields when resuming
+ * are checked: grid_hash must match). */
+typedef struct {
+    long n_points;              /* P */
+    const TrainConfig *configs; /* (P) every point's parameters (borrowed) */
+    const double *cost_flops;   /* (P) planned FLOPs per point, for ETAs (borrowed; may be NULL) */
+    long records_max;           /* K: max plan.records over points */
+    long evals_max;             /* E: max plan.evals over points */
+    const char *job_text;
+    const char *job_name;
+    const char *axes;           /* "m,attack,seed" */
+    uint64_t grid_hash;
+    int shard_index, shard_count;
+    int store_weights;          /* add /weights and /data (sizes below) */
+    long weights_max;           /* Nw: max n_trained over points */
+    long fixed_max;             /* Nf: max (m*d + m | m) over points */
+    long data_n_max, data_d_max;
+    int ranks, omp_threads;
+} StoreLayout;
+
+enum {
+    STORE_RESUME = 0, /* open an existing file of the same grid, else create */
+    STORE_FRESH = 1,  /* replace any existing file */
+};
+
+/* Open or create `path` for writing. Collective on the communicator comm_f
+ * (every rank calls it with the same arguments; rank 0 creates, the others
+ * wait, then all open with MPI-IO). With STORE_RESUME an existing file of a
+ * different grid_hash is refused with ADV_ERR_INPUT ("... was written by a
+ * different job; use --fresh ..."); a file that is not a sweep file is refused
+ * and left untouched. On failure *out is NULL and nothing was changed. */
+int store_open(Store **out, const char *path, const StoreLayout *layout, int64_t comm_f, int mode);
+
+/* P and this process's copy of /status (P entries, owned by the store).
+ * store_refresh_status re-reads it from the file. Not collective. */
+long store_points(const Store *st);
+const int8_t *store_status(const Store *st);
+int store_refresh_status(Store *st);
+
+/* Who ran a point (stored under /worker). */
+typedef struct {
+    int rank;
+    int threads;
+    char host[64];
+} StoreWorker;
+
+/* Optional per-point arrays when the file stores weights (any may be NULL). */
+typedef struct {
+    const double *W0, *W, *fixed; /* lengths n_trained, n_trained, fixed count */
+    long n_trained, n_fixed;
+    const double *X, *y;          /* (n, d), (n) */
+    long n, d;
+} StorePointData;
+
+/* Mark point `index` running (status 4). Not collective (independent I/O). */
+int store_mark_running(Store *st, long index);
+
+/* Write point `index`: summary, trajectories, runs row, worker, optional data;
+ * then its status (sum->status) last. Not collective. */
+int store_write_point(Store *st, long index, const TrainSummary *sum, const Trajectory *traj,
+                      const StoreWorker *worker, const StorePointData *extra);
+
+/* Reset points whose status is failed/diverged to pending (for --retry-failed),
+ * on rank 0 only; returns their count in *count. Collective (others wait). */
+int store_reset_failed(Store *st, long *count);
+
+/* Close. Collective on the communicator given to store_open. Accepts NULL. */
+int store_close(Store **st);
+
+/* ---- read-only, serial: safe while a sweep holds the file (no file locking) ---- */
+
+typedef struct {
+    long n_points;
+    long counts[5];          /* by status: pending, done, failed, diverged, running */
+    long in_shard;           /* points this file's shard owns */
+    int shard_index, shard_count;
+    double done_wall;        /* sum of wall_time over done/diverged points */
+    double done_flops_planned; /* sum of planned FLOPs over them */
+    double pending_flops_planned; /* planned FLOPs of pending + running points in this shard */
+    long ranks;
+    char job_name[64];
+    char created[32];
+} StoreStatus;
+
+/* Summarise the file at `path`. ADV_ERR_INPUT if it is not a sweep file (or a
+ * newer layout), ADV_ERR_IO if it cannot be read. */
+int store_status_of(const char *path, StoreStatus *out);
+
+/* Combine sweep files of the same grid into a new file `out_path`: each point
+ * is taken from the first input where it is done (else diverged/failed, else
+ * pending). Refuses inputs of different grids (ADV_ERR_INPUT, naming them).
+ * Results that disagree between inputs for a done point give a warning.
+ * Writes to a temporary name and renames on success. Serial. */
+int store_merge(const char *out_path, const char *const *inputs, int n_inputs);
+
+/* Read a user data file: /x (n, d) float64 and /y (n). The caller frees *X, *y.
+ * ADV_ERR_INPUT with the reason (missing dataset, wrong shape, not HDF5). */
+int store_read_data(const char *path, double **X, double **y, long *n, long *d);
+
+#endif

@@ -1,0 +1,97 @@
+/* sweep.h — job files, grid expansion, the cost model and the plan.
+ *
+ * A job file (YAML, parsed with libyaml) names fixed parameters, grid axes
+ * and replicate seeds:
+ *
+ *   name: width-map              # names the default output file (NAME.h5)
+ *   seeds: 3                     # replicates: seed = fixed seed + 0, 1, 2
+ *   fixed: {d: 8, n: 32, delta: 0.1}
+ *   grid:                        # Cartesian product, the last axis fastest
+ *     m: {from: 16, to: 1024, factor: 2}     # log-spaced (geometric) range
+ *     epsilon: [0.2, 0.1, 0.05]              # list
+ *     H: {from: 1, to: 3, step: 1}           # linear range
+ *     R: [1, inf]
+ *   options: {store_weights: false, store_weights_max_mb: 1024}
+ *
+ * Keys of `fixed` and `grid` are the parameter names of config.h. Points are
+ * numbered in expansion order (axes as written, seeds innermost); a point's
+ * configuration depends only on the job, never on ranks or order.
+ * Must not use MPI or HDF5.
+ */
+#ifndef ADVSWEEP_SWEEP_H
+#define ADVSWEEP_SWEEP_H
+
+#include <stdint.h>
+
+#include "advsweep/config.h"
+#include "advsweep/train.h"
+
+typedef struct Job Job;
+
+/* Parse job text; `origin` names it in messages ("jobs/demo.yaml"). Errors are
+ * ADV_ERR_INPUT with "ORIGIN:LINE: key 'K': what is wrong". Every point is
+ * validated (config_validate) so a bad combination is reported before
+ * anything runs. *out is NULL on failure. */
+int job_parse(Job **out, const char *text, const char *origin);
+/* Read and parse a file (ADV_ERR_INPUT if it cannot be read). */
+int job_load(Job **out, const char *path);
+void job_destroy(Job **job);
+
+/* The embedded default sweep (`advsweep run` with no job file). */
+const char *job_default_text(void);
+
+const char *job_text(const Job *job);   /* as given */
+const char *job_name(const Job *job);
+long job_points(const Job *job);
+/* Axis names in expansion order, comma-separated ("m,attack,seed"). */
+const char *job_axes(const Job *job);
+/* Configuration of point `index` (0 <= index < job_points). */
+void job_point(TrainConfig *cfg, const Job *job, long index);
+/* Fingerprint of the expanded grid: every point's parameters as text. */
+uint64_t job_grid_hash(const Job *job);
+int job_store_weights(const Job *job);
+double job_store_weights_max_mb(const Job *job);
+
+/* ---- cost model and plan ----------------------------------------------------- */
+
+typedef struct {
+    double flops;      /* train_plan's flops_total: T x passes per step x n x m^2 H (+ evaluations) */
+    double bytes;      /* memory of one run */
+    long records, evals;
+    long n_trained, n_fixed;
+} PointCost;
+
+/* costs[i] for every point (array of job_points entries, caller frees).
+ * ADV_ERR_INPUT naming the first point whose configuration is invalid. */
+int sweep_costs(PointCost **costs, const Job *job);
+
+/* order[0..n) = point indices, costliest first (ties: lower index first). */
+void sweep_order(long *order, const PointCost *costs, long n);
+
+typedef struct {
+    double rate_gflops;   /* achieved GFLOP/s per rank (bench), or a default */
+    int rate_measured;    /* 1 if rate_gflops came from `advsweep bench` */
+    long ranks;           /* MPI ranks including the master (0 = suggest) */
+    long cpus_per_task;   /* threads per rank */
+    double mem_per_rank_mb;   /* budget; points above it are refused */
+    double max_hours;     /* partition time limit (0 = none) */
+} PlanRequest;
+
+typedef struct {
+    long points;
+    double total_flops, max_flops, max_bytes;
+    double core_hours;         /* total time x cpus_per_task at the rate */
+    long ranks, cpus_per_task; /* suggested request */
+    double wall_hours;         /* estimated makespan of the suggestion */
+    double time_limit_hours;   /* suggested --time (with margin), capped at max_hours */
+    int needs_resubmits;       /* makespan exceeds max_hours: resubmission chain */
+} SweepPlan;
+
+/* Plan a job under `req`. ADV_ERR_INPUT if a point needs more memory than
+ * req->mem_per_rank_mb (naming the point and its size). */
+int sweep_plan(SweepPlan *plan, const Job *job, const PointCost *costs, const PlanRequest *req);
+
+/* Estimated seconds of one point at `rate_gflops` (per rank). */
+double sweep_point_seconds(const PointCost *cost, double rate_gflops);
+
+#endif

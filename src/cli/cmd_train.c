@@ -1,0 +1,146 @@
+/* cmd_train.c — `advsweep train`: one configuration, a one-line summary, and
+ * with -o the same file layout as a sweep of one point. */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "advsweep/common.h"
+#include "advsweep/store.h"
+#include "advsweep/sweep.h"
+#include "advsweep/train.h"
+#include "cli.h"
+
+static void train_usage(FILE *out) {
+    fprintf(out,
+            "usage: advsweep train [--PARAM VALUE ...] [-o FILE.h5] [-q]\n"
+            "\n"
+            "Train one configuration with projected adversarial gradient descent and print a\n"
+            "one-line summary. -o FILE.h5 writes its trajectory and summary in the sweep layout\n"
+            "(docs/layout.md) with one point. -q: no progress line.\n\n");
+    cli_print_params(out);
+}
+
+static void show_progress(void *ctx, int64_t step, int64_t steps, double surrogate) {
+    (void)ctx;
+    fprintf(stderr, "\r  step %lld/%lld  L_A %.4g   ", (long long)step, (long long)steps, surrogate);
+    fflush(stderr);
+}
+
+/* The training set of cfg: generated, or read from cfg->data_file. Caller frees. */
+int cli_load_data(Dataset **out, const TrainConfig *cfg) {
+    if (cfg->data != DATA_FILE) return data_generate(out, cfg);
+    double *X = NULL, *y = NULL;
+    long n = 0, d = 0, projected = 0;
+    TRY(store_read_data(cfg->data_file, &X, &y, &n, &d));
+    int rc = ADV_OK;
+    if (n != cfg->n || d != cfg->d)
+        rc = adv_err(ADV_ERR_INPUT, "data file %s holds n=%ld points in d=%ld, but n=%lld, d=%lld were given",
+                     cfg->data_file, n, d, (long long)cfg->n, (long long)cfg->d);
+    else
+        rc = data_from_arrays(out, X, y, n, d, &projected);
+    if (rc == ADV_OK && projected > 0)
+        adv_warn("data file %s: %ld of %ld rows were not on the unit sphere and were projected onto it",
+                 cfg->data_file, projected, n);
+    free(X);
+    free(y);
+    return rc;
+}
+
+/* The `train` command line, recorded as the file's job text. */
+static char *command_line(int argc, char **argv) {
+    size_t len = 32;
+    for (int i = 0; i < argc; i++) len += strlen(argv[i]) + 1;
+    char *text = xcalloc(len, 1);
+    strcat(text, "advsweep");
+    for (int i = 0; i < argc; i++) {
+        strcat(text, " ");
+        strcat(text, argv[i]);
+    }
+    return text;
+}
+
+int cmd_train(int argc, char **argv) {
+    TrainConfig cfg;
+    config_defaults(&cfg);
+    const char *out_path = NULL;
+    int quiet = 0;
+    for (int i = 1; i < argc; i++) {
+        if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) {
+            train_usage(stdout);
+            return 0;
+        }
+        if (!strcmp(argv[i], "-q") || !strcmp(argv[i], "--quiet")) {
+            quiet = 1;
+            continue;
+        }
+        if (!strcmp(argv[i], "-o") || !strcmp(argv[i], "--output")) {
+            if (i + 1 >= argc) return cli_fail(adv_err(ADV_ERR_INPUT, "option -o needs a file name"));
+            out_path = argv[++i];
+            continue;
+        }
+        int got = cli_param_option(&cfg, argc, argv, &i);
+        if (got < 0) return cli_fail(ADV_ERR_INPUT);
+        if (got == 0)
+            return cli_fail(adv_err(ADV_ERR_INPUT, "unknown option '%s' (see advsweep train --help)", argv[i]));
+    }
+    TrainPlan plan;
+    int rc = train_plan(&plan, &cfg);
+    if (rc != ADV_OK) return cli_fail(rc);
+    if (plan.steps_capped && !quiet)
+        adv_warn("the step count derived from epsilon exceeds max_steps; training for T=%lld steps",
+                 (long long)plan.steps);
+    Dataset *data = NULL;
+    rc = cli_load_data(&data, &cfg);
+    if (rc != ADV_OK) return cli_fail(rc);
+
+    Trajectory *traj = trajectory_create(plan.records, plan.evals);
+    TrainSummary sum;
+    TrainHooks hooks = {0};
+    int show = !quiet && isatty(STDERR_FILENO);
+    if (show) hooks.progress = show_progress;
+    rc = train_run(&sum, traj, &cfg, data, &hooks);
+    if (show) fprintf(stderr, "\r%60s\r", "");
+    if (rc == ADV_OK && out_path) {
+        char *text = command_line(argc, argv);
+        NetShape shape = train_net_shape(&cfg);
+        (void)shape;
+        StoreLayout layout = {.n_points = 1,
+                              .configs = &cfg,
+                              .cost_flops = &plan.flops_total,
+                              .records_max = plan.records,
+                              .evals_max = plan.evals,
+                              .job_text = text,
+                              .job_name = "train",
+                              .axes = "",
+                              .grid_hash = adv_hash(text, strlen(text), 0),
+                              .shard_index = 0,
+                              .shard_count = 1,
+                              .ranks = 1,
+                              .omp_threads = 0};
+        Store *st = NULL;
+        rc = store_open(&st, out_path, &layout, STORE_SERIAL, STORE_FRESH);
+        StoreWorker worker = {0, 0, ""};
+        gethostname(worker.host, sizeof worker.host - 1);
+        if (rc == ADV_OK) rc = store_write_point(st, 0, &sum, traj, &worker, NULL);
+        int close_rc = store_close(&st);
+        if (rc == ADV_OK) rc = close_rc;
+        free(text);
+    }
+    if (rc == ADV_OK) {
+        char eps_text[48] = "never";
+        if (sum.eps_step >= 0) snprintf(eps_text, sizeof eps_text, "at step %lld", (long long)sum.eps_step);
+        printf("%s m=%lld H=%lld attack=%s eps=%g R=%g: min L_A %.4g at step %lld, L_A <= eps %s; final L_A %.4g, "
+               "robust %.4g (acc %.3f), clean acc %.3f, dist %.3g; T=%lld alpha=%.3g; %.2f s, %.2f GFLOP/s%s%s\n",
+               sum.status == RUN_DONE ? "done" : "DIVERGED", (long long)cfg.m,
+               (long long)(cfg.model == MODEL_DEEP ? cfg.H : 1), choice_name("attack", cfg.attack), cfg.epsilon,
+               cfg.R, sum.min_surrogate, (long long)sum.min_step, eps_text, sum.final_surrogate,
+               sum.final_robust_loss, sum.final_robust_acc, sum.final_clean_acc, sum.final_dist,
+               (long long)sum.steps_planned, sum.lr, sum.wall_time, sum.flops / fmax(sum.wall_time, 1e-9) * 1e-9,
+               sum.reason[0] ? ": " : "", sum.reason);
+    }
+    trajectory_destroy(&traj);
+    dataset_destroy(&data);
+    return rc == ADV_OK ? 0 : cli_fail(rc);
+}

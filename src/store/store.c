@@ -1,0 +1,2 @@
+/* store.c: not yet written */
+typedef int placeholder_store_t;

@@ -1,0 +1,2 @@
+/* grid.c: not yet written */
+typedef int placeholder_grid_t;

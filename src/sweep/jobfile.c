@@ -1,0 +1,2 @@
+/* jobfile.c: not yet written */
+typedef int placeholder_jobfile_t;

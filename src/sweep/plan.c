@@ -1,0 +1,2 @@
+/* plan.c: not yet written */
+typedef int placeholder_plan_t;

@@ -1,0 +1,103 @@
+/* bench.c — `advsweep bench`: this machine's DGEMM rate at training shapes and
+ * the achieved rate of full PGD-k training steps (same trainer as train_run).
+ * Must not use MPI or HDF5.
+ */
+#include <cblas.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "advsweep/common.h"
+#include "internal.h"
+
+static int cmp_double(const void *a, const void *b) {
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+static double median(double *v, int count) {
+    qsort(v, (size_t)count, sizeof *v, cmp_double);
+    return count % 2 ? v[count / 2] : 0.5 * (v[count / 2 - 1] + v[count / 2]);
+}
+
+void bench_measure(BenchResult *res, long m, long H, long n, long d, long k, int repeats) {
+    memset(res, 0, sizeof *res);
+    res->m = m;
+    res->H = H;
+    res->n = n;
+    res->d = d;
+    res->k = k;
+    if (repeats < 1) repeats = 1;
+    double *times = xcalloc((size_t)repeats, sizeof(double));
+
+    /* DGEMM at the forward shape: Z = X W^T, (n,m) x (m,m). */
+    double *X = xaligned((size_t)(n * m) * sizeof(double)), *W = xaligned((size_t)(m * m) * sizeof(double));
+    double *Z = xaligned((size_t)(n * m) * sizeof(double));
+    Rng rng;
+    rng_seed(&rng, 1, RNG_BENCH, 0);
+    rng_fill_normal(&rng, X, n * m, 1.0);
+    rng_fill_normal(&rng, W, m * m, 1.0 / sqrt((double)m));
+    double gemm_flops = 2.0 * (double)n * (double)m * (double)m;
+    cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)n, (int)m, (int)m, 1.0, X, (int)m, W, (int)m, 0.0, Z,
+                (int)m); /* warm-up */
+    for (int r = 0; r < repeats; r++) {
+        long reps = 0;
+        double t0 = adv_now(), t1;
+        do {
+            // Z = X W^T
+            cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)n, (int)m, (int)m, 1.0, X, (int)m, W, (int)m,
+                        0.0, Z, (int)m);
+            reps++;
+            t1 = adv_now();
+        } while (t1 - t0 < 0.2);
+        times[r] = (t1 - t0) / (double)reps;
+    }
+    res->gemm_gflops = gemm_flops / median(times, repeats) * 1e-9;
+    free(X);
+    free(W);
+    free(Z);
+
+    /* Full PGD-k training steps: attack, forward, backward, projected update. */
+    TrainConfig cfg;
+    config_defaults(&cfg);
+    cfg.model = MODEL_DEEP;
+    cfg.m = m;
+    cfg.H = H;
+    cfg.n = n;
+    cfg.d = d;
+    cfg.delta = 0.05;
+    cfg.attack = ATTACK_PGD;
+    cfg.pgd_steps = k;
+    cfg.R = 1.0;
+    cfg.steps = 1000;
+    TrainPlan plan;
+    train_plan(&plan, &cfg);
+    Dataset *data = dataset_create(n, d);
+    for (long i = 0; i < n; i++) {
+        rng_sphere(&rng, data->X + i * d, (int)d);
+        data->y[i] = (rng_next(&rng) >> 63) ? 1.0 : -1.0;
+    }
+    Trainer *tr = trainer_create(&cfg, &plan, data);
+    double loss, acc, flops_before = 0;
+    for (int r = 0; r < repeats; r++) {
+        long reps = 0;
+        flops_before = tr->nw->flops;
+        double t0 = adv_now(), t1;
+        do {
+            trainer_attack_forward(tr, reps, &loss, &acc);
+            trainer_gradient(tr);
+            trainer_apply(tr);
+            reps++;
+            t1 = adv_now();
+        } while (t1 - t0 < 0.3 || reps < 2);
+        times[r] = (t1 - t0) / (double)reps;
+        res->step_gflops = (tr->nw->flops - flops_before) / (double)reps; /* FLOPs per step */
+    }
+    double per_step = res->step_gflops;
+    res->step_seconds = median(times, repeats);
+    res->step_gflops = per_step / res->step_seconds * 1e-9;
+    res->ratio = res->step_gflops / res->gemm_gflops;
+    trainer_destroy(&tr);
+    dataset_destroy(&data);
+    free(times);
+}

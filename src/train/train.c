@@ -1,0 +1,421 @@
+/* train.c — projected adversarial gradient descent (Sec. 4), its step-size and
+ * step-count rules (Thm 4.1, Thm 5.1), the recording schedules and the summary.
+ *
+ * One Trainer owns every buffer of a run (allocated once, nothing inside the
+ * loop); train_run and `advsweep bench` drive the same trainer_step.
+ * Must not use MPI or HDF5.
+ */
+#include "advsweep/train.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "advsweep/common.h"
+#include "internal.h"
+
+#define SFIELD(name, type, help) {#name, type, offsetof(TrainSummary, name), sizeof(((TrainSummary *)0)->name), help}
+const SummaryField SUMMARY_FIELDS[] = {
+    SFIELD(status, FIELD_I32, "0 pending, 1 done, 2 failed, 3 diverged, 4 running"),
+    SFIELD(reason, FIELD_TEXT, "why the point failed or diverged"),
+    SFIELD(lr, FIELD_F64, "step size alpha used"),
+    SFIELD(steps_planned, FIELD_I64, "T"),
+    SFIELD(steps_run, FIELD_I64, "last step evaluated"),
+    SFIELD(min_surrogate, FIELD_F64, "min over t >= 1 of L_A(W_t)"),
+    SFIELD(min_step, FIELD_I64, "step of min_surrogate"),
+    SFIELD(eps_step, FIELD_I64, "first t >= 1 with L_A(W_t) <= epsilon, -1 if none"),
+    SFIELD(init_surrogate, FIELD_F64, "L_A(W_0)"),
+    SFIELD(final_surrogate, FIELD_F64, "L_A at steps_run"),
+    SFIELD(final_clean_loss, FIELD_F64, "clean loss at steps_run"),
+    SFIELD(final_clean_acc, FIELD_F64, "clean accuracy at steps_run"),
+    SFIELD(final_surrogate_acc, FIELD_F64, "accuracy on the training attack's points"),
+    SFIELD(final_robust_loss, FIELD_F64, "strong-attack robust-loss estimate at steps_run"),
+    SFIELD(final_robust_acc, FIELD_F64, "strong-attack robust accuracy at steps_run"),
+    SFIELD(final_dist, FIELD_F64, "distance from init at steps_run, units of R"),
+    SFIELD(max_dist, FIELD_F64, "largest recorded distance from init"),
+    SFIELD(wall_time, FIELD_F64, "seconds"),
+    SFIELD(flops, FIELD_F64, "counted floating-point operations"),
+    SFIELD(diverged_step, FIELD_I64, "step of the first NaN/Inf, -1 if none"),
+    SFIELD(data_points, FIELD_I64, "training points"),
+};
+const int N_SUMMARY_FIELDS = (int)(sizeof SUMMARY_FIELDS / sizeof SUMMARY_FIELDS[0]);
+
+NetShape train_net_shape(const TrainConfig *cfg) {
+    NetShape s = {cfg->model, cfg->activation, cfg->input_layer, (long)cfg->m,
+                  cfg->model == MODEL_DEEP ? (long)cfg->H : 1, (long)cfg->d};
+    return s;
+}
+
+/* ----- plan ------------------------------------------------------------------------ */
+
+static double attack_flops(const AttackSpec *a, double F, double Bx) {
+    switch (a->kind) {
+    case ATTACK_FGSM: return F + Bx;
+    case ATTACK_PGD: return (double)a->restarts * ((double)(a->steps + 1) * F + (double)a->steps * Bx);
+    default: return 0.0;
+    }
+}
+
+int train_plan(TrainPlan *plan, const TrainConfig *cfg) {
+    memset(plan, 0, sizeof *plan);
+    TRY(config_validate(cfg));
+    double m = (double)cfg->m, eps = cfg->epsilon;
+    if (cfg->model == MODEL_DEEP) {
+        double H = (double)cfg->H;
+        plan->lr = cfg->lr > 0 ? cfg->lr : cfg->c_alpha * eps / (m * H * H); /* Thm 4.1 */
+    } else {
+        plan->lr = cfg->lr > 0 ? cfg->lr : cfg->c_alpha * eps; /* Thm 5.1 */
+    }
+    if (cfg->steps > 0) {
+        plan->steps = cfg->steps;
+    } else {
+        double T = cfg->model == MODEL_DEEP ? cfg->c_T * cfg->R * cfg->R / (m * eps * plan->lr) /* Thm 4.1 */
+                                            : cfg->c_T * sqrt(m) / plan->lr;                    /* Thm 5.1 */
+        if (!(T <= (double)cfg->max_steps)) {
+            plan->steps = cfg->max_steps;
+            plan->steps_capped = 1;
+        } else {
+            plan->steps = (int64_t)ceil(T);
+            if (plan->steps < 1) plan->steps = 1;
+        }
+    }
+    plan->records = train_record_schedule(NULL, cfg, plan->steps);
+    plan->evals = train_eval_schedule(NULL, cfg, plan->steps);
+    plan->attack = (AttackSpec){cfg->attack,
+                                (long)cfg->pgd_steps,
+                                cfg->pgd_step > 0 ? cfg->pgd_step : 2.5 * cfg->delta / (double)cfg->pgd_steps,
+                                (long)cfg->pgd_restarts,
+                                (int)cfg->pgd_random_start,
+                                cfg->delta,
+                                cfg->loss};
+    plan->eval = (AttackSpec){ATTACK_PGD,           (long)cfg->eval_steps, 2.5 * cfg->delta / (double)cfg->eval_steps,
+                              (long)cfg->eval_restarts, 0, cfg->delta, cfg->loss};
+    NetShape s = train_net_shape(cfg);
+    double n = (double)cfg->n;
+    double F = n * net_flops_forward(&s), Bx = n * net_flops_backward(&s, 0, 1), Bw = n * net_flops_backward(&s, 1, 0);
+    double T = (double)plan->steps;
+    plan->flops_per_step = attack_flops(&plan->attack, F, Bx) + F + Bw;
+    plan->flops_total = (T + 1) * (attack_flops(&plan->attack, F, Bx) + F) + T * Bw +
+                        (cfg->attack != ATTACK_NONE ? (double)plan->records * F : 0.0) +
+                        (double)plan->evals * attack_flops(&plan->eval, F, Bx);
+    double planes = cfg->model == MODEL_DEEP ? (double)cfg->H + 1 : 1;
+    double trained = cfg->model == MODEL_DEEP ? (double)cfg->H * m * m : m * (double)cfg->d;
+    plan->bytes = 8.0 * (3 * trained + m * (double)cfg->d + m + (2 * planes + 2) * n * m + 5 * n * (double)cfg->d) +
+                  8.0 * 6 * (double)cfg->record_max;
+    return ADV_OK;
+}
+
+long train_record_schedule(int64_t *steps, const TrainConfig *cfg, int64_t T) {
+    long count = 0, dense = (long)cfg->record_dense, max = (long)cfg->record_max;
+    if (T + 1 <= max) {
+        for (int64_t t = 0; t <= T; t++)
+            if (steps) steps[count++] = t;
+            else count++;
+        return count;
+    }
+    for (long t = 0; t < dense; t++)
+        if (steps) steps[count++] = t;
+        else count++;
+    /* (max - dense) geometric points from dense to T: dense * (T/dense)^(j/(J-1)). */
+    long J = max - dense;
+    int64_t prev = dense - 1;
+    double ratio = log((double)T / (double)dense);
+    for (long j = 0; j < J; j++) {
+        int64_t t = j == J - 1 ? T : (int64_t)llround((double)dense * exp(ratio * (double)j / (double)(J - 1)));
+        if (t <= prev) continue;
+        if (steps) steps[count] = t;
+        count++;
+        prev = t;
+    }
+    return count;
+}
+
+long train_eval_schedule(int64_t *steps, const TrainConfig *cfg, int64_t T) {
+    long count = 0, k = (long)cfg->eval_count;
+    int64_t prev = -1;
+    for (long j = 0; j <= k + 1; j++) {
+        int64_t t = (int64_t)llround((double)T * (double)j / (double)(k + 1));
+        if (t <= prev) continue;
+        if (steps) steps[count] = t;
+        count++;
+        prev = t;
+    }
+    return count;
+}
+
+/* ----- trajectory --------------------------------------------------------------- */
+
+Trajectory *trajectory_create(long cap, long eval_cap) {
+    Trajectory *tr = xcalloc(1, sizeof *tr);
+    tr->cap = cap;
+    tr->eval_cap = eval_cap;
+    double *arena = xcalloc((size_t)(5 * cap + 3 * eval_cap), sizeof(double));
+    tr->arena = arena;
+    tr->step = (int64_t *)arena;
+    tr->surrogate = arena + cap;
+    tr->clean_loss = arena + 2 * cap;
+    tr->clean_acc = arena + 3 * cap;
+    tr->dist = arena + 4 * cap;
+    tr->eval_step = (int64_t *)(arena + 5 * cap);
+    tr->robust_loss = arena + 5 * cap + eval_cap;
+    tr->robust_acc = arena + 5 * cap + 2 * eval_cap;
+    return tr;
+}
+
+void trajectory_destroy(Trajectory **tr) {
+    if (!tr || !*tr) return;
+    free((*tr)->arena);
+    free(*tr);
+    *tr = NULL;
+}
+
+/* ----- the trainer ------------------------------------------------------------------ */
+
+Trainer *trainer_create(const TrainConfig *cfg, const TrainPlan *plan, const Dataset *data) {
+    Trainer *tr = xcalloc(1, sizeof *tr);
+    tr->cfg = cfg;
+    tr->plan = plan;
+    tr->data = data;
+    tr->shape = train_net_shape(cfg);
+    tr->net = net_create(&tr->shape);
+    Rng rng;
+    rng_seed(&rng, (uint64_t)cfg->seed, RNG_INIT, 0);
+    net_init(tr->net, &rng);
+    long n = data->n, d = data->d, nt = tr->net->n_trained;
+    tr->W0 = xaligned((size_t)nt * sizeof(double));
+    tr->grad = xaligned((size_t)nt * sizeof(double));
+    memcpy(tr->W0, tr->net->trained, (size_t)nt * sizeof(double));
+    tr->nw = network_create(&tr->shape, n);
+    tr->aw = attack_work_create(n, d, cfg->delta);
+    tr->Xadv = xaligned((size_t)(n * d) * sizeof(double));
+    tr->aw_eval_points = xaligned((size_t)(n * d) * sizeof(double));
+    tr->f = xaligned((size_t)n * sizeof(double));
+    tr->df = xaligned((size_t)n * sizeof(double));
+    return tr;
+}
+
+void trainer_destroy(Trainer **tr) {
+    if (!tr || !*tr) return;
+    Trainer *t = *tr;
+    net_destroy(&t->net);
+    network_destroy(&t->nw);
+    attack_work_destroy(&t->aw);
+    free(t->W0);
+    free(t->grad);
+    free(t->Xadv);
+    free(t->aw_eval_points);
+    free(t->f);
+    free(t->df);
+    free(t);
+    *tr = NULL;
+}
+
+/* Mean loss and accuracy of the last forward pass (in tr->f) against y. */
+static void batch_loss(double *loss, double *acc, const Trainer *tr) {
+    const double *y = tr->data->y;
+    long n = tr->data->n;
+    double sum = 0.0, right = 0.0;
+    for (long i = 0; i < n; i++) {
+        sum += loss_value(tr->cfg->loss, tr->f[i], y[i]);
+        right += y[i] * tr->f[i] > 0 ? 1.0 : 0.0;
+    }
+    *loss = sum / (double)n;
+    *acc = right / (double)n;
+}
+
+void trainer_attack_forward(Trainer *tr, int64_t t, double *surrogate, double *acc) {
+    Rng rng;
+    rng_seed(&rng, (uint64_t)tr->cfg->seed, RNG_ATTACK, (uint64_t)t);
+    const Dataset *ds = tr->data;
+    attack_run(tr->Xadv, NULL, &tr->plan->attack, tr->net, tr->nw, tr->aw, ds->X, ds->y, ds->n, &rng);
+    net_forward(tr->f, tr->net, tr->nw, tr->Xadv, ds->n);
+    batch_loss(surrogate, acc, tr);
+}
+
+/* Distance from init in the units of R: max_h |W(h) - W0(h)|_F sqrt(m) (deep), |W - W0|_F (two-layer). */
+static double layer_dist2(const double *W, const double *W0, long count) {
+    double s = 0.0;
+    for (long i = 0; i < count; i++) s += (W[i] - W0[i]) * (W[i] - W0[i]);
+    return s;
+}
+
+double trainer_dist(const Trainer *tr) {
+    const NetShape *s = &tr->shape;
+    if (s->model == MODEL_TWOLAYER) return sqrt(layer_dist2(tr->net->trained, tr->W0, tr->net->n_trained));
+    long block = s->m * s->m;
+    double worst = 0.0;
+    for (long h = 0; h < s->H; h++)
+        worst = fmax(worst, layer_dist2(tr->net->trained + h * block, tr->W0 + h * block, block));
+    return sqrt(worst) * sqrt((double)s->m);
+}
+
+void trainer_gradient(Trainer *tr) {
+    const Dataset *ds = tr->data;
+    long n = ds->n;
+    /* dL_A/df_i = l'(f_i, y_i) / n, at the attacked points of the last forward pass */
+    for (long i = 0; i < n; i++) tr->df[i] = loss_deriv(tr->cfg->loss, tr->f[i], ds->y[i]) / (double)n;
+    net_backward(tr->grad, NULL, tr->df, tr->net, tr->nw, tr->Xadv, n);
+}
+
+void trainer_apply(Trainer *tr) {
+    double alpha = tr->plan->lr, R = tr->cfg->R;
+    const NetShape *s = &tr->shape;
+    long blocks = s->model == MODEL_DEEP ? s->H : 1;
+    long block = tr->net->n_trained / blocks;
+    /* radius of each block of B(R): R / sqrt(m) per layer (deep), R for all of W (two-layer) */
+    double radius = s->model == MODEL_DEEP ? R / sqrt((double)s->m) : R;
+    for (long b = 0; b < blocks; b++) {
+        double *W = tr->net->trained + b * block;
+        const double *W0 = tr->W0 + b * block, *g = tr->grad + b * block;
+        double dist2 = 0.0;
+        for (long i = 0; i < block; i++) {
+            W[i] -= alpha * g[i]; /* V = W - alpha grad */
+            dist2 += (W[i] - W0[i]) * (W[i] - W0[i]);
+        }
+        if (isfinite(radius) && dist2 > radius * radius) { /* W = P_B(R)(V): pull back onto the sphere of B(R) */
+            double scale = radius / sqrt(dist2);
+            for (long i = 0; i < block; i++) W[i] = W0[i] + scale * (W[i] - W0[i]);
+        }
+    }
+}
+
+/* ----- one run ------------------------------------------------------------------------ */
+
+/* Clean loss/accuracy and distance at W_t into record `k` of traj. Overwrites the activations. */
+static void record_step(Trajectory *traj, Trainer *tr, int64_t t, double surrogate, TrainSummary *sum) {
+    const Dataset *ds = tr->data;
+    double clean, acc;
+    if (tr->cfg->attack == ATTACK_NONE) {
+        clean = surrogate;
+        acc = sum->final_surrogate_acc;
+    } else {
+        net_forward(tr->f, tr->net, tr->nw, ds->X, ds->n);
+        batch_loss(&clean, &acc, tr);
+    }
+    double dist = trainer_dist(tr);
+    sum->final_clean_loss = clean;
+    sum->final_clean_acc = acc;
+    sum->final_dist = dist;
+    if (dist > sum->max_dist) sum->max_dist = dist;
+    if (!traj) return;
+    long k = traj->count++;
+    traj->step[k] = t;
+    traj->surrogate[k] = surrogate;
+    traj->clean_loss[k] = clean;
+    traj->clean_acc[k] = acc;
+    traj->dist[k] = dist;
+}
+
+/* Strong-attack robust-loss estimate at W_t. Overwrites the activations. */
+static void evaluate_step(Trajectory *traj, Trainer *tr, int64_t t, double *loss_buf, TrainSummary *sum) {
+    const Dataset *ds = tr->data;
+    Rng rng;
+    rng_seed(&rng, (uint64_t)tr->cfg->seed, RNG_EVAL, (uint64_t)t);
+    double *Xeval = tr->aw_eval_points;
+    attack_run(Xeval, loss_buf, &tr->plan->eval, tr->net, tr->nw, tr->aw, ds->X, ds->y, ds->n, &rng);
+    double sum_loss = 0.0, right = 0.0;
+    for (long i = 0; i < ds->n; i++) sum_loss += loss_buf[i];
+    /* robust accuracy: the sign of f at the attack's worst point (one more forward) */
+    net_forward(tr->f, tr->net, tr->nw, Xeval, ds->n);
+    for (long i = 0; i < ds->n; i++) right += ds->y[i] * tr->f[i] > 0 ? 1.0 : 0.0;
+    sum->final_robust_loss = sum_loss / (double)ds->n;
+    sum->final_robust_acc = right / (double)ds->n;
+    if (!traj) return;
+    long k = traj->eval_count++;
+    traj->eval_step[k] = t;
+    traj->robust_loss[k] = sum->final_robust_loss;
+    traj->robust_acc[k] = sum->final_robust_acc;
+}
+
+int train_run(TrainSummary *sum, Trajectory *traj, const TrainConfig *cfg, const Dataset *data,
+              const TrainHooks *hooks) {
+    TrainPlan plan;
+    TRY(train_plan(&plan, cfg));
+    if (data->n != cfg->n || data->d != cfg->d)
+        return adv_err(ADV_ERR_INPUT, "data has %ld points in d=%ld but the configuration says n=%lld, d=%lld",
+                       data->n, data->d, (long long)cfg->n, (long long)cfg->d);
+    if (traj && (traj->cap < plan.records || traj->eval_cap < plan.evals))
+        return adv_err(ADV_ERR_INTERNAL, "trajectory too small: %ld/%ld records, %ld/%ld evals", traj->cap,
+                       plan.records, traj->eval_cap, plan.evals);
+    static const TrainHooks no_hooks;
+    if (!hooks) hooks = &no_hooks;
+
+    memset(sum, 0, sizeof *sum);
+    sum->status = RUN_DONE;
+    sum->lr = plan.lr;
+    sum->steps_planned = plan.steps;
+    sum->eps_step = -1;
+    sum->diverged_step = -1;
+    sum->min_surrogate = INFINITY;
+    sum->data_points = data->n;
+    sum->final_robust_loss = sum->final_robust_acc = NAN;
+
+    int64_t *rec_steps = xcalloc((size_t)plan.records, sizeof(int64_t));
+    int64_t *eval_steps = xcalloc((size_t)plan.evals, sizeof(int64_t));
+    train_record_schedule(rec_steps, cfg, plan.steps);
+    train_eval_schedule(eval_steps, cfg, plan.steps);
+    long next_rec = 0, next_eval = 0;
+    if (traj) traj->count = traj->eval_count = 0;
+
+    Trainer *tr = trainer_create(cfg, &plan, data);
+    if (hooks->W0_out) memcpy(hooks->W0_out, tr->W0, (size_t)tr->net->n_trained * sizeof(double));
+    if (hooks->fixed_out) {
+        long nf = (tr->net->A ? tr->shape.m * tr->shape.d : 0) + tr->shape.m;
+        memcpy(hooks->fixed_out, tr->net->fixed_arena, (size_t)nf * sizeof(double));
+    }
+    double *loss_buf = xcalloc((size_t)data->n, sizeof(double));
+    double start = adv_now(), last_progress = start;
+    double target = cfg->early_stop_target > 0 ? cfg->early_stop_target : cfg->epsilon;
+    int64_t below_target = 0;
+    int rc = ADV_OK;
+    for (int64_t t = 0;; t++) {
+        if (hooks->abort_flag && *hooks->abort_flag) {
+            rc = ADV_INTERRUPTED;
+            break;
+        }
+        double surrogate, sur_acc;
+        trainer_attack_forward(tr, t, &surrogate, &sur_acc);
+        int diverged = !isfinite(surrogate);
+        if (t == 0) sum->init_surrogate = surrogate;
+        if ((t >= 1 || plan.steps == 0) && surrogate < sum->min_surrogate) {
+            sum->min_surrogate = surrogate;
+            sum->min_step = t;
+        }
+        if (t >= 1 && sum->eps_step < 0 && surrogate <= cfg->epsilon) sum->eps_step = t;
+        below_target = surrogate <= target ? below_target + 1 : 0;
+        int last = t == plan.steps || diverged || (cfg->early_stop > 0 && below_target >= cfg->early_stop);
+        sum->steps_run = t;
+        sum->final_surrogate = surrogate;
+        sum->final_surrogate_acc = sur_acc;
+        if (diverged) {
+            sum->status = RUN_DIVERGED;
+            sum->diverged_step = t;
+            snprintf(sum->reason, sizeof sum->reason, "surrogate loss became %s at step %lld",
+                     isnan(surrogate) ? "nan" : "inf", (long long)t);
+        }
+        /* The gradient needs this forward's activations, so it comes before the
+         * recording passes; the update comes after them, so they see W_t. */
+        if (!last) trainer_gradient(tr);
+        while (next_rec < plan.records && rec_steps[next_rec] < t) next_rec++;
+        if (last || (next_rec < plan.records && rec_steps[next_rec] == t)) record_step(traj, tr, t, surrogate, sum);
+        while (next_eval < plan.evals && eval_steps[next_eval] < t) next_eval++;
+        if (!diverged && (last || (next_eval < plan.evals && eval_steps[next_eval] == t)))
+            evaluate_step(traj, tr, t, loss_buf, sum);
+        if (last) break;
+        trainer_apply(tr);
+        if (hooks->progress && adv_now() - last_progress > 0.5) {
+            hooks->progress(hooks->ctx, t, plan.steps, surrogate);
+            last_progress = adv_now();
+        }
+    }
+    if (rc == ADV_OK && plan.steps == 0) sum->min_surrogate = sum->init_surrogate;
+    sum->wall_time = adv_now() - start;
+    sum->flops = tr->nw->flops;
+    if (rc == ADV_OK && hooks->W_out) memcpy(hooks->W_out, tr->net->trained, (size_t)tr->net->n_trained * sizeof(double));
+    free(loss_buf);
+    free(rec_steps);
+    free(eval_steps);
+    trainer_destroy(&tr);
+    return rc;
+}

@@ -1,0 +1,270 @@
+/* test_nn.c — networks: BLAS vs naive, finite differences, symmetric init, init statistics. */
+#include <math.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "advsweep/common.h"
+#include "advsweep/config.h"
+#include "advsweep/nn.h"
+
+typedef struct {
+    Net *net;
+    NetWork *wk;
+    double *X, *y, *f, *df;
+    long n;
+} Fixture;
+
+static Fixture make(int model, int activation, int input_layer, long m, long H, long d, long n, uint64_t seed) {
+    Fixture fx = {0};
+    NetShape s = {model, activation, input_layer, m, H, d};
+    fx.net = net_create(&s);
+    Rng rng;
+    rng_seed(&rng, seed, RNG_INIT, 0);
+    net_init(fx.net, &rng);
+    if (model == MODEL_TWOLAYER) /* move off the symmetric point so f and its gradient are generic */
+        for (long i = 0; i < fx.net->n_trained; i++) fx.net->trained[i] += 0.3 * rng_normal(&rng);
+    fx.wk = network_create(&s, n);
+    fx.n = n;
+    fx.X = xcalloc((size_t)(n * d), sizeof(double));
+    fx.y = xcalloc((size_t)n, sizeof(double));
+    fx.f = xcalloc((size_t)n, sizeof(double));
+    fx.df = xcalloc((size_t)n, sizeof(double));
+    for (long i = 0; i < n; i++) {
+        rng_sphere(&rng, fx.X + i * d, (int)d);
+        fx.y[i] = i % 2 ? 1.0 : -1.0;
+    }
+    return fx;
+}
+
+static void release(Fixture *fx) {
+    net_destroy(&fx->net);
+    network_destroy(&fx->wk);
+    free(fx->X);
+    free(fx->y);
+    free(fx->f);
+    free(fx->df);
+}
+
+/* J = mean_i l(f(W, x_i), y_i) */
+static double objective(Fixture *fx, int loss) {
+    net_forward_naive(fx->f, fx->net, fx->X, fx->n);
+    double J = 0;
+    for (long i = 0; i < fx->n; i++) J += loss_value(loss, fx->f[i], fx->y[i]);
+    return J / (double)fx->n;
+}
+
+static double rel_err(double a, double b) { return fabs(a - b) / fmax(fabs(a) + fabs(b), 1e-12); }
+
+static void check_gradients(int model, int activation, int input_layer, int loss) {
+    long m = 12, H = 2, d = 5, n = 6;
+    Fixture fx = make(model, activation, input_layer, m, H, d, n, 7 + (uint64_t)(activation * 10 + loss));
+    long nt = fx.net->n_trained;
+    double *dW = xcalloc((size_t)nt, sizeof(double)), *dX = xcalloc((size_t)(n * d), sizeof(double));
+    net_forward(fx.f, fx.net, fx.wk, fx.X, n);
+    for (long i = 0; i < n; i++) fx.df[i] = loss_deriv(loss, fx.f[i], fx.y[i]) / (double)n;
+    net_backward(dW, dX, fx.df, fx.net, fx.wk, fx.X, n);
+
+    /* directional derivative along a random direction, and single coordinates */
+    Rng rng;
+    rng_seed(&rng, 99, RNG_BENCH, 0);
+    double h = 1e-5;
+    double *V = xcalloc((size_t)nt, sizeof(double)), *W = xcalloc((size_t)nt, sizeof(double));
+    memcpy(W, fx.net->trained, (size_t)nt * sizeof(double));
+    rng_fill_normal(&rng, V, nt, 1.0);
+    double analytic = 0;
+    for (long i = 0; i < nt; i++) analytic += dW[i] * V[i];
+    double Jp, Jm;
+    for (long i = 0; i < nt; i++) fx.net->trained[i] = W[i] + h * V[i];
+    Jp = objective(&fx, loss);
+    for (long i = 0; i < nt; i++) fx.net->trained[i] = W[i] - h * V[i];
+    Jm = objective(&fx, loss);
+    memcpy(fx.net->trained, W, (size_t)nt * sizeof(double));
+    double numeric = (Jp - Jm) / (2 * h);
+    if (rel_err(numeric, analytic) > 1e-6)
+        fail_msg("dW directional: model %d act %d input %d loss %d: numeric %.12g analytic %.12g", model, activation,
+                 input_layer, loss, numeric, analytic);
+    for (int c = 0; c < 8; c++) {
+        long i = (long)(rng_uniform(&rng) * (double)nt);
+        fx.net->trained[i] = W[i] + h;
+        Jp = objective(&fx, loss);
+        fx.net->trained[i] = W[i] - h;
+        Jm = objective(&fx, loss);
+        fx.net->trained[i] = W[i];
+        numeric = (Jp - Jm) / (2 * h);
+        if (fabs(numeric - dW[i]) > 1e-6 * fmax(fabs(dW[i]), 1e-3))
+            fail_msg("dW[%ld]: numeric %.12g analytic %.12g", i, numeric, dW[i]);
+    }
+    /* input gradient: every coordinate */
+    for (long i = 0; i < n * d; i++) {
+        double x = fx.X[i];
+        fx.X[i] = x + h;
+        Jp = objective(&fx, loss);
+        fx.X[i] = x - h;
+        Jm = objective(&fx, loss);
+        fx.X[i] = x;
+        numeric = (Jp - Jm) / (2 * h);
+        if (fabs(numeric - dX[i]) > 1e-6 * fmax(fabs(dX[i]), 1e-3))
+            fail_msg("dX[%ld]: model %d act %d loss %d: numeric %.12g analytic %.12g", i, model, activation, loss,
+                     numeric, dX[i]);
+    }
+    free(V);
+    free(W);
+    free(dW);
+    free(dX);
+    release(&fx);
+}
+
+static void test_gradients_deep(void **state) {
+    (void)state;
+    for (int act = ACT_RELU; act <= ACT_SOFTPLUS; act++)
+        for (int input = INPUT_LINEAR; input <= INPUT_RELU; input++)
+            for (int loss = LOSS_LOGISTIC; loss <= LOSS_SQUARE; loss++) check_gradients(MODEL_DEEP, act, input, loss);
+}
+
+static void test_gradients_twolayer(void **state) {
+    (void)state;
+    for (int act = ACT_RELU; act <= ACT_QUADRELU; act++)
+        for (int loss = LOSS_LOGISTIC; loss <= LOSS_SQUARE; loss++)
+            check_gradients(MODEL_TWOLAYER, act, INPUT_LINEAR, loss);
+}
+
+/* BLAS forward/backward against the naive loops. */
+static void test_blas_matches_naive(void **state) {
+    (void)state;
+    int models[][3] = {{MODEL_DEEP, ACT_RELU, INPUT_LINEAR}, {MODEL_DEEP, ACT_SOFTPLUS, INPUT_RELU},
+                       {MODEL_TWOLAYER, ACT_RELU, INPUT_LINEAR}, {MODEL_TWOLAYER, ACT_QUADRELU, INPUT_LINEAR}};
+    for (int c = 0; c < 4; c++) {
+        long m = 40, H = 3, d = 7, n = 9;
+        Fixture fx = make(models[c][0], models[c][1], models[c][2], m, H, d, n, 3);
+        long nt = fx.net->n_trained;
+        double *f2 = xcalloc((size_t)n, sizeof(double));
+        double *dW = xcalloc((size_t)nt, sizeof(double)), *dW2 = xcalloc((size_t)nt, sizeof(double));
+        double *dX = xcalloc((size_t)(n * d), sizeof(double)), *dX2 = xcalloc((size_t)(n * d), sizeof(double));
+        net_forward(fx.f, fx.net, fx.wk, fx.X, n);
+        net_forward_naive(f2, fx.net, fx.X, n);
+        for (long i = 0; i < n; i++) {
+            assert_true(rel_err(fx.f[i], f2[i]) < 1e-12 || fabs(fx.f[i] - f2[i]) < 1e-13);
+            fx.df[i] = 0.5 + 0.1 * (double)i;
+        }
+        net_backward(dW, dX, fx.df, fx.net, fx.wk, fx.X, n);
+        net_backward_naive(dW2, dX2, fx.df, fx.net, fx.X, n);
+        double scale = 0;
+        for (long i = 0; i < nt; i++) scale = fmax(scale, fabs(dW2[i]));
+        for (long i = 0; i < nt; i++) assert_true(fabs(dW[i] - dW2[i]) <= 1e-12 * scale);
+        scale = 0;
+        for (long i = 0; i < n * d; i++) scale = fmax(scale, fabs(dX2[i]));
+        for (long i = 0; i < n * d; i++) assert_true(fabs(dX[i] - dX2[i]) <= 1e-12 * scale);
+        /* dW only and dX only give the same numbers as both together */
+        memset(dW2, 0, (size_t)nt * sizeof(double));
+        net_backward(dW2, NULL, fx.df, fx.net, fx.wk, fx.X, n);
+        assert_memory_equal(dW, dW2, (size_t)nt * sizeof(double));
+        memset(dX2, 0, (size_t)(n * d) * sizeof(double));
+        net_backward(NULL, dX2, fx.df, fx.net, fx.wk, fx.X, n);
+        assert_memory_equal(dX, dX2, (size_t)(n * d) * sizeof(double));
+        free(f2);
+        free(dW);
+        free(dW2);
+        free(dX);
+        free(dX2);
+        release(&fx);
+    }
+}
+
+/* Eq. (4)'s symmetric initialisation: f(W0, x) = 0 for every x. */
+static void test_twolayer_symmetric_init(void **state) {
+    (void)state;
+    for (int act = ACT_RELU; act <= ACT_QUADRELU; act++) {
+        NetShape s = {MODEL_TWOLAYER, act, INPUT_LINEAR, 64, 1, 6};
+        Net *net = net_create(&s);
+        Rng rng;
+        rng_seed(&rng, 5, RNG_INIT, 0);
+        net_init(net, &rng);
+        NetWork *wk = network_create(&s, 50);
+        double X[50 * 6], f[50];
+        for (int i = 0; i < 50; i++) rng_sphere(&rng, X + i * 6, 6);
+        net_forward(f, net, wk, X, 50);
+        for (int i = 0; i < 50; i++) assert_true(fabs(f[i]) < 1e-12);
+        for (long r = 0; r < 32; r++) {
+            assert_true(net->a[r] == 1.0 || net->a[r] == -1.0);
+            assert_true(net->a[r + 32] == -net->a[r]);
+            assert_memory_equal(net->trained + r * 6, net->trained + (r + 32) * 6, 6 * sizeof(double));
+        }
+        if (act == ACT_QUADRELU) /* App. C.2: w uniform on the sphere of radius sqrt(d) */
+            for (long r = 0; r < 64; r++) {
+                double nrm = 0;
+                for (int k = 0; k < 6; k++) nrm += net->trained[r * 6 + k] * net->trained[r * 6 + k];
+                assert_true(fabs(sqrt(nrm) - sqrt(6.0)) < 1e-12);
+            }
+        network_destroy(&wk);
+        net_destroy(&net);
+    }
+}
+
+/* Mean over samples of |row|^2 of an (n, m) plane. */
+static double mean_sq(const double *P, long n, long m) {
+    double s = 0;
+    for (long i = 0; i < n * m; i++) s += P[i] * P[i];
+    return s / (double)n;
+}
+
+/* Eq. (1) as written: |x(0)|^2 -> 2, |xbar(h)|^2 -> 2 |x(h-1)|^2, |x(h)|^2 -> |xbar(h)|^2 / 2.
+ * With Allen-Zhu et al.'s relu(A x) input layer: |x(0)|^2 -> 1. */
+static void test_init_statistics(void **state) {
+    (void)state;
+    long m = 2048, H = 3, d = 16, n = 32;
+    for (int input = INPUT_LINEAR; input <= INPUT_RELU; input++) {
+        Fixture fx = make(MODEL_DEEP, ACT_RELU, input, m, H, d, n, 11);
+        net_forward(fx.f, fx.net, fx.wk, fx.X, n);
+        long plane = n * m;
+        double x0 = mean_sq(fx.wk->Xa, n, m);
+        assert_true(fabs(x0 - (input == INPUT_LINEAR ? 2.0 : 1.0)) < 0.1 * (input == INPUT_LINEAR ? 2.0 : 1.0));
+        for (long h = 1; h <= H; h++) {
+            double prev = mean_sq(fx.wk->Xa + (h - 1) * plane, n, m);
+            double pre = mean_sq(fx.wk->Z + h * plane, n, m);
+            double post = mean_sq(fx.wk->Xa + h * plane, n, m);
+            if (fabs(pre / prev - 2.0) > 0.15 || fabs(post / pre - 0.5) > 0.05)
+                fail_msg("layer %ld: |xbar|^2/|x(h-1)|^2 = %.3f (want 2), |x|^2/|xbar|^2 = %.3f (want 0.5)", h,
+                         pre / prev, post / pre);
+        }
+        release(&fx);
+    }
+}
+
+/* Losses: logistic without overflow, derivatives match finite differences. */
+static void test_losses(void **state) {
+    (void)state;
+    assert_true(isfinite(loss_value(LOSS_LOGISTIC, -1e6, 1.0)));
+    assert_true(fabs(loss_value(LOSS_LOGISTIC, -1e6, 1.0) - 1e6) < 1e-6);
+    assert_true(loss_value(LOSS_LOGISTIC, 1e6, 1.0) >= 0);
+    assert_true(fabs(loss_deriv(LOSS_LOGISTIC, -1e6, 1.0) + 1.0) < 1e-12);
+    assert_true(fabs(loss_value(LOSS_LOGISTIC, 0, 1) - log(2.0)) < 1e-15);
+    assert_true(loss_value(LOSS_SQUARE, 1.0, 1.0) == 0.0);
+    for (int loss = 0; loss < 2; loss++)
+        for (double f = -3; f <= 3; f += 0.7)
+            for (double y = -1; y <= 1; y += 2) {
+                double h = 1e-6, num = (loss_value(loss, f + h, y) - loss_value(loss, f - h, y)) / (2 * h);
+                assert_true(fabs(num - loss_deriv(loss, f, y)) < 1e-8);
+            }
+    for (int act = 0; act < 3; act++)
+        for (double z = -2.05; z <= 2; z += 0.3) {
+            double h = 1e-6, num = (act_value(act, z + h) - act_value(act, z - h)) / (2 * h);
+            assert_true(fabs(num - act_deriv(act, z)) < 1e-7);
+        }
+}
+
+int main(void) {
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_losses),
+        cmocka_unit_test(test_gradients_deep),
+        cmocka_unit_test(test_gradients_twolayer),
+        cmocka_unit_test(test_blas_matches_naive),
+        cmocka_unit_test(test_twolayer_symmetric_init),
+        cmocka_unit_test(test_init_statistics),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
