@@ -16,11 +16,11 @@ import numpy as np
 #   Theorem 4.1 (deep, projected GD):      m >= Theta(R^9 H^16 / eps^7)
 #   Theorem 5.1 (two-layer, smooth, GD):   m = Omega(R^4 / eps^2)
 PAPER_BOUNDS = {
-    ("deep", "epsilon"): (7.0, "Theorem 4.1: m ≥ R⁹H¹⁶/ε⁷"),
-    ("deep", "H"): (16.0, "Theorem 4.1: m ≥ R⁹H¹⁶/ε⁷"),
-    ("deep", "R"): (9.0, "Theorem 4.1: m ≥ R⁹H¹⁶/ε⁷"),
-    ("twolayer", "epsilon"): (2.0, "Theorem 5.1: m = Ω(R⁴/ε²)"),
-    ("twolayer", "R"): (4.0, "Theorem 5.1: m = Ω(R⁴/ε²)"),
+    ("deep", "epsilon"): (7.0, "Theorem 4.1 (m ≥ R⁹H¹⁶/ε⁷)"),
+    ("deep", "H"): (16.0, "Theorem 4.1 (m ≥ R⁹H¹⁶/ε⁷)"),
+    ("deep", "R"): (9.0, "Theorem 4.1 (m ≥ R⁹H¹⁶/ε⁷)"),
+    ("twolayer", "epsilon"): (2.0, "Theorem 5.1 (m = Ω(R⁴/ε²))"),
+    ("twolayer", "R"): (4.0, "Theorem 5.1 (m = Ω(R⁴/ε²))"),
 }
 AXIS_TEXT = {"epsilon": "1/ε", "H": "H", "R": "R", "nd": "n·d"}
 

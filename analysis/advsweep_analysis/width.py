@@ -73,6 +73,14 @@ def reached_epsilon(points: Points) -> np.ndarray:
         return points.done & np.isfinite(ms) & (ms <= eps)
 
 
+def dist_in_R(points: Points) -> np.ndarray:
+    """(N,) final_dist / R where R is finite, final_dist itself where R = inf."""
+    d = np.asarray(points.summary["final_dist"], float)
+    R = np.asarray(points.params.get("R", np.full(len(points), np.inf)), float)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(np.isfinite(R) & (R > 0), d / R, d)
+
+
 def has_result(points: Points) -> np.ndarray:
     """(N,) bool: the point counts as a trial (done or diverged)."""
     return (points.status == DONE) | (points.status == DIVERGED)

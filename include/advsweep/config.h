@@ -42,7 +42,7 @@ typedef struct {
     /* training attack */
     int attack;          /* ATTACK_* */
     int64_t pgd_steps;   /* k */
-    double pgd_step;     /* eta; 0 = 2.5 * delta / k */
+    double pgd_step;     /* eta; 0 (auto) = 2.5 * delta / k */
     int64_t pgd_restarts;
     int64_t pgd_random_start; /* 0 or 1 */
     /* strong evaluation attack (robust-loss estimate) */
@@ -52,13 +52,13 @@ typedef struct {
     /* projected gradient descent */
     double R;            /* radius of B(R); INFINITY = no projection */
     double epsilon;      /* target surrogate loss */
-    double lr;           /* alpha; 0 = derive from epsilon (Thm 4.1 / 5.1) */
-    int64_t steps;       /* T; 0 = derive from epsilon */
+    double lr;           /* alpha; 0 (auto) = derive from epsilon (Thm 4.1 / 5.1) */
+    int64_t steps;       /* T; 0 (auto) = derive from epsilon */
     double c_alpha;      /* alpha = c_alpha * eps / (m H^2)  (deep), c_alpha * eps (two-layer) */
     double c_T;          /* T = c_T R^2 / (m eps alpha)  (deep), c_T sqrt(m) / alpha (two-layer) */
     int64_t max_steps;   /* cap on a derived T */
     int64_t early_stop;  /* stop after this many consecutive steps with L_A <= target; 0 = off */
-    double early_stop_target; /* 0 = epsilon */
+    double early_stop_target; /* 0 (auto) = epsilon */
     /* recording */
     int64_t record_dense; /* record every step up to here ... */
     int64_t record_max;   /* ... then geometrically, at most this many records in all */
@@ -71,7 +71,7 @@ enum {
     PARAM_MIN_OPEN = 1u << 0,  /* value must be > min (not >=) */
     PARAM_MAX_OPEN = 1u << 1,  /* value must be < max */
     PARAM_ALLOW_INF = 1u << 2, /* "inf" accepted (REAL) */
-    PARAM_ZERO_AUTO = 1u << 3, /* 0 means "derive it"; accepted besides the range */
+    PARAM_ZERO_AUTO = 1u << 3, /* the text "auto" (stored as 0) means "derive it" */
 };
 
 typedef struct {

@@ -32,7 +32,8 @@ void dataset_destroy(Dataset **ds);
  *          disjoint: Definition 3.1's compatibility), by rejection with a
  *          bounded number of tries per point.
  * teacher: uniform points labelled by the sign of a random two-layer relu net
- *          of cfg->teacher_width units, with the same 2 delta rule.
+ *          of cfg->teacher_width units, f(x) = sum_r a_r (relu(w_r.x) - E relu(w_r.x))
+ *          (centred so that both labels are common), with the same 2 delta rule.
  * shatter: Appendix D's construction moved onto the sphere: ceil(n/d) centres
  *          more than 6 delta apart, each with d points at distance
  *          shatter_spread * delta along the tangent images of e_1..e_d, labels

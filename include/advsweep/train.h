@@ -124,6 +124,12 @@ typedef struct {
 int train_run(TrainSummary *sum, Trajectory *traj, const TrainConfig *cfg, const Dataset *data,
               const TrainHooks *hooks);
 
+/* W = P_B(R)(W) in place: each block (layer W(h) of the deep net, radius
+ * R / sqrt(m); all of W for the two-layer net, radius R) farther than its
+ * radius from W0 is scaled back onto the boundary; blocks inside are left
+ * bit-for-bit unchanged. R = inf does nothing. W and W0 hold n_trained values. */
+void train_project(double *W, const double *W0, const NetShape *shape, double R);
+
 /* Copy of cfg's network shape. */
 NetShape train_net_shape(const TrainConfig *cfg);
 

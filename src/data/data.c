@@ -46,10 +46,12 @@ static int compatible(const Dataset *ds, long placed, const double *x, double la
     return 1;
 }
 
+/* f(x) = sum_r a_r (relu(w_r . x) - E relu(w_r . x)): centred so both labels are common. */
 typedef struct {
     long width, d;
-    double *w; /* (width, d) */
-    double *a; /* (width) */
+    double *w;    /* (width, d) */
+    double *a;    /* (width) */
+    double *mean; /* (width) E_x relu(w_r . x) for x uniform on the sphere */
 } Teacher;
 
 static double teacher_label(const Teacher *t, const double *x) {
@@ -57,7 +59,7 @@ static double teacher_label(const Teacher *t, const double *x) {
     for (long r = 0; r < t->width; r++) {
         double z = 0.0;
         for (long k = 0; k < t->d; k++) z += t->w[r * t->d + k] * x[k];
-        f += t->a[r] * (z > 0 ? z : 0.0);
+        f += t->a[r] * ((z > 0 ? z : 0.0) - t->mean[r]);
     }
     return f >= 0 ? 1.0 : -1.0;
 }
@@ -140,16 +142,25 @@ int data_generate(Dataset **out, const TrainConfig *cfg) {
     rng_seed(&rng, (uint64_t)cfg->seed, RNG_DATA, 0);
     int rc;
     if (cfg->data == DATA_TEACHER) {
-        Teacher t = {cfg->teacher_width, cfg->d, NULL, NULL};
+        Teacher t = {cfg->teacher_width, cfg->d, NULL, NULL, NULL};
         t.w = xcalloc((size_t)(t.width * t.d), sizeof(double));
         t.a = xcalloc((size_t)t.width, sizeof(double));
+        t.mean = xcalloc((size_t)t.width, sizeof(double));
         Rng trng;
         rng_seed(&trng, (uint64_t)cfg->seed, RNG_TEACHER, 0);
         rng_fill_normal(&trng, t.w, t.width * t.d, 1.0);
-        for (long r = 0; r < t.width; r++) t.a[r] = (rng_next(&trng) >> 63) ? 1.0 : -1.0;
+        rng_fill_normal(&trng, t.a, t.width, 1.0);
+        /* E relu(u_1) for u uniform on the sphere of R^d = Gamma(d/2) / (2 sqrt(pi) Gamma((d+1)/2)) */
+        double dd = (double)t.d, e_relu = exp(lgamma(dd / 2) - lgamma((dd + 1) / 2)) / (2 * sqrt(3.14159265358979323846));
+        for (long r = 0; r < t.width; r++) {
+            double norm2 = 0.0;
+            for (long k = 0; k < t.d; k++) norm2 += t.w[r * t.d + k] * t.w[r * t.d + k];
+            t.mean[r] = sqrt(norm2) * e_relu;
+        }
         rc = generate_compatible(ds, cfg, &t, &rng);
         free(t.w);
         free(t.a);
+        free(t.mean);
     } else if (cfg->data == DATA_SHATTER) {
         rc = generate_shatter(ds, cfg, &rng);
     } else {

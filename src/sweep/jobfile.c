@@ -1,2 +1,650 @@
-/* jobfile.c: not yet written */
-typedef int placeholder_jobfile_t;
+/* jobfile.c — job files: YAML (libyaml's document API) to a Job, the grid's
+ * axes and ranges, the point numbering, and the embedded default job.
+ *
+ * A Job is immutable after job_parse. Point `index` is decoded as a mixed-radix
+ * number: the replicate seed is the fastest digit, then the grid axes from the
+ * last written to the first. Every message names ORIGIN:LINE (libyaml marks,
+ * 1-based) and the key at fault. Must not use MPI or HDF5.
+ */
+#include "advsweep/sweep.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include <yaml.h>
+
+#include "advsweep/common.h"
+
+#define JOB_MAX_POINTS 1000000L /* per range, and for the whole grid */
+#define JOB_NAME_MAX 64
+#define RANGE_TOL 1e-9          /* ranges include `to` up to this relative error */
+#define RANGE_DIGITS 12         /* real range values are rounded to 12 significant digits */
+
+/* One value of an axis, as the TrainConfig field holds it. */
+typedef struct {
+    int64_t i;  /* PARAM_INT */
+    double r;   /* PARAM_REAL */
+    int c;      /* PARAM_CHOICE */
+    char *text; /* PARAM_TEXT (owned) */
+} AxisValue;
+
+typedef struct {
+    const ParamSpec *p;
+    long count;
+    AxisValue *values; /* (count) in the order written / generated */
+} Axis;
+
+struct Job {
+    char *text, *origin, *name, *axes;
+    TrainConfig base; /* defaults <- fixed */
+    int n_axes;
+    Axis axis[64];    /* grid axes in the order written (at most N_PARAMS) */
+    long seeds;       /* replicates: seed = base.seed + 0..seeds-1, fastest */
+    long points;
+    int store_weights;
+    double store_weights_max_mb;
+};
+
+/* ---- the embedded default ----------------------------------------------------- */
+
+static const char DEFAULT_JOB[] =
+    "# The embedded default sweep of advsweep (`advsweep run` with no job file).\n"
+    "#\n"
+    "# A small demonstration of the paper's claim (Gao et al. 2019, Thm 4.1): with\n"
+    "# everything else fixed, adversarial training (attack: pgd) drives the\n"
+    "# surrogate loss below epsilon only once the network is wide enough, while\n"
+    "# plain training (attack: none) gets there at smaller widths. The grid runs\n"
+    "# the deep net (eq. 1, H = 2 trained layers) on n = 32 random points of the\n"
+    "# sphere in d = 8 with a fixed step size and step count, so the widths differ\n"
+    "# only in m. 5 widths x 2 attacks x 2 seeds = 20 points; it is sized to finish\n"
+    "# in under two minutes on 2 cores (`advsweep plan` shows the estimate).\n"
+    "# Copy this file (`advsweep plan --print-default`) to start a job of your own.\n"
+    "name: demo\n"
+    "description: >\n"
+    "  Width effect of adversarial training: deep net, d=8, n=32, delta=0.1,\n"
+    "  m = 16..256, no attack vs PGD, 2 seeds.\n"
+    "seeds: 2\n"
+    "fixed:\n"
+    "  model: deep\n"
+    "  H: 2\n"
+    "  d: 8\n"
+    "  n: 32\n"
+    "  delta: 0.1\n"
+    "  data: sphere\n"
+    "  epsilon: 0.05\n"
+    "  lr: 0.02             # explicit alpha (the Thm 4.1 rule would be far smaller)\n"
+    "  steps: 300           # explicit T\n"
+    "  pgd_steps: 5\n"
+    "  eval_steps: 10       # the strong evaluation attack, kept small\n"
+    "  eval_restarts: 2\n"
+    "  eval_count: 4\n"
+    "  seed: 1\n"
+    "grid:\n"
+    "  m: {from: 16, to: 256, factor: 2}\n"
+    "  attack: [none, pgd]\n";
+
+const char *job_default_text(void) { return DEFAULT_JOB; }
+
+/* ---- accessors ---------------------------------------------------------------- */
+
+const char *job_text(const Job *job) { return job->text; }
+const char *job_name(const Job *job) { return job->name; }
+long job_points(const Job *job) { return job->points; }
+const char *job_axes(const Job *job) { return job->axes; }
+int job_store_weights(const Job *job) { return job->store_weights; }
+double job_store_weights_max_mb(const Job *job) { return job->store_weights_max_mb; }
+
+static void value_apply(TrainConfig *cfg, const ParamSpec *p, const AxisValue *v) {
+    char *field = (char *)cfg + p->offset;
+    switch (p->type) {
+    case PARAM_INT: *(int64_t *)field = v->i; break;
+    case PARAM_REAL: *(double *)field = v->r; break;
+    case PARAM_CHOICE: *(int *)field = v->c; break;
+    case PARAM_TEXT: snprintf(field, CONFIG_TEXT_MAX, "%s", v->text); break;
+    }
+}
+
+void job_point(TrainConfig *cfg, const Job *job, long index) {
+    memcpy(cfg, &job->base, sizeof *cfg); /* padding too: equal points compare equal */
+    long rest = index;
+    long replicate = rest % job->seeds;
+    rest /= job->seeds;
+    for (int a = job->n_axes - 1; a >= 0; a--) {
+        const Axis *ax = &job->axis[a];
+        value_apply(cfg, ax->p, &ax->values[rest % ax->count]);
+        rest /= ax->count;
+    }
+    cfg->seed += replicate;
+}
+
+void job_destroy(Job **job) {
+    if (!job || !*job) return;
+    Job *j = *job;
+    for (int a = 0; a < j->n_axes; a++) {
+        for (long k = 0; k < j->axis[a].count; k++) free(j->axis[a].values[k].text);
+        free(j->axis[a].values);
+    }
+    free(j->text);
+    free(j->origin);
+    free(j->name);
+    free(j->axes);
+    free(j);
+    *job = NULL;
+}
+
+/* ---- parsing helpers ------------------------------------------------------------ */
+
+typedef struct {
+    const char *origin;
+    yaml_document_t *doc;
+    Job *job;
+    long fixed_line[64], grid_line[64]; /* where each parameter was given (0 = not) */
+    long seeds_line;
+} Ctx;
+
+static long line_of(const yaml_node_t *node) { return node ? (long)node->start_mark.line + 1 : 1; }
+
+/* "ORIGIN:LINE: key 'K': MESSAGE" */
+__attribute__((format(printf, 4, 5))) static int fail(const Ctx *c, const yaml_node_t *at, const char *key,
+                                                      const char *fmt, ...) {
+    char what[512];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(what, sizeof what, fmt, ap);
+    va_end(ap);
+    return adv_err(ADV_ERR_INPUT, "%s:%ld: key '%s': %s", c->origin, line_of(at), key, what);
+}
+
+/* Prefix the message param_set just recorded with "ORIGIN:LINE: ". */
+static int fail_param(const Ctx *c, const yaml_node_t *at) {
+    char msg[512];
+    snprintf(msg, sizeof msg, "%s", adv_errmsg());
+    return adv_err(ADV_ERR_INPUT, "%s:%ld: %s", c->origin, line_of(at), msg);
+}
+
+static yaml_node_t *node_at(const Ctx *c, int index) { return yaml_document_get_node(c->doc, index); }
+
+static const char *scalar(const yaml_node_t *node) {
+    return node && node->type == YAML_SCALAR_NODE ? (const char *)node->data.scalar.value : NULL;
+}
+
+/* A plain empty / ~ / null scalar: "key:" with nothing after it. */
+static int is_null(const yaml_node_t *node) {
+    const char *s = scalar(node);
+    if (!s || node->data.scalar.style != YAML_PLAIN_SCALAR_STYLE) return 0;
+    return !*s || !strcmp(s, "~") || !strcmp(s, "null") || !strcmp(s, "Null") || !strcmp(s, "NULL");
+}
+
+static const char *node_kind(const yaml_node_t *node) {
+    switch (node->type) {
+    case YAML_SCALAR_NODE: return "a scalar";
+    case YAML_SEQUENCE_NODE: return "a list";
+    case YAML_MAPPING_NODE: return "a mapping";
+    default: return "nothing";
+    }
+}
+
+/* Checks that `map` is a mapping whose keys are distinct scalars. */
+static int check_mapping(const Ctx *c, const yaml_node_t *map, const char *key) {
+    if (map->type != YAML_MAPPING_NODE)
+        return fail(c, map, key, "expected a mapping (key: value, ...), found %s", node_kind(map));
+    for (yaml_node_pair_t *p = map->data.mapping.pairs.start; p < map->data.mapping.pairs.top; p++) {
+        const yaml_node_t *k = node_at(c, p->key);
+        const char *name = scalar(k);
+        if (!name) return adv_err(ADV_ERR_INPUT, "%s:%ld: keys must be scalars (found %s)", c->origin, line_of(k), node_kind(k));
+        if (strlen(name) != k->data.scalar.length)
+            return adv_err(ADV_ERR_INPUT, "%s:%ld: a key contains a NUL character", c->origin, line_of(k));
+        for (yaml_node_pair_t *q = map->data.mapping.pairs.start; q < p; q++)
+            if (!strcmp(scalar(node_at(c, q->key)), name))
+                return fail(c, k, name, "duplicate key (first at line %ld)", line_of(node_at(c, q->key)));
+    }
+    return ADV_OK;
+}
+
+/* The text of a scalar value, or an error naming `key`. */
+static int scalar_value(const char **out, const Ctx *c, const yaml_node_t *node, const char *key) {
+    const char *s = scalar(node);
+    if (!s) return fail(c, node, key, "expected a single value, found %s", node_kind(node));
+    if (strlen(s) != node->data.scalar.length) return fail(c, node, key, "value contains a NUL character");
+    if (is_null(node)) return fail(c, node, key, "missing value");
+    *out = s;
+    return ADV_OK;
+}
+
+static int parse_bool(int *out, const Ctx *c, const yaml_node_t *node, const char *key) {
+    const char *s;
+    TRY(scalar_value(&s, c, node, key));
+    static const char *const yes[] = {"true", "yes", "on", "1"}, *const no[] = {"false", "no", "off", "0"};
+    for (int i = 0; i < 4; i++) {
+        if (!strcasecmp(s, yes[i])) return *out = 1, ADV_OK;
+        if (!strcasecmp(s, no[i])) return *out = 0, ADV_OK;
+    }
+    return fail(c, node, key, "bad value '%s' (must be true or false)", s);
+}
+
+static int parse_real(double *out, const Ctx *c, const yaml_node_t *node, const char *key) {
+    const char *s;
+    TRY(scalar_value(&s, c, node, key));
+    char *end;
+    errno = 0;
+    double v = strtod(s, &end);
+    while (isspace((unsigned char)*end)) end++;
+    if (end == s || *end || errno || !isfinite(v)) return fail(c, node, key, "bad value '%s' (must be a finite number)", s);
+    *out = v;
+    return ADV_OK;
+}
+
+static int parse_long(long *out, const Ctx *c, const yaml_node_t *node, const char *key, long lo, long hi) {
+    const char *s;
+    TRY(scalar_value(&s, c, node, key));
+    char *end;
+    errno = 0;
+    long v = strtol(s, &end, 10);
+    while (isspace((unsigned char)*end)) end++;
+    if (end == s || *end || errno || v < lo || v > hi)
+        return fail(c, node, key, "bad value '%s' (must be an integer >= %ld and <= %ld)", s, lo, hi);
+    *out = v;
+    return ADV_OK;
+}
+
+/* The parameter named by key node `k`, or an error (with a hint for a case slip). */
+static int find_param(const ParamSpec **out, const Ctx *c, const yaml_node_t *k) {
+    const char *name = scalar(k);
+    *out = param_find(name);
+    if (*out) return ADV_OK;
+    for (int i = 0; i < N_PARAMS; i++)
+        if (!strcasecmp(PARAMS[i].name, name))
+            return fail(c, k, name, "unknown parameter (did you mean '%s'?)", PARAMS[i].name);
+    return fail(c, k, name, "unknown parameter (advsweep train --help lists them)");
+}
+
+/* Record that parameter p is given in `section` at key node k; an error if the
+ * other section already has it. */
+static int claim_param(Ctx *c, const ParamSpec *p, const yaml_node_t *k, int in_grid) {
+    long i = p - PARAMS;
+    long other = in_grid ? c->fixed_line[i] : c->grid_line[i];
+    if (other) return fail(c, k, p->name, "given both in fixed and in grid (also at line %ld)", other);
+    (in_grid ? c->grid_line : c->fixed_line)[i] = line_of(k);
+    return ADV_OK;
+}
+
+/* ---- grid axes -------------------------------------------------------------------- */
+
+static void value_read(AxisValue *v, const TrainConfig *cfg, const ParamSpec *p) {
+    const char *field = (const char *)cfg + p->offset;
+    memset(v, 0, sizeof *v);
+    switch (p->type) {
+    case PARAM_INT: v->i = *(const int64_t *)field; break;
+    case PARAM_REAL: v->r = *(const double *)field; break;
+    case PARAM_CHOICE: v->c = *(const int *)field; break;
+    case PARAM_TEXT: v->text = xstrdup(field); break;
+    }
+}
+
+static int value_equal(const ParamSpec *p, const AxisValue *a, const AxisValue *b) {
+    switch (p->type) {
+    case PARAM_INT: return a->i == b->i;
+    case PARAM_REAL: return a->r == b->r;
+    case PARAM_CHOICE: return a->c == b->c;
+    case PARAM_TEXT: return !strcmp(a->text, b->text);
+    }
+    return 0;
+}
+
+/* Parse `text` as a value of p (the table's range check) and append it to ax. */
+static int axis_push(Axis *ax, long cap, const Ctx *c, const yaml_node_t *at, const char *text) {
+    TrainConfig tmp;
+    config_defaults(&tmp);
+    if (param_set(&tmp, ax->p, text) != ADV_OK) return fail_param(c, at);
+    if (ax->count >= cap) return fail(c, at, ax->p->name, "more than %ld values", JOB_MAX_POINTS);
+    value_read(&ax->values[ax->count++], &tmp, ax->p);
+    return ADV_OK;
+}
+
+static int axis_list(Axis *ax, const Ctx *c, const yaml_node_t *seq) {
+    const char *key = ax->p->name;
+    long n = (long)(seq->data.sequence.items.top - seq->data.sequence.items.start);
+    if (n == 0) return fail(c, seq, key, "empty list (a grid axis needs at least one value)");
+    if (n > JOB_MAX_POINTS) return fail(c, seq, key, "more than %ld values", JOB_MAX_POINTS);
+    ax->values = xcalloc((size_t)n, sizeof(AxisValue));
+    for (yaml_node_item_t *it = seq->data.sequence.items.start; it < seq->data.sequence.items.top; it++) {
+        const yaml_node_t *item = node_at(c, *it);
+        const char *text;
+        TRY(scalar_value(&text, c, item, key));
+        TRY(axis_push(ax, n, c, item, text));
+        for (long k = 0; k + 1 < ax->count; k++)
+            if (value_equal(ax->p, &ax->values[k], &ax->values[ax->count - 1]))
+                return fail(c, item, key, "value '%s' is listed twice", text);
+    }
+    return ADV_OK;
+}
+
+/* Round a generated real to RANGE_DIGITS significant digits, so that
+ * {from: 0.1, to: 0.3, step: 0.1} gives exactly [0.1, 0.2, 0.3]. */
+static double tidy(double v) {
+    char buf[64];
+    snprintf(buf, sizeof buf, "%.*g", RANGE_DIGITS, v);
+    return strtod(buf, NULL);
+}
+
+/* {from: A, to: B, factor: F | step: S | count: N [, log: bool]} */
+static int axis_range(Axis *ax, const Ctx *c, const yaml_node_t *map) {
+    const char *key = ax->p->name;
+    TRY(check_mapping(c, map, key));
+    const yaml_node_t *from = NULL, *to = NULL, *factor = NULL, *step = NULL, *count = NULL, *logn = NULL;
+    for (yaml_node_pair_t *p = map->data.mapping.pairs.start; p < map->data.mapping.pairs.top; p++) {
+        const char *k = scalar(node_at(c, p->key));
+        const yaml_node_t *v = node_at(c, p->value);
+        if (!strcmp(k, "from")) from = v;
+        else if (!strcmp(k, "to")) to = v;
+        else if (!strcmp(k, "factor")) factor = v;
+        else if (!strcmp(k, "step")) step = v;
+        else if (!strcmp(k, "count")) count = v;
+        else if (!strcmp(k, "log")) logn = v;
+        else
+            return fail(c, node_at(c, p->key), key,
+                        "unknown range key '%s' (a range is {from, to} and one of factor, step, count [, log])", k);
+    }
+    if (ax->p->type != PARAM_INT && ax->p->type != PARAM_REAL)
+        return fail(c, map, key, "a range needs a numeric parameter (use a list)");
+    if (!from || !to) return fail(c, map, key, "a range needs both 'from' and 'to'");
+    int forms = !!factor + !!step + !!count;
+    if (forms == 0) return fail(c, map, key, "a range needs one of 'factor', 'step' or 'count'");
+    if (forms > 1) return fail(c, map, key, "a range takes only one of 'factor', 'step' and 'count'");
+    if (logn && !count) return fail(c, logn, key, "'log' applies to count ranges only");
+
+    /* The bounds go through the table, so their range messages are the table's. */
+    TrainConfig tmp;
+    config_defaults(&tmp);
+    const char *text;
+    TRY(scalar_value(&text, c, from, key));
+    if (param_set(&tmp, ax->p, text) != ADV_OK) return fail_param(c, from);
+    double A = param_value(&tmp, ax->p);
+    TRY(scalar_value(&text, c, to, key));
+    if (param_set(&tmp, ax->p, text) != ADV_OK) return fail_param(c, to);
+    double B = param_value(&tmp, ax->p);
+    if (!isfinite(A) || !isfinite(B)) return fail(c, map, key, "range bounds must be finite (list inf explicitly)");
+    if (A > B) return fail(c, map, key, "from (%g) is greater than to (%g)", A, B);
+
+    double F = 0, S = 0;
+    long N = 0, n;
+    int logspace = 0;
+    if (factor) {
+        TRY(parse_real(&F, c, factor, key));
+        if (!(F > 1)) return fail(c, factor, key, "factor must be > 1 (got %g)", F);
+        if (!(A > 0)) return fail(c, map, key, "a factor range needs from > 0 (got %g)", A);
+        double est = log(B / A) / log(F);
+        if (!(est < (double)JOB_MAX_POINTS)) return fail(c, map, key, "the range has more than %ld points", JOB_MAX_POINTS);
+        n = (long)floor(est + RANGE_TOL) + 1;
+    } else if (step) {
+        TRY(parse_real(&S, c, step, key));
+        if (!(S > 0)) return fail(c, step, key, "step must be > 0 (got %g)", S);
+        double est = (B - A) / S;
+        if (!(est < (double)JOB_MAX_POINTS)) return fail(c, map, key, "the range has more than %ld points", JOB_MAX_POINTS);
+        n = (long)floor(est * (1 + RANGE_TOL) + RANGE_TOL) + 1;
+    } else {
+        if (logn) TRY(parse_bool(&logspace, c, logn, "log"));
+        TRY(parse_long(&N, c, count, key, 1, JOB_MAX_POINTS));
+        if (logspace && !(A > 0)) return fail(c, map, key, "a log-spaced range needs from > 0 (got %g)", A);
+        n = N;
+    }
+    if (n > JOB_MAX_POINTS) return fail(c, map, key, "the range has more than %ld points", JOB_MAX_POINTS);
+
+    ax->values = xcalloc((size_t)n, sizeof(AxisValue));
+    for (long k = 0; k < n; k++) {
+        double v;
+        if (factor) v = A * pow(F, (double)k);
+        else if (step) v = A + (double)k * S;
+        else if (N == 1) v = A;
+        else if (logspace) v = k == N - 1 ? B : exp(log(A) + (log(B) - log(A)) * (double)k / (double)(N - 1));
+        else v = k == N - 1 ? B : A + (B - A) * (double)k / (double)(N - 1);
+        if (v > B) v = B; /* within the tolerance: `to` itself */
+        char buf[64];
+        if (ax->p->type == PARAM_INT) snprintf(buf, sizeof buf, "%lld", (long long)llround(v));
+        else snprintf(buf, sizeof buf, "%.17g", tidy(v));
+        TRY(axis_push(ax, n, c, map, buf));
+        if (ax->count >= 2 && value_equal(ax->p, &ax->values[ax->count - 2], &ax->values[ax->count - 1]))
+            ax->count--; /* rounding to integers (or a degenerate range) repeated a value */
+    }
+    return ADV_OK;
+}
+
+/* ---- sections ----------------------------------------------------------------------- */
+
+static int parse_fixed(Ctx *c, const yaml_node_t *map) {
+    if (is_null(map)) return ADV_OK;
+    TRY(check_mapping(c, map, "fixed"));
+    for (yaml_node_pair_t *p = map->data.mapping.pairs.start; p < map->data.mapping.pairs.top; p++) {
+        const yaml_node_t *k = node_at(c, p->key), *v = node_at(c, p->value);
+        const ParamSpec *spec;
+        TRY(find_param(&spec, c, k));
+        TRY(claim_param(c, spec, k, 0));
+        const char *text;
+        if (v->type == YAML_SEQUENCE_NODE || v->type == YAML_MAPPING_NODE)
+            return fail(c, v, spec->name, "fixed takes a single value, found %s (lists and ranges go in grid)",
+                        node_kind(v));
+        TRY(scalar_value(&text, c, v, spec->name));
+        if (param_set(&c->job->base, spec, text) != ADV_OK) return fail_param(c, v);
+    }
+    return ADV_OK;
+}
+
+static int parse_grid(Ctx *c, const yaml_node_t *map) {
+    if (is_null(map)) return ADV_OK;
+    TRY(check_mapping(c, map, "grid"));
+    for (yaml_node_pair_t *p = map->data.mapping.pairs.start; p < map->data.mapping.pairs.top; p++) {
+        const yaml_node_t *k = node_at(c, p->key), *v = node_at(c, p->value);
+        const ParamSpec *spec;
+        TRY(find_param(&spec, c, k));
+        TRY(claim_param(c, spec, k, 1));
+        Axis *ax = &c->job->axis[c->job->n_axes++];
+        ax->p = spec;
+        if (v->type == YAML_SEQUENCE_NODE) TRY(axis_list(ax, c, v));
+        else if (v->type == YAML_MAPPING_NODE) TRY(axis_range(ax, c, v));
+        else
+            return fail(c, v, spec->name,
+                        "a grid axis is a list [a, b, ...] or a range {from: A, to: B, factor|step|count: X} "
+                        "(a single value goes in fixed)");
+    }
+    return ADV_OK;
+}
+
+static int parse_options(Ctx *c, const yaml_node_t *map) {
+    if (is_null(map)) return ADV_OK;
+    TRY(check_mapping(c, map, "options"));
+    for (yaml_node_pair_t *p = map->data.mapping.pairs.start; p < map->data.mapping.pairs.top; p++) {
+        const yaml_node_t *k = node_at(c, p->key), *v = node_at(c, p->value);
+        const char *name = scalar(k);
+        if (!strcmp(name, "store_weights")) {
+            TRY(parse_bool(&c->job->store_weights, c, v, name));
+        } else if (!strcmp(name, "store_weights_max_mb")) {
+            TRY(parse_real(&c->job->store_weights_max_mb, c, v, name));
+            if (!(c->job->store_weights_max_mb > 0))
+                return fail(c, v, name, "bad value '%s' (must be > 0)", scalar(v));
+        } else {
+            return fail(c, k, name, "unknown option (expected store_weights, store_weights_max_mb)");
+        }
+    }
+    return ADV_OK;
+}
+
+static int parse_name(Ctx *c, const yaml_node_t *v) {
+    const char *s;
+    TRY(scalar_value(&s, c, v, "name"));
+    size_t len = strlen(s);
+    if (len > JOB_NAME_MAX) return fail(c, v, "name", "longer than %d characters", JOB_NAME_MAX);
+    for (const char *q = s; *q; q++)
+        if (!isalnum((unsigned char)*q) && *q != '_' && *q != '.' && *q != '-')
+            return fail(c, v, "name", "bad value '%s' (letters, digits, '_', '.' and '-' only)", s);
+    free(c->job->name);
+    c->job->name = xstrdup(s);
+    return ADV_OK;
+}
+
+static int parse_root(Ctx *c, const yaml_node_t *root) {
+    if (root->type != YAML_MAPPING_NODE)
+        return adv_err(ADV_ERR_INPUT, "%s:%ld: a job file is a mapping (name:, seeds:, fixed:, grid:, options:), found %s",
+                       c->origin, line_of(root), node_kind(root));
+    TRY(check_mapping(c, root, "(top level)"));
+    for (yaml_node_pair_t *p = root->data.mapping.pairs.start; p < root->data.mapping.pairs.top; p++) {
+        const yaml_node_t *k = node_at(c, p->key), *v = node_at(c, p->value);
+        const char *key = scalar(k);
+        if (!strcmp(key, "name")) TRY(parse_name(c, v));
+        else if (!strcmp(key, "description")) continue; /* free text, not interpreted */
+        else if (!strcmp(key, "seeds")) {
+            TRY(parse_long(&c->job->seeds, c, v, key, 1, JOB_MAX_POINTS));
+            c->seeds_line = line_of(k);
+        } else if (!strcmp(key, "fixed")) TRY(parse_fixed(c, v));
+        else if (!strcmp(key, "grid")) TRY(parse_grid(c, v));
+        else if (!strcmp(key, "options")) TRY(parse_options(c, v));
+        else
+            return fail(c, k, key, "unknown key (expected name, description, seeds, fixed, grid, options)");
+    }
+    return ADV_OK;
+}
+
+/* Seeds, the number of points and the axis names, once every section is read. */
+static int finish(Ctx *c, const yaml_node_t *root) {
+    Job *job = c->job;
+    const ParamSpec *seed = param_find("seed");
+    long seed_axis_line = c->grid_line[seed - PARAMS];
+    if (job->seeds > 1 && seed_axis_line)
+        return adv_err(ADV_ERR_INPUT,
+                       "%s:%ld: key 'seeds': replicate seeds cannot be combined with a 'seed' grid axis (line %ld); "
+                       "use one of them",
+                       c->origin, c->seeds_line, seed_axis_line);
+    if (job->seeds > 1 && (double)job->base.seed + (double)(job->seeds - 1) > seed->max)
+        return adv_err(ADV_ERR_INPUT, "%s:%ld: key 'seeds': seed %lld + %ld replicates exceeds the largest seed",
+                       c->origin, c->seeds_line, (long long)job->base.seed, job->seeds);
+    double points = (double)job->seeds;
+    size_t axes_len = 8;
+    for (int a = 0; a < job->n_axes; a++) {
+        points *= (double)job->axis[a].count;
+        axes_len += strlen(job->axis[a].p->name) + 1;
+    }
+    if (points > (double)JOB_MAX_POINTS) {
+        long line = line_of(root);
+        for (int a = 0; a < job->n_axes; a++)
+            if (c->grid_line[job->axis[a].p - PARAMS] > 0) {
+                line = c->grid_line[job->axis[a].p - PARAMS];
+                break;
+            }
+        return adv_err(ADV_ERR_INPUT, "%s:%ld: key 'grid': %.0f points (with seeds), more than %ld", c->origin, line,
+                       points, JOB_MAX_POINTS);
+    }
+    job->points = (long)points;
+    job->axes = xcalloc(axes_len, 1);
+    for (int a = 0; a < job->n_axes; a++) {
+        if (a) strcat(job->axes, ",");
+        strcat(job->axes, job->axis[a].p->name);
+    }
+    if (job->seeds > 1) strcat(job->axes, job->n_axes ? ",seed" : "seed");
+    return ADV_OK;
+}
+
+/* Line of a reader error: libyaml gives only the byte offset. */
+static long offset_line(const char *text, size_t offset) {
+    long line = 1;
+    for (size_t i = 0; i < offset && text[i]; i++) line += text[i] == '\n';
+    return line;
+}
+
+static int syntax_error(const yaml_parser_t *parser, const char *text, const char *origin) {
+    long line = parser->error == YAML_READER_ERROR ? offset_line(text, parser->problem_offset)
+                                                  : (long)parser->problem_mark.line + 1;
+    return adv_err(ADV_ERR_INPUT, "%s:%ld: YAML syntax error: %s", origin, line,
+                   parser->problem ? parser->problem : "unknown problem");
+}
+
+int job_parse(Job **out, const char *text, const char *origin) {
+    *out = NULL;
+    if (!origin) origin = "(job)";
+    yaml_parser_t parser;
+    if (!yaml_parser_initialize(&parser)) return adv_err(ADV_ERR_INTERNAL, "libyaml: cannot initialise a parser");
+    yaml_parser_set_input_string(&parser, (const unsigned char *)text, strlen(text));
+    yaml_document_t doc;
+    if (!yaml_parser_load(&parser, &doc)) {
+        int rc = syntax_error(&parser, text, origin);
+        yaml_parser_delete(&parser);
+        return rc;
+    }
+    int rc = ADV_OK;
+    Job *job = xcalloc(1, sizeof *job);
+    job->text = xstrdup(text);
+    job->origin = xstrdup(origin);
+    job->name = xstrdup("sweep");
+    job->seeds = 1;
+    job->store_weights_max_mb = 1024;
+    config_defaults(&job->base);
+    Ctx c = {.origin = origin, .doc = &doc, .job = job};
+
+    yaml_node_t *root = yaml_document_get_root_node(&doc);
+    if (!root || is_null(root)) {
+        rc = adv_err(ADV_ERR_INPUT, "%s:1: the job file is empty (expected fixed:, grid:, ...)", origin);
+        goto cleanup;
+    }
+    rc = parse_root(&c, root);
+    if (rc == ADV_OK) rc = finish(&c, root);
+    if (rc == ADV_OK) { /* one document only */
+        yaml_document_t next;
+        if (!yaml_parser_load(&parser, &next)) {
+            rc = syntax_error(&parser, text, origin);
+        } else {
+            yaml_node_t *extra = yaml_document_get_root_node(&next);
+            if (extra)
+                rc = adv_err(ADV_ERR_INPUT, "%s:%ld: a job file holds one YAML document (found a second one)", origin,
+                             line_of(extra));
+            yaml_document_delete(&next);
+        }
+    }
+    if (rc == ADV_OK) { /* every point, before anything runs */
+        PointCost *costs = NULL;
+        rc = sweep_costs(&costs, job);
+        free(costs);
+        if (rc != ADV_OK) {
+            char msg[640];
+            snprintf(msg, sizeof msg, "%s", adv_errmsg());
+            rc = adv_err(rc, "%s: %s", origin, msg);
+        }
+    }
+
+cleanup:
+    yaml_document_delete(&doc);
+    yaml_parser_delete(&parser);
+    if (rc != ADV_OK) job_destroy(&job);
+    *out = job;
+    return rc;
+}
+
+int job_load(Job **out, const char *path) {
+    *out = NULL;
+    FILE *f = fopen(path, "rb");
+    if (!f) return adv_err(ADV_ERR_INPUT, "cannot read job file %s: %s", path, strerror(errno));
+    size_t cap = 4096, len = 0;
+    char *text = xcalloc(cap, 1);
+    size_t got;
+    while ((got = fread(text + len, 1, cap - len - 1, f)) > 0) {
+        len += got;
+        if (len + 1 == cap) {
+            char *bigger = xcalloc(cap * 2, 1);
+            memcpy(bigger, text, len);
+            free(text);
+            text = bigger;
+            cap *= 2;
+        }
+    }
+    int bad = ferror(f);
+    fclose(f);
+    int rc;
+    if (bad) rc = adv_err(ADV_ERR_INPUT, "cannot read job file %s: read error", path);
+    else if (strlen(text) != len) rc = adv_err(ADV_ERR_INPUT, "%s: not a text file (contains NUL bytes)", path);
+    else rc = job_parse(out, text, path);
+    free(text);
+    return rc;
+}

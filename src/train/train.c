@@ -258,26 +258,30 @@ void trainer_gradient(Trainer *tr) {
     net_backward(tr->grad, NULL, tr->df, tr->net, tr->nw, tr->Xadv, n);
 }
 
-void trainer_apply(Trainer *tr) {
-    double alpha = tr->plan->lr, R = tr->cfg->R;
-    const NetShape *s = &tr->shape;
+void train_project(double *W, const double *W0, const NetShape *s, double R) {
+    if (!isfinite(R)) return;
     long blocks = s->model == MODEL_DEEP ? s->H : 1;
-    long block = tr->net->n_trained / blocks;
-    /* radius of each block of B(R): R / sqrt(m) per layer (deep), R for all of W (two-layer) */
+    long block = s->model == MODEL_DEEP ? s->m * s->m : s->m * s->d;
+    /* radius of each block of B(R): R / sqrt(m) per layer (deep, eq. 2), R for all of W (two-layer, Sec. 5) */
     double radius = s->model == MODEL_DEEP ? R / sqrt((double)s->m) : R;
     for (long b = 0; b < blocks; b++) {
-        double *W = tr->net->trained + b * block;
-        const double *W0 = tr->W0 + b * block, *g = tr->grad + b * block;
+        double *Wb = W + b * block;
+        const double *W0b = W0 + b * block;
         double dist2 = 0.0;
-        for (long i = 0; i < block; i++) {
-            W[i] -= alpha * g[i]; /* V = W - alpha grad */
-            dist2 += (W[i] - W0[i]) * (W[i] - W0[i]);
-        }
-        if (isfinite(radius) && dist2 > radius * radius) { /* W = P_B(R)(V): pull back onto the sphere of B(R) */
-            double scale = radius / sqrt(dist2);
-            for (long i = 0; i < block; i++) W[i] = W0[i] + scale * (W[i] - W0[i]);
-        }
+        for (long i = 0; i < block; i++) dist2 += (Wb[i] - W0b[i]) * (Wb[i] - W0b[i]);
+        if (!(dist2 > radius * radius)) continue;
+        double scale = radius / sqrt(dist2);
+        for (long i = 0; i < block; i++) Wb[i] = W0b[i] + scale * (Wb[i] - W0b[i]);
     }
+}
+
+void trainer_apply(Trainer *tr) {
+    double alpha = tr->plan->lr;
+    long count = tr->net->n_trained;
+    double *W = tr->net->trained;
+    const double *g = tr->grad;
+    for (long i = 0; i < count; i++) W[i] -= alpha * g[i]; /* V = W - alpha grad */
+    train_project(W, tr->W0, &tr->shape, tr->cfg->R);     /* W = P_B(R)(V) */
 }
 
 /* ----- one run ------------------------------------------------------------------------ */

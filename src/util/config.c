@@ -46,8 +46,8 @@ const ParamSpec PARAMS[] = {
     {"attack", PARAM_CHOICE, OFF(attack), "pgd", 0, 0, 0, ATTACK_NAMES,
      "training attack A: none, random (uniform in B(x)), fgsm, pgd"},
     {"pgd_steps", PARAM_INT, OFF(pgd_steps), "5", 1, 1e6, 0, NULL, "PGD steps k of the training attack"},
-    {"pgd_step", PARAM_REAL, OFF(pgd_step), "0", 0, 1e6, PARAM_MIN_OPEN | PARAM_ZERO_AUTO, NULL,
-     "PGD step length eta; 0 = 2.5 delta / k"},
+    {"pgd_step", PARAM_REAL, OFF(pgd_step), "auto", 0, 1e6, PARAM_MIN_OPEN | PARAM_ZERO_AUTO, NULL,
+     "PGD step length eta; auto = 2.5 delta / k"},
     {"pgd_restarts", PARAM_INT, OFF(pgd_restarts), "1", 1, 1e6, 0, NULL,
      "PGD restarts (the worst point per sample is kept; restarts after the first start at random)"},
     {"pgd_random_start", PARAM_INT, OFF(pgd_random_start), "0", 0, 1, 0, NULL,
@@ -61,17 +61,17 @@ const ParamSpec PARAMS[] = {
      "radius of B(R): |W(h) - W0(h)|_F <= R / sqrt(m) (deep), |W - W0|_F <= R (two-layer); inf = no projection"},
     {"epsilon", PARAM_REAL, OFF(epsilon), "0.1", 0, 1e300, PARAM_MIN_OPEN, NULL,
      "target surrogate loss epsilon (success: min_t L_A <= epsilon)"},
-    {"lr", PARAM_REAL, OFF(lr), "0", 0, 1e300, PARAM_MIN_OPEN | PARAM_ZERO_AUTO, NULL,
-     "step size alpha; 0 = c_alpha eps / (m H^2) (deep, Thm 4.1) or c_alpha eps (two-layer, Thm 5.1)"},
-    {"steps", PARAM_INT, OFF(steps), "0", 1, BIG, PARAM_ZERO_AUTO, NULL,
-     "gradient steps T; 0 = c_T R^2 / (m eps alpha) (deep) or c_T sqrt(m) / alpha (two-layer), capped"},
+    {"lr", PARAM_REAL, OFF(lr), "auto", 0, 1e300, PARAM_MIN_OPEN | PARAM_ZERO_AUTO, NULL,
+     "step size alpha; auto = c_alpha eps / (m H^2) (deep, Thm 4.1) or c_alpha eps (two-layer, Thm 5.1)"},
+    {"steps", PARAM_INT, OFF(steps), "auto", 1, BIG, PARAM_ZERO_AUTO, NULL,
+     "gradient steps T; auto = c_T R^2 / (m eps alpha) (deep) or c_T sqrt(m) / alpha (two-layer), capped"},
     {"c_alpha", PARAM_REAL, OFF(c_alpha), "1", 0, 1e300, PARAM_MIN_OPEN, NULL, "constant of the step-size rule"},
     {"c_T", PARAM_REAL, OFF(c_T), "1", 0, 1e300, PARAM_MIN_OPEN, NULL, "constant of the step-count rule"},
     {"max_steps", PARAM_INT, OFF(max_steps), "1000", 1, BIG, 0, NULL, "cap on a derived T"},
     {"early_stop", PARAM_INT, OFF(early_stop), "0", 0, BIG, 0, NULL,
      "stop after this many consecutive steps with L_A <= early_stop_target; 0 = off"},
-    {"early_stop_target", PARAM_REAL, OFF(early_stop_target), "0", 0, 1e300, PARAM_MIN_OPEN | PARAM_ZERO_AUTO, NULL,
-     "early-stop threshold; 0 = epsilon"},
+    {"early_stop_target", PARAM_REAL, OFF(early_stop_target), "auto", 0, 1e300, PARAM_MIN_OPEN | PARAM_ZERO_AUTO, NULL,
+     "early-stop threshold; auto = epsilon"},
     {"record_dense", PARAM_INT, OFF(record_dense), "100", 1, 1e7, 0, NULL, "record every step up to this one"},
     {"record_max", PARAM_INT, OFF(record_max), "256", 2, 1e7, 0, NULL,
      "at most this many trajectory records (geometrically spaced after record_dense)"},
@@ -93,11 +93,10 @@ static int range_error(const ParamSpec *p, const char *text) {
     else
         snprintf(hi, sizeof hi, " and %s %g", (p->flags & PARAM_MAX_OPEN) ? "<" : "<=", p->max);
     return adv_err(ADV_ERR_INPUT, "parameter %s: bad value '%s' (must be %s%s%s)", p->name, text, lo, hi,
-                   (p->flags & PARAM_ZERO_AUTO) ? ", or 0 for automatic" : "");
+                   (p->flags & PARAM_ZERO_AUTO) ? ", or auto" : "");
 }
 
 static int in_range(const ParamSpec *p, double v) {
-    if ((p->flags & PARAM_ZERO_AUTO) && v == 0.0) return 1;
     if (isinf(v) && v > 0) return (p->flags & PARAM_ALLOW_INF) != 0;
     if (isnan(v)) return 0;
     if ((p->flags & PARAM_MIN_OPEN) ? !(v > p->min) : !(v >= p->min)) return 0;
@@ -108,6 +107,11 @@ static int in_range(const ParamSpec *p, double v) {
 int param_set(TrainConfig *cfg, const ParamSpec *p, const char *text) {
     char *field = (char *)cfg + p->offset;
     while (isspace((unsigned char)*text)) text++;
+    if ((p->flags & PARAM_ZERO_AUTO) && strcmp(text, "auto") == 0) { /* stored as 0 */
+        if (p->type == PARAM_INT) *(int64_t *)field = 0;
+        else *(double *)field = 0.0;
+        return ADV_OK;
+    }
     switch (p->type) {
     case PARAM_INT: {
         char *end;
@@ -169,6 +173,10 @@ int param_set(TrainConfig *cfg, const ParamSpec *p, const char *text) {
 
 void param_format(char *buf, size_t len, const TrainConfig *cfg, const ParamSpec *p) {
     const char *field = (const char *)cfg + p->offset;
+    if ((p->flags & PARAM_ZERO_AUTO) && param_value(cfg, p) == 0.0) {
+        snprintf(buf, len, "auto");
+        return;
+    }
     switch (p->type) {
     case PARAM_INT: snprintf(buf, len, "%lld", (long long)*(const int64_t *)field); break;
     case PARAM_REAL: {

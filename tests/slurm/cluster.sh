@@ -13,7 +13,7 @@
 #
 # Environment knobs:
 #   SLURM_TEST_START_TIMEOUT  seconds to wait for the node to become idle (20)
-#   SLURM_TEST_MEM_MB         RealMemory configured for the node (1024)
+#   SLURM_TEST_MEM_MB         RealMemory for the node (min(1024, half the real))
 set -u
 
 PROG=${0##*/}
@@ -177,8 +177,9 @@ do_start() {
     # A previous cluster in the same DIR (e.g. a killed test) is stopped first
     # and its state wiped; clusters in other dirs do not matter (own ports).
     do_stop || die "could not stop the previous cluster in $DIR"
-    rm -rf "$DIR/etc" "$DIR/munge" "$DIR/state" "$DIR/spool" "$DIR/log" "$DIR/pids" "$DIR/env.sh"
-    mkdir -p "$DIR/etc" "$DIR/munge" "$DIR/state" "$DIR/spool" "$DIR/log" "$DIR/pids" ||
+    rm -rf "$DIR/etc" "$DIR/munge" "$DIR/state" "$DIR/spool" "$DIR/log" "$DIR/pids" "$DIR/tmp" \
+           "$DIR/env.sh" "$DIR/startup_seconds"
+    mkdir -p "$DIR/etc" "$DIR/munge" "$DIR/state" "$DIR/spool" "$DIR/log" "$DIR/pids" "$DIR/tmp" ||
         die "cannot create dirs in $DIR"
     chmod 755 "$DIR/munge"
 
@@ -209,7 +210,10 @@ do_start() {
     cpuline=$(slurmd -C 2>/dev/null | head -n1 | tr ' ' '\n' |
               grep -E '^(CPUs|Boards|SocketsPerBoard|CoresPerSocket|ThreadsPerCore)=' | tr '\n' ' ')
     [ -n "$cpuline" ] || cpuline="CPUs=$(nproc)"
-    memmb=${SLURM_TEST_MEM_MB:-1024}
+    memmb=$(slurmd -C 2>/dev/null | sed -n 's/.*RealMemory=\([0-9]*\).*/\1/p' | head -n1)
+    memmb=${memmb:-2048}
+    memmb=$(( memmb / 2 < 1024 ? memmb / 2 : 1024 ))
+    memmb=${SLURM_TEST_MEM_MB:-$memmb}
     port_ctld=$(free_port) || die "no free port"
     port_d=$(free_port) || die "no free port"
     while [ "$port_d" = "$port_ctld" ]; do port_d=$(free_port); done
@@ -226,6 +230,9 @@ AuthType=auth/munge
 CredType=cred/munge
 AuthInfo=socket=$DIR/munge/munge.socket
 StateSaveLocation=$DIR/state
+# private TmpFS: the PMIx plugin puts per-step dirs (spmix_appdir_UID_JOB.STEP)
+# there, which could clash with a stale cluster's job of the same id in /tmp
+TmpFS=$DIR/tmp
 SlurmdSpoolDir=$DIR/spool/slurmd.%n
 SlurmctldPidFile=$DIR/state/slurmctld.pid
 SlurmdPidFile=$DIR/spool/slurmd.%n.pid

@@ -8,7 +8,8 @@
 #                               unless SLURM_TEST_KEEP=1). Sets SLURM_TEST_DIR.
 #                               Own EXIT cleanup: define slurm_test_cleanup()
 #                               (run after the stop); do not replace the trap.
-#   slurm_cluster_stop          stop it now (idempotent; the trap calls it too)
+#   slurm_cluster_stop [--keep] stop it now (idempotent; the trap calls it too);
+#                               --keep: leave the temp dir for the caller
 #   job_state JOBID             print JobState (COMPLETED, FAILED, RUNNING, ...)
 #   job_exit_code JOBID         print the job's exit code (128+sig if signalled)
 #   job_field JOBID FIELD       print one field of `scontrol show job`
@@ -54,14 +55,17 @@ _slurm_test_on_exit() {
     if declare -F slurm_test_cleanup >/dev/null; then slurm_test_cleanup; fi
 }
 
-slurm_cluster_stop() {
-    local rc=0
+slurm_cluster_stop() {  # [--keep]: do not remove the temp dir
+    local rc=0 keep=${SLURM_TEST_KEEP:-0}
+    [ "${1:-}" = --keep ] && keep=quiet
     [ -n "$_slurm_test_running" ] || return 0
     "$SLURM_TEST_CLUSTER" stop "$_slurm_test_running" || rc=1
-    if [ -n "$_slurm_test_tmpdir" ] && [ "${SLURM_TEST_KEEP:-0}" != 1 ] && [ $rc -eq 0 ]; then
-        rm -rf "$_slurm_test_tmpdir"
-    elif [ -n "$_slurm_test_tmpdir" ]; then
-        echo "slurm test cluster dir kept: $_slurm_test_tmpdir" >&2
+    if [ -n "$_slurm_test_tmpdir" ]; then
+        if [ "$keep" = 0 ] && [ $rc -eq 0 ]; then
+            rm -rf "$_slurm_test_tmpdir"
+        elif [ "$keep" != quiet ]; then
+            echo "slurm test cluster dir kept: $_slurm_test_tmpdir" >&2
+        fi
     fi
     _slurm_test_running=""
     _slurm_test_tmpdir=""

@@ -40,6 +40,16 @@ sinfo
 # other CPU meanwhile; (b) needs both CPUs and so runs after (c) has ended.
 # ---------------------------------------------------------------------------
 section "(c) submit: --time=1 --signal=TERM@50 job whose srun'd step traps SIGTERM [SLOW, up to ~90 s]"
+# the step: records its start, traps SIGTERM -> marker with the arrival time
+cat >"$W/sig_step.sh" <<'EOF'
+#!/bin/bash
+trap 'echo "got-SIGTERM-at-$(date +%s)" > "$1"; exit 0' TERM
+echo "step start $(date +%s)"
+for i in $(seq 150); do sleep 1 & wait $!; done   # wait returns at once on a signal
+echo "step: no signal"
+exit 3
+EOF
+chmod +x "$W/sig_step.sh"
 cat >"$W/sig.sh" <<EOF
 #!/bin/bash
 #SBATCH --time=1
@@ -47,11 +57,7 @@ cat >"$W/sig.sh" <<EOF
 #SBATCH -n 1
 #SBATCH -o $W/sig.out
 echo "batch start \$(date +%s)"
-srun -n 1 bash -c '
-    trap "echo got-SIGTERM-at-\$(date +%s) > $W/sig.marker; exit 0" TERM
-    echo "step start \$(date +%s)"
-    for i in \$(seq 150); do sleep 1 & wait \$!; done
-    echo "step: no signal"; exit 3'
+srun -n 1 $W/sig_step.sh $W/sig.marker
 echo "batch: srun exit \$?"
 EOF
 T_SIG=$(date +%s)
@@ -124,6 +130,9 @@ if [ -s "$W/sig.marker" ] && grep -q '^got-SIGTERM-at-' "$W/sig.marker"; then
     start=$(sed -n 's/^step start //p' "$W/sig.out")
     got=$(sed 's/got-SIGTERM-at-//' "$W/sig.marker")
     pass "marker written by the srun'd step, signal $((got - start)) s after step start"
+    grep -q '^batch: srun exit 0$' "$W/sig.out" &&
+        pass "batch shell was not signalled (continued after srun, srun exit 0)" ||
+        { fail "batch shell did not finish normally"; show "$W/sig.out"; }
     [ "$st" = COMPLETED ] && pass "job COMPLETED after the trap exited 0" || fail "signal job state $st"
 else
     fail "no SIGTERM marker"; show "$W/sig.out"
@@ -169,7 +178,7 @@ T=$(date +%s.%N)
 CDIR=$SLURM_TEST_DIR
 ALL_PIDS=$("$SLURM_TEST_CLUSTER" pids "$CDIR" | tr '\n' ' ')
 echo "  live harness pids before stop: $ALL_PIDS"
-SLURM_TEST_KEEP=1 slurm_cluster_stop; rc=$?    # keep the dir until checked
+slurm_cluster_stop --keep; rc=$?    # keep the dir until checked
 echo "  stop: rc=$rc in $(since "$T") s"
 left=""
 for p in $DAEMON_PIDS $ALL_PIDS; do

@@ -1,0 +1,211 @@
+"""synth.py — write synthetic advsweep sweep files (docs/layout.md, layout version 1) for the tests.
+
+This is the layout seen from the reader's side: every dataset and attribute a
+layout-1 file has, with the types the C writer uses (int64 integers, float64
+reals, fixed-length ASCII strings, int8 /status). It fabricates numbers; it
+trains nothing.
+
+    pts = [point(m=64, epsilon=0.1, seed=1, min_surrogate=0.05), point(m=8, status=PENDING), ...]
+    write_sweep(path, pts)
+
+A point is a dict: {"params": {...all parameters...}, "status": int, "reason": str,
+"summary": {...}, "traj": {...}, "eval": {...}}; point() fills in whatever is not given.
+"""
+from __future__ import annotations
+
+import hashlib
+import math
+
+import h5py
+import numpy as np
+
+PENDING, DONE, FAILED, DIVERGED, RUNNING = 0, 1, 2, 3, 4
+
+# name -> (kind, default); kinds: "i" int64, "f" float64, "c" choice (S16), "t" text (S256).
+# Order and defaults as PARAMS[] in src/util/config.c.
+PARAMS = {
+    "model": ("c", "deep"), "activation": ("c", "relu"), "input_layer": ("c", "linear"),
+    "loss": ("c", "logistic"), "m": ("i", 256), "H": ("i", 2), "d": ("i", 16), "n": ("i", 64),
+    "delta": ("f", 0.1), "data": ("c", "sphere"), "data_file": ("t", ""), "teacher_width": ("i", 8),
+    "shatter_spread": ("f", 0.5), "attack": ("c", "pgd"), "pgd_steps": ("i", 5), "pgd_step": ("f", 0.0),
+    "pgd_restarts": ("i", 1), "pgd_random_start": ("i", 0), "eval_steps": ("i", 20), "eval_restarts": ("i", 4),
+    "eval_count": ("i", 8), "R": ("f", math.inf), "epsilon": ("f", 0.1), "lr": ("f", 0.0), "steps": ("i", 0),
+    "c_alpha": ("f", 1.0), "c_T": ("f", 1.0), "max_steps": ("i", 1000), "early_stop": ("i", 0),
+    "early_stop_target": ("f", 0.0), "record_dense": ("i", 100), "record_max": ("i", 256), "seed": ("i", 1),
+}
+# /summary/NAME: name -> kind ("i4" int32, "i" int64, "f" float64, "s" S96)
+SUMMARY = {
+    "status": "i4", "reason": "s", "lr": "f", "steps_planned": "i", "steps_run": "i", "min_surrogate": "f",
+    "min_step": "i", "eps_step": "i", "init_surrogate": "f", "final_surrogate": "f", "final_clean_loss": "f",
+    "final_clean_acc": "f", "final_surrogate_acc": "f", "final_robust_loss": "f", "final_robust_acc": "f",
+    "final_dist": "f", "max_dist": "f", "wall_time": "f", "flops": "f", "diverged_step": "i",
+    "data_points": "i",
+}
+TRAJ = ("surrogate_loss", "clean_loss", "clean_acc", "dist")
+EVAL = ("robust_loss", "robust_acc")
+K_DEFAULT = 24   # records_max of the synthetic files (small: tests stay fast)
+E_DEFAULT = 6    # evals_max
+
+_NUMPY = {"i": np.int64, "f": np.float64, "i4": np.int32}
+
+
+def point(status=DONE, min_surrogate=None, reason="", summary=None, traj=None, evals=None, **params):
+    """One synthetic point. Parameters not given take config.c's defaults.
+
+    For a point with a result (done or diverged) the summary and a trajectory
+    are fabricated around `min_surrogate` (default epsilon / 2): the surrogate
+    loss decays geometrically from 0.69 to it; the strong-attack loss is 1.5x
+    the surrogate; the distance from init grows like 1/sqrt(m)."""
+    unknown = set(params) - set(PARAMS)
+    if unknown:
+        raise KeyError(f"unknown parameters {sorted(unknown)}")
+    p = {k: v for k, (_, v) in PARAMS.items()}
+    p.update(params)
+    pt = {"params": p, "status": int(status), "reason": reason, "summary": {}, "traj": {}, "eval": {}}
+    if status in (DONE, DIVERGED):
+        ms = p["epsilon"] / 2 if min_surrogate is None else float(min_surrogate)
+        steps = 30
+        t = np.arange(0, steps + 1)
+        surr = 0.69 * (ms / 0.69) ** (t / steps)
+        if status == DIVERGED:
+            surr[steps // 2 + 1:] = np.nan
+        dist = 2.0 / math.sqrt(p["m"]) * (1 - np.exp(-t / 10))
+        ev_t = np.linspace(0, steps, E_DEFAULT - 1).astype(np.int64)
+        rob = 1.5 * np.interp(ev_t, t, np.nan_to_num(surr, nan=ms))
+        run = steps if status == DONE else steps // 2
+        pt["traj"] = {"step": t, "surrogate_loss": surr, "clean_loss": 0.5 * surr,
+                      "clean_acc": np.minimum(1.0, 0.5 + t / steps), "dist": dist}
+        pt["eval"] = {"step": ev_t, "robust_loss": rob, "robust_acc": np.minimum(1.0, 0.4 + ev_t / steps)}
+        final = ms if status == DONE else math.nan
+        pt["summary"] = {
+            "lr": 0.01, "steps_planned": steps, "steps_run": run, "min_surrogate": ms,
+            "min_step": run, "eps_step": (run if ms <= p["epsilon"] else -1), "init_surrogate": 0.69,
+            "final_surrogate": final, "final_clean_loss": 0.5 * final, "final_clean_acc": 1.0,
+            "final_surrogate_acc": 1.0, "final_robust_loss": 1.5 * final, "final_robust_acc": 1.0,
+            "final_dist": float(dist[run]), "max_dist": float(dist[run]), "wall_time": 0.1, "flops": 1e6,
+            "diverged_step": (run + 1 if status == DIVERGED else -1), "data_points": p["n"],
+        }
+    pt["summary"].update(summary or {})
+    pt["traj"].update(traj or {})
+    pt["eval"].update(evals or {})
+    return pt
+
+
+def grid_hash(points) -> str:
+    """16 hex digits over every point's parameters (the reader only compares it)."""
+    h = hashlib.sha256()
+    for pt in points:
+        h.update(repr(sorted(pt["params"].items())).encode())
+    return h.hexdigest()[:16]
+
+
+def _strings(values, length):
+    return np.array([str(v).encode("ascii") for v in values], dtype=f"S{length}")
+
+
+def write_sweep(path, points, *, job_name="synth", grid_hash_value=None, axes=None, shard_index=0, shard_count=1,
+                records_max=K_DEFAULT, evals_max=E_DEFAULT, layout_version=1, tool="advsweep", attrs=None,
+                omit=()):
+    """Write `points` as a layout-`layout_version` sweep file at `path`; return the grid hash.
+
+    attrs: extra/overriding root attributes (None value = leave out). omit: dataset
+    paths not to write (to make broken files)."""
+    P = len(points)
+    K, E = records_max, evals_max
+    gh = grid_hash_value or grid_hash(points)
+    if axes is None:
+        axes = [k for k in PARAMS if len({repr(pt["params"][k]) for pt in points}) > 1]
+    root = {
+        "layout_version": np.int64(layout_version), "tool": np.bytes_(tool), "tool_version": np.bytes_("0.1.0"),
+        "job_text": np.bytes_(f"name: {job_name}\n"), "job_name": np.bytes_(job_name), "grid_hash": np.bytes_(gh),
+        "created": np.bytes_("2024-01-01T00:00:00Z"), "n_points": np.int64(P), "records_max": np.int64(K),
+        "evals_max": np.int64(E), "axes": np.bytes_(",".join(axes)), "shard_index": np.int64(shard_index),
+        "shard_count": np.int64(shard_count), "hdf5_version": np.bytes_("1.14.0"),
+        "mpi_version": np.bytes_("Open MPI 4.1"), "blas_version": np.bytes_("OpenBLAS 0.3"),
+        "omp_threads": np.int64(1), "ranks": np.int64(2),
+    }
+    for k, v in (attrs or {}).items():
+        if v is None:
+            root.pop(k, None)
+        else:
+            root[k] = np.bytes_(v) if isinstance(v, str) else v
+
+    def put(f, name, data):
+        if name not in omit:
+            f.create_dataset(name, data=data)
+
+    with h5py.File(path, "w") as f:
+        for k, v in root.items():
+            f.attrs[k] = v
+        status = np.array([pt["status"] for pt in points], dtype=np.int8)
+        put(f, "status", status)
+        put(f, "reason", _strings([pt["reason"] for pt in points], 96))
+        params = {}
+        for name, (kind, _) in PARAMS.items():
+            vals = [pt["params"][name] for pt in points]
+            params[name] = (_strings(vals, 16) if kind == "c" else _strings(vals, 256) if kind == "t"
+                            else np.array(vals, dtype=_NUMPY[kind]))
+            put(f, f"params/{name}", params[name])
+        summary = {}
+        for name, kind in SUMMARY.items():
+            if name == "status":
+                vals = status.astype(np.int32)
+            elif name == "reason":
+                vals = _strings([pt["reason"] for pt in points], 96)
+            else:
+                fill = np.nan if kind == "f" else (-1 if name in ("eps_step", "diverged_step") else 0)
+                vals = np.array([pt["summary"].get(name, fill) for pt in points], dtype=_NUMPY[kind])
+            summary[name] = vals
+            put(f, f"summary/{name}", vals)
+        for group, names, width in (("traj", TRAJ, K), ("eval", EVAL, E)):
+            step = np.full((P, width), -1, np.int64)
+            vals = {n: np.full((P, width), np.nan) for n in names}
+            length = np.zeros(P, np.int32)
+            src = "traj" if group == "traj" else "eval"
+            for i, pt in enumerate(points):
+                if "step" not in pt[src]:
+                    continue
+                s = np.asarray(pt[src]["step"])[:width]
+                step[i, :s.size] = s
+                length[i] = s.size
+                for n in names:
+                    v = np.asarray(pt[src][n], float)[:width]
+                    vals[n][i, :v.size] = v
+            put(f, f"{group}/step", step)
+            for n in names:
+                put(f, f"{group}/{n}", vals[n])
+            put(f, f"{group}/length", length)
+        put(f, "worker/rank", np.zeros(P, np.int32))
+        put(f, "worker/host", _strings(["node01"] * P, 64))
+        put(f, "worker/threads", np.ones(P, np.int32))
+        # /runs: index, status, every parameter, every summary field. A name that is
+        # both (status, lr) appears once, first come: docs/layout.md does not say how
+        # the writer resolves it, and the reader does not use /runs.
+        fields = [("index", np.int64), ("status", np.int8)]
+        fields += [(n, params[n].dtype) for n in params]
+        fields += [(n, summary[n].dtype) for n in summary if n not in params and n != "status"]
+        runs = np.zeros(P, dtype=fields)
+        runs["index"] = np.arange(P)
+        runs["status"] = status
+        for n in params:
+            runs[n] = params[n]
+        for n in summary:
+            if n not in params and n != "status":
+                runs[n] = summary[n]
+        put(f, "runs", runs)
+    return gh
+
+
+def grid(m_values, eps_values, seeds, success, **const):
+    """Points for every (m, epsilon, seed), done, reaching epsilon exactly when success(m, eps, seed).
+
+    Extra keyword arguments are parameters held fixed (or callables of (m, eps, seed))."""
+    pts = []
+    for eps in eps_values:
+        for m in m_values:
+            for s in seeds:
+                extra = {k: (v(m, eps, s) if callable(v) else v) for k, v in const.items()}
+                ok = success(m, eps, s)
+                pts.append(point(m=int(m), epsilon=float(eps), seed=int(s),
+                                 min_surrogate=eps * (0.5 if ok else 2.0), **extra))
+    return pts

@@ -1,0 +1,239 @@
+/* test_attack.c — B(x) geometry and every attack: outputs stay in B(x). */
+#include <math.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "advsweep/attack.h"
+#include "advsweep/common.h"
+#include "advsweep/config.h"
+#include "advsweep/data.h"
+
+#define TOL 1e-12
+
+static double dist(const double *a, const double *b, long d) {
+    double s = 0;
+    for (long k = 0; k < d; k++) s += (a[k] - b[k]) * (a[k] - b[k]);
+    return sqrt(s);
+}
+
+static double norm(const double *a, long d) {
+    double s = 0;
+    for (long k = 0; k < d; k++) s += a[k] * a[k];
+    return sqrt(s);
+}
+
+static void test_project_geometry(void **state) {
+    (void)state;
+    Rng rng;
+    rng_seed(&rng, 1, RNG_BENCH, 0);
+    double deltas[] = {0.0, 0.05, 0.5, 1.0, 1.9};
+    long dims[] = {2, 3, 10};
+    for (int di = 0; di < 3; di++)
+        for (int j = 0; j < 5; j++) {
+            long d = dims[di];
+            double delta = deltas[j], x[10], v[10], p[10], c[10];
+            for (int trial = 0; trial < 300; trial++) {
+                rng_sphere(&rng, x, (int)d);
+                double scale = 0.1 + 3 * rng_uniform(&rng);
+                for (long k = 0; k < d; k++) v[k] = scale * (x[k] + (0.05 + trial % 3) * rng_normal(&rng));
+                memcpy(p, v, sizeof v);
+                ball_project(p, x, d, delta);
+                assert_true(fabs(norm(p, d) - 1) < TOL);
+                assert_true(dist(p, x, d) <= delta + TOL);
+                double u[10], nv = norm(v, d);
+                for (long k = 0; k < d; k++) u[k] = v[k] / nv;
+                if (dist(u, x, d) <= delta) {
+                    for (long k = 0; k < d; k++) assert_true(fabs(p[k] - u[k]) < TOL); /* inside: unchanged */
+                } else {
+                    assert_true(fabs(dist(p, x, d) - delta) < 1e-9); /* outside: on the boundary */
+                    /* and no point of B(x) is nearer to v */
+                    for (int s = 0; s < 20; s++) {
+                        for (long k = 0; k < d; k++) c[k] = p[k] + 0.3 * delta * rng_normal(&rng);
+                        ball_project(c, x, d, delta);
+                        assert_true(dist(p, v, d) <= dist(c, v, d) + 1e-9);
+                    }
+                }
+            }
+            /* the antipode and zero */
+            for (long k = 0; k < d; k++) v[k] = -x[k];
+            ball_project(v, x, d, delta);
+            assert_true(fabs(norm(v, d) - 1) < TOL && dist(v, x, d) <= delta + TOL);
+            memset(v, 0, sizeof v);
+            ball_project(v, x, d, delta);
+            assert_memory_equal(v, x, (size_t)d * sizeof(double));
+        }
+}
+
+/* Uniform on a cap of S^2: cos(phi) is uniform on [cos theta, 1] (Archimedes). In
+ * d = 10 compare the mean angle with the density sin^8(phi) integrated numerically. */
+static void test_sample_uniform_on_cap(void **state) {
+    (void)state;
+    Rng rng;
+    rng_seed(&rng, 2, RNG_BENCH, 0);
+    long dims[] = {3, 10};
+    for (int di = 0; di < 2; di++) {
+        long d = dims[di];
+        double delta = 0.8, theta = 2 * asin(delta / 2);
+        AttackWork *aw = attack_work_create(1, d, delta);
+        double x[10], p[10];
+        rng_sphere(&rng, x, (int)d);
+        int N = 40000;
+        double mean_phi = 0, below_mid = 0, mid = (1 + cos(theta)) / 2;
+        for (int i = 0; i < N; i++) {
+            ball_sample(p, x, d, delta, aw, &rng);
+            assert_true(fabs(norm(p, d) - 1) < TOL && dist(p, x, d) <= delta + TOL);
+            double c = 0;
+            for (long k = 0; k < d; k++) c += p[k] * x[k];
+            double phi = acos(fmin(1, c));
+            mean_phi += phi / N;
+            below_mid += (c < mid) / (double)N;
+        }
+        double num = 0, den = 0;
+        for (int i = 1; i <= 100000; i++) {
+            double phi = theta * (i - 0.5) / 100000, w = pow(sin(phi), (double)(d - 2));
+            num += phi * w;
+            den += w;
+        }
+        if (fabs(mean_phi - num / den) > 0.01 * theta) fail_msg("d=%ld mean angle %g, want %g", d, mean_phi, num / den);
+        if (d == 3) assert_true(fabs(below_mid - 0.5) < 0.015);
+        attack_work_destroy(&aw);
+        assert_null(aw);
+    }
+}
+
+typedef struct {
+    Net *net;
+    NetWork *nw;
+    AttackWork *aw;
+    Dataset *data;
+} Setup;
+
+static Setup setup(int model, long m, long d, long n, double delta) {
+    Setup s;
+    TrainConfig cfg;
+    config_defaults(&cfg);
+    cfg.n = n;
+    cfg.d = d;
+    cfg.delta = delta < 0.2 ? delta : 0.01; /* the data only need distinct points */
+    assert_int_equal(data_generate(&s.data, &cfg), ADV_OK);
+    NetShape shape = {model, ACT_RELU, INPUT_LINEAR, m, 2, d};
+    s.net = net_create(&shape);
+    Rng rng;
+    rng_seed(&rng, 3, RNG_INIT, 0);
+    net_init(s.net, &rng);
+    if (model == MODEL_TWOLAYER)
+        for (long i = 0; i < s.net->n_trained; i++) s.net->trained[i] += 0.5 * rng_normal(&rng);
+    s.nw = network_create(&shape, n);
+    s.aw = attack_work_create(n, d, delta);
+    return s;
+}
+
+static void teardown(Setup *s) {
+    net_destroy(&s->net);
+    network_destroy(&s->nw);
+    attack_work_destroy(&s->aw);
+    dataset_destroy(&s->data);
+}
+
+static void test_every_attack_stays_in_ball(void **state) {
+    (void)state;
+    double deltas[] = {0.0, 0.1, 1.0, 1.9};
+    for (int model = MODEL_DEEP; model <= MODEL_TWOLAYER; model++)
+        for (int j = 0; j < 4; j++)
+            for (int kind = ATTACK_NONE; kind <= ATTACK_PGD; kind++)
+                for (int rs = 0; rs < 2; rs++) {
+                    long n = 24, d = 6;
+                    double delta = deltas[j];
+                    Setup s = setup(model, 32, d, n, delta);
+                    AttackSpec spec = {kind, 7, 2.5 * delta / 7, 3, rs, delta, LOSS_LOGISTIC};
+                    double *Xadv = xcalloc((size_t)(n * d), sizeof(double));
+                    Rng rng;
+                    rng_seed(&rng, 4, RNG_ATTACK, 0);
+                    attack_run(Xadv, NULL, &spec, s.net, s.nw, s.aw, s.data->X, s.data->y, n, &rng);
+                    double se, be;
+                    ball_violation(&se, &be, Xadv, s.data->X, n, d, delta);
+                    if (se > TOL || be > TOL)
+                        fail_msg("model %d attack %d delta %g: sphere err %g, ball err %g", model, kind, delta, se, be);
+                    if (delta == 0.0) assert_memory_equal(Xadv, s.data->X, (size_t)(n * d) * sizeof(double));
+                    free(Xadv);
+                    teardown(&s);
+                }
+}
+
+static double mean_loss(Setup *s, const double *X, double *per_sample) {
+    long n = s->data->n;
+    double *f = xcalloc((size_t)n, sizeof(double)), sum = 0;
+    net_forward(f, s->net, s->nw, X, n);
+    for (long i = 0; i < n; i++) {
+        double l = loss_value(LOSS_LOGISTIC, f[i], s->data->y[i]);
+        if (per_sample) per_sample[i] = l;
+        sum += l;
+    }
+    free(f);
+    return sum / (double)n;
+}
+
+/* PGD keeps the worst point seen, which includes x itself: its loss is >= the
+ * clean loss on every sample, and it beats the clean loss and FGSM on average. */
+static void test_pgd_increases_loss(void **state) {
+    (void)state;
+    long n = 40, d = 8;
+    double delta = 0.3;
+    Setup s = setup(MODEL_DEEP, 64, d, n, delta);
+    double *clean = xcalloc((size_t)n, sizeof(double)), *adv = xcalloc((size_t)n, sizeof(double));
+    double *reported = xcalloc((size_t)n, sizeof(double)), *Xadv = xcalloc((size_t)(n * d), sizeof(double));
+    double L_clean = mean_loss(&s, s.data->X, clean);
+    AttackSpec pgd = {ATTACK_PGD, 10, 2.5 * delta / 10, 2, 0, delta, LOSS_LOGISTIC};
+    Rng rng;
+    rng_seed(&rng, 5, RNG_ATTACK, 0);
+    assert_int_equal(attack_run(Xadv, reported, &pgd, s.net, s.nw, s.aw, s.data->X, s.data->y, n, &rng), 1);
+    double L_pgd = mean_loss(&s, Xadv, adv);
+    for (long i = 0; i < n; i++) {
+        assert_true(adv[i] >= clean[i]);
+        assert_true(fabs(adv[i] - reported[i]) <= 1e-12 * fmax(1, adv[i]));
+    }
+    AttackSpec fgsm = {ATTACK_FGSM, 1, delta, 1, 0, delta, LOSS_LOGISTIC};
+    attack_run(Xadv, NULL, &fgsm, s.net, s.nw, s.aw, s.data->X, s.data->y, n, &rng);
+    double L_fgsm = mean_loss(&s, Xadv, NULL);
+    if (!(L_pgd > L_clean && L_fgsm > L_clean && L_pgd >= L_fgsm))
+        fail_msg("clean %g fgsm %g pgd %g", L_clean, L_fgsm, L_pgd);
+    free(clean);
+    free(adv);
+    free(reported);
+    free(Xadv);
+    teardown(&s);
+}
+
+/* Same seed, same points; the random attack depends on its stream only. */
+static void test_attack_deterministic(void **state) {
+    (void)state;
+    long n = 16, d = 5;
+    Setup s = setup(MODEL_DEEP, 32, d, n, 0.2);
+    double *A = xcalloc((size_t)(n * d), sizeof(double)), *B = xcalloc((size_t)(n * d), sizeof(double));
+    AttackSpec spec = {ATTACK_PGD, 5, 0.1, 3, 1, 0.2, LOSS_LOGISTIC};
+    Rng r1, r2;
+    rng_seed(&r1, 9, RNG_ATTACK, 3);
+    rng_seed(&r2, 9, RNG_ATTACK, 3);
+    attack_run(A, NULL, &spec, s.net, s.nw, s.aw, s.data->X, s.data->y, n, &r1);
+    attack_run(B, NULL, &spec, s.net, s.nw, s.aw, s.data->X, s.data->y, n, &r2);
+    assert_memory_equal(A, B, (size_t)(n * d) * sizeof(double));
+    free(A);
+    free(B);
+    teardown(&s);
+}
+
+int main(void) {
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_project_geometry),
+        cmocka_unit_test(test_sample_uniform_on_cap),
+        cmocka_unit_test(test_every_attack_stays_in_ball),
+        cmocka_unit_test(test_pgd_increases_loss),
+        cmocka_unit_test(test_attack_deterministic),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -1,0 +1,116 @@
+/* test_config.c — the parameter table: defaults, parsing, every bad input. */
+#include <math.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "advsweep/common.h"
+#include "advsweep/config.h"
+
+static void test_defaults_valid(void **state) {
+    (void)state;
+    TrainConfig cfg;
+    config_defaults(&cfg);
+    assert_int_equal(config_validate(&cfg), ADV_OK);
+    for (int i = 0; i < N_PARAMS; i++) {
+        TrainConfig c2;
+        memset(&c2, 0, sizeof c2);
+        if (param_set(&c2, &PARAMS[i], PARAMS[i].default_text) != ADV_OK)
+            fail_msg("default of %s does not parse: %s", PARAMS[i].name, adv_errmsg());
+        /* format then parse gives the same value back */
+        char text[300];
+        param_format(text, sizeof text, &cfg, &PARAMS[i]);
+        TrainConfig c3 = cfg;
+        assert_int_equal(param_set(&c3, &PARAMS[i], text), ADV_OK);
+        assert_memory_equal(&c3, &cfg, sizeof cfg);
+    }
+    assert_true(isinf(cfg.R));
+    assert_int_equal(cfg.attack, ATTACK_PGD);
+}
+
+static void expect_bad(const char *name, const char *value, const char *fragment) {
+    TrainConfig cfg, before;
+    config_defaults(&cfg);
+    before = cfg;
+    int rc = param_set(&cfg, param_find(name), value);
+    if (rc != ADV_ERR_INPUT) fail_msg("%s=%s accepted", name, value);
+    if (!strstr(adv_errmsg(), fragment) || !strstr(adv_errmsg(), name) || !strstr(adv_errmsg(), value))
+        fail_msg("%s=%s: message '%s' lacks '%s'", name, value, adv_errmsg(), fragment);
+    assert_memory_equal(&cfg, &before, sizeof cfg); /* unchanged */
+}
+
+static void test_bad_values(void **state) {
+    (void)state;
+    expect_bad("m", "0", "must be >= 1");
+    expect_bad("m", "-4", "must be >= 1");
+    expect_bad("m", "12x", "integer");
+    expect_bad("m", "2.5", "integer");
+    expect_bad("H", "0", "must be >= 1");
+    expect_bad("d", "1", "must be >= 2");
+    expect_bad("n", "0", "must be >= 1");
+    expect_bad("delta", "-0.1", ">= 0");
+    expect_bad("delta", "2", "< 2");
+    expect_bad("delta", "nan", "number");
+    expect_bad("epsilon", "0", "> 0");
+    expect_bad("epsilon", "-1", "> 0");
+    expect_bad("lr", "0", "> 0");
+    expect_bad("lr", "-0.5", "> 0");
+    expect_bad("R", "0", "> 0");
+    expect_bad("model", "resnet", "unknown value");
+    expect_bad("activation", "tanh", "unknown value");
+    expect_bad("loss", "hinge", "unknown value");
+    expect_bad("attack", "cw", "one of: none, random, fgsm, pgd");
+    expect_bad("data", "mnist", "unknown value");
+    expect_bad("m", "inf", "integer");
+    expect_bad("epsilon", "inf", "must be > 0");
+}
+
+static void test_good_values(void **state) {
+    (void)state;
+    TrainConfig cfg;
+    config_defaults(&cfg);
+    assert_int_equal(param_set(&cfg, param_find("R"), "inf"), ADV_OK);
+    assert_true(isinf(cfg.R));
+    assert_int_equal(param_set(&cfg, param_find("R"), "3.5"), ADV_OK);
+    assert_true(cfg.R == 3.5);
+    assert_int_equal(param_set(&cfg, param_find("m"), "1e3"), ADV_OK);
+    assert_int_equal(cfg.m, 1000);
+    assert_int_equal(param_set(&cfg, param_find("lr"), "auto"), ADV_OK);
+    assert_true(cfg.lr == 0.0);
+    assert_int_equal(param_set(&cfg, param_find("delta"), "0"), ADV_OK);
+    assert_int_equal(param_set(&cfg, param_find("attack"), "fgsm"), ADV_OK);
+    assert_int_equal(cfg.attack, ATTACK_FGSM);
+    assert_string_equal(choice_name("attack", ATTACK_FGSM), "fgsm");
+}
+
+static void test_cross_checks(void **state) {
+    (void)state;
+    TrainConfig cfg;
+    config_defaults(&cfg);
+    cfg.model = MODEL_TWOLAYER;
+    cfg.m = 33;
+    assert_int_equal(config_validate(&cfg), ADV_ERR_INPUT);
+    assert_non_null(strstr(adv_errmsg(), "even"));
+    cfg.m = 32;
+    assert_int_equal(config_validate(&cfg), ADV_OK);
+    cfg.model = MODEL_DEEP;
+    cfg.activation = ACT_QUADRELU;
+    assert_int_equal(config_validate(&cfg), ADV_ERR_INPUT);
+    config_defaults(&cfg);
+    cfg.data = DATA_FILE;
+    assert_int_equal(config_validate(&cfg), ADV_ERR_INPUT);
+    assert_non_null(strstr(adv_errmsg(), "data_file"));
+}
+
+int main(void) {
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_defaults_valid),
+        cmocka_unit_test(test_bad_values),
+        cmocka_unit_test(test_good_values),
+        cmocka_unit_test(test_cross_checks),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

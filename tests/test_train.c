@@ -1,0 +1,260 @@
+/* test_train.c — projected adversarial GD: rules, schedules, projection,
+ * convergence on a small problem, determinism, divergence, early stop. */
+#include <math.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "advsweep/common.h"
+#include "advsweep/train.h"
+
+static TrainConfig small_config(void) {
+    TrainConfig cfg;
+    config_defaults(&cfg);
+    cfg.m = 16;
+    cfg.H = 2;
+    cfg.d = 8;
+    cfg.n = 32;
+    cfg.delta = 0.1;
+    cfg.epsilon = 0.05;
+    cfg.attack = ATTACK_PGD;
+    cfg.c_alpha = 400;
+    cfg.steps = 600;
+    cfg.seed = 1;
+    return cfg;
+}
+
+static int run(TrainSummary *sum, Trajectory **traj, const TrainConfig *cfg, const TrainHooks *hooks) {
+    TrainPlan plan;
+    assert_int_equal(train_plan(&plan, cfg), ADV_OK);
+    Dataset *ds = NULL;
+    assert_int_equal(data_generate(&ds, cfg), ADV_OK);
+    *traj = trajectory_create(plan.records, plan.evals);
+    int rc = train_run(sum, *traj, cfg, ds, hooks);
+    dataset_destroy(&ds);
+    return rc;
+}
+
+static void test_step_rules(void **state) {
+    (void)state;
+    TrainConfig cfg;
+    config_defaults(&cfg);
+    cfg.m = 100;
+    cfg.H = 3;
+    cfg.epsilon = 0.2;
+    cfg.R = 2;
+    cfg.c_alpha = 0.5;
+    cfg.c_T = 3;
+    cfg.max_steps = 1000000;
+    TrainPlan p;
+    assert_int_equal(train_plan(&p, &cfg), ADV_OK);
+    double alpha = 0.5 * 0.2 / (100.0 * 9); /* Thm 4.1: c_alpha eps / (m H^2) */
+    assert_true(fabs(p.lr - alpha) < 1e-18);
+    assert_int_equal(p.steps, (int64_t)ceil(3 * 4 / (100 * 0.2 * alpha))); /* c_T R^2 / (m eps alpha) */
+    assert_int_equal(p.steps_capped, 0);
+    cfg.max_steps = 50;
+    assert_int_equal(train_plan(&p, &cfg), ADV_OK);
+    assert_int_equal(p.steps, 50);
+    assert_int_equal(p.steps_capped, 1);
+    cfg.R = INFINITY; /* no finite T: the cap */
+    assert_int_equal(train_plan(&p, &cfg), ADV_OK);
+    assert_int_equal(p.steps, 50);
+    cfg.model = MODEL_TWOLAYER; /* Thm 5.1: alpha = c_alpha eps, T = c_T sqrt(m) / alpha */
+    cfg.max_steps = 1000000;
+    assert_int_equal(train_plan(&p, &cfg), ADV_OK);
+    assert_true(fabs(p.lr - 0.1) < 1e-15);
+    assert_int_equal(p.steps, (int64_t)ceil(3 * 10 / 0.1));
+    cfg.lr = 0.01; /* given values win */
+    cfg.steps = 7;
+    assert_int_equal(train_plan(&p, &cfg), ADV_OK);
+    assert_true(p.lr == 0.01 && p.steps == 7);
+    assert_true(p.attack.step == 2.5 * cfg.delta / (double)cfg.pgd_steps);
+}
+
+static void test_schedules(void **state) {
+    (void)state;
+    TrainConfig cfg;
+    config_defaults(&cfg);
+    cfg.record_dense = 50;
+    cfg.record_max = 120;
+    int64_t Ts[] = {0, 1, 10, 119, 120, 121, 1000, 123456789};
+    for (size_t i = 0; i < sizeof Ts / sizeof Ts[0]; i++) {
+        int64_t T = Ts[i];
+        long count = train_record_schedule(NULL, &cfg, T);
+        int64_t *steps = xcalloc((size_t)count, sizeof(int64_t));
+        assert_int_equal(train_record_schedule(steps, &cfg, T), count);
+        assert_true(count <= cfg.record_max);
+        assert_int_equal(steps[0], 0);
+        assert_int_equal(steps[count - 1], T);
+        for (long k = 1; k < count; k++) assert_true(steps[k] > steps[k - 1]);
+        for (long k = 0; k < count && k < cfg.record_dense && k <= T; k++) assert_int_equal(steps[k], k);
+        if (T + 1 <= cfg.record_max) assert_int_equal(count, T + 1);
+        free(steps);
+        long ec = train_eval_schedule(NULL, &cfg, T);
+        int64_t ev[64];
+        assert_true(ec <= cfg.eval_count + 2);
+        assert_int_equal(train_eval_schedule(ev, &cfg, T), ec);
+        assert_int_equal(ev[0], 0);
+        assert_int_equal(ev[ec - 1], T);
+    }
+}
+
+static void test_projection(void **state) {
+    (void)state;
+    NetShape deep = {MODEL_DEEP, ACT_RELU, INPUT_LINEAR, 10, 3, 4};
+    long count = 3 * 100;
+    double *W0 = xcalloc((size_t)count, sizeof(double)), *W = xcalloc((size_t)count, sizeof(double));
+    double *before = xcalloc((size_t)count, sizeof(double));
+    Rng rng;
+    rng_seed(&rng, 1, RNG_BENCH, 0);
+    rng_fill_normal(&rng, W0, count, 1.0);
+    double R = 2.0, radius = R / sqrt(10.0);
+    /* layer 0 inside, layer 1 outside, layer 2 far outside */
+    double scales[3] = {0.5 * radius, 3 * radius, 100 * radius};
+    for (int h = 0; h < 3; h++) {
+        double dir[100], nrm = 0;
+        rng_fill_normal(&rng, dir, 100, 1.0);
+        for (int i = 0; i < 100; i++) nrm += dir[i] * dir[i];
+        for (int i = 0; i < 100; i++) W[h * 100 + i] = W0[h * 100 + i] + scales[h] * dir[i] / sqrt(nrm);
+    }
+    memcpy(before, W, (size_t)count * sizeof(double));
+    train_project(W, W0, &deep, R);
+    assert_memory_equal(W, before, 100 * sizeof(double)); /* inside: untouched */
+    for (int h = 1; h < 3; h++) {
+        double d2 = 0, cosang = 0, a2 = 0;
+        for (int i = 0; i < 100; i++) {
+            double a = W[h * 100 + i] - W0[h * 100 + i], b = before[h * 100 + i] - W0[h * 100 + i];
+            d2 += a * a;
+            cosang += a * b;
+            a2 += b * b;
+        }
+        assert_true(fabs(sqrt(d2) - radius) < 1e-12);                /* on the boundary */
+        assert_true(fabs(cosang / sqrt(d2 * a2) - 1.0) < 1e-12);     /* same direction */
+    }
+    memcpy(W, before, (size_t)count * sizeof(double));
+    train_project(W, W0, &deep, INFINITY);
+    assert_memory_equal(W, before, (size_t)count * sizeof(double));
+    /* two-layer: one ball of radius R over all of W */
+    NetShape two = {MODEL_TWOLAYER, ACT_RELU, INPUT_LINEAR, 10, 1, 30};
+    train_project(W, W0, &two, R);
+    double d2 = 0;
+    for (long i = 0; i < count; i++) d2 += (W[i] - W0[i]) * (W[i] - W0[i]);
+    assert_true(fabs(sqrt(d2) - R) < 1e-12);
+    free(W0);
+    free(W);
+    free(before);
+}
+
+/* A small problem where projected adversarial training reaches epsilon. */
+static void test_reaches_epsilon(void **state) {
+    (void)state;
+    TrainConfig cfg = small_config();
+    TrainSummary sum;
+    Trajectory *traj;
+    assert_int_equal(run(&sum, &traj, &cfg, NULL), ADV_OK);
+    assert_int_equal(sum.status, RUN_DONE);
+    if (!(sum.min_surrogate <= cfg.epsilon && sum.eps_step > 0))
+        fail_msg("min L_A %g (eps %g), eps_step %lld", sum.min_surrogate, cfg.epsilon, (long long)sum.eps_step);
+    assert_true(sum.init_surrogate > 0.5);
+    assert_true(sum.final_clean_acc == 1.0);
+    assert_true(sum.final_robust_loss >= sum.final_clean_loss);
+    assert_true(sum.flops > 0 && sum.wall_time > 0);
+    /* trajectory consistent with the summary */
+    assert_true(traj->count > 0 && traj->count <= traj->cap);
+    assert_int_equal(traj->step[traj->count - 1], sum.steps_run);
+    assert_true(traj->surrogate[traj->count - 1] == sum.final_surrogate);
+    assert_int_equal(traj->eval_step[0], 0);
+    assert_int_equal(traj->eval_step[traj->eval_count - 1], sum.steps_run);
+    for (long k = 0; k < traj->count; k++) assert_true(traj->surrogate[k] >= sum.min_surrogate || traj->step[k] == 0);
+    trajectory_destroy(&traj);
+    /* The same problem with a small radius R cannot move far: distance <= R. */
+    cfg.R = 0.5;
+    assert_int_equal(run(&sum, &traj, &cfg, NULL), ADV_OK);
+    assert_true(sum.max_dist <= 0.5 * (1 + 1e-12));
+    assert_true(sum.min_surrogate > cfg.epsilon);
+    trajectory_destroy(&traj);
+}
+
+static void test_bit_identical(void **state) {
+    (void)state;
+    TrainConfig cfg = small_config();
+    cfg.steps = 60;
+    cfg.pgd_restarts = 2;
+    cfg.pgd_random_start = 1;
+    TrainSummary a, b;
+    Trajectory *ta, *tb;
+    assert_int_equal(run(&a, &ta, &cfg, NULL), ADV_OK);
+    assert_int_equal(run(&b, &tb, &cfg, NULL), ADV_OK);
+    a.wall_time = b.wall_time = 0;
+    assert_memory_equal(&a, &b, sizeof a);
+    assert_int_equal(ta->count, tb->count);
+    assert_memory_equal(ta->arena, tb->arena, (size_t)(5 * ta->cap + 3 * ta->eval_cap) * sizeof(double));
+    trajectory_destroy(&ta);
+    trajectory_destroy(&tb);
+}
+
+static void test_divergence_is_a_result(void **state) {
+    (void)state;
+    TrainConfig cfg = small_config();
+    cfg.lr = 1e200;
+    cfg.steps = 50;
+    TrainSummary sum;
+    Trajectory *traj;
+    assert_int_equal(run(&sum, &traj, &cfg, NULL), ADV_OK);
+    assert_int_equal(sum.status, RUN_DIVERGED);
+    assert_true(sum.diverged_step >= 1 && sum.diverged_step <= 50);
+    assert_int_equal(sum.steps_run, sum.diverged_step);
+    assert_non_null(strstr(sum.reason, "step"));
+    trajectory_destroy(&traj);
+}
+
+static void test_early_stop_and_abort(void **state) {
+    (void)state;
+    TrainConfig cfg = small_config();
+    cfg.early_stop = 5;
+    TrainSummary sum;
+    Trajectory *traj;
+    assert_int_equal(run(&sum, &traj, &cfg, NULL), ADV_OK);
+    assert_true(sum.eps_step > 0 && sum.steps_run >= sum.eps_step + 4);
+    assert_true(sum.final_surrogate <= cfg.epsilon);
+    assert_true(sum.steps_run < cfg.steps);
+    trajectory_destroy(&traj);
+    volatile int flag = 1;
+    TrainHooks hooks = {0};
+    hooks.abort_flag = &flag;
+    assert_int_equal(run(&sum, &traj, &cfg, &hooks), ADV_INTERRUPTED);
+    trajectory_destroy(&traj);
+}
+
+static void test_bad_inputs(void **state) {
+    (void)state;
+    TrainConfig cfg = small_config();
+    cfg.model = MODEL_TWOLAYER;
+    cfg.m = 15;
+    TrainPlan plan;
+    assert_int_equal(train_plan(&plan, &cfg), ADV_ERR_INPUT);
+    cfg = small_config();
+    Dataset *ds = dataset_create(5, 8);
+    TrainSummary sum;
+    assert_int_equal(train_run(&sum, NULL, &cfg, ds, NULL), ADV_ERR_INPUT);
+    assert_non_null(strstr(adv_errmsg(), "n=32"));
+    dataset_destroy(&ds);
+}
+
+int main(void) {
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_step_rules),
+        cmocka_unit_test(test_schedules),
+        cmocka_unit_test(test_projection),
+        cmocka_unit_test(test_reaches_epsilon),
+        cmocka_unit_test(test_bit_identical),
+        cmocka_unit_test(test_divergence_is_a_result),
+        cmocka_unit_test(test_early_stop_and_abort),
+        cmocka_unit_test(test_bad_inputs),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
