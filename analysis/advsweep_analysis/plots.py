@@ -14,6 +14,8 @@ import matplotlib
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
+from matplotlib.collections import LineCollection  # noqa: E402
+from matplotlib.ticker import NullLocator  # noqa: E402
 import numpy as np  # noqa: E402
 
 from .fit import AXIS_TEXT  # noqa: E402
@@ -202,32 +204,49 @@ def plot_trajectories(points: Points, keys, path, max_panels=24, sweep_labels=No
             st = points.status[idx]
             n_div = int(np.sum(st == DIVERGED))
             n_res = int(np.sum((st == DONE) | (st == DIVERGED)))
-            seen_m, positive = set(), False
+            segs, seg_colors, esegs, ecolors, div_pts = [], [], [], [], []
+            seen_m, positive = [], False
             for i in idx:
                 if points.status[i] not in (DONE, DIVERGED):
                     continue
                 m = int(m_all[i])
                 color = m_color[m]
+                if m not in seen_m:
+                    seen_m.append(m)
                 L = int(points.traj_length[i])
                 x, y = step[i, :L].astype(float), surr[i, :L]
-                ok = np.isfinite(y) & (x >= 0)
-                positive |= bool(np.any(y[ok] > 0))
-                ax.plot(x[ok], y[ok], "-", color=color, lw=0.9, alpha=0.8,
-                        label=f"m={m}" if m not in seen_m else None)
-                seen_m.add(m)
+                ok = np.isfinite(y) & (x >= 0) & (y > 0)
+                positive |= bool(ok.any())
+                if ok.any():
+                    segs.append(np.column_stack([x[ok], y[ok]]))
+                    seg_colors.append(color)
                 Le = int(points.eval_length[i])
                 xe, ye = estep[i, :Le].astype(float), rob[i, :Le]
-                oke = np.isfinite(ye) & (xe >= 0)
-                ax.plot(xe[oke], ye[oke], ":", marker="o", ms=2.5, color=color, lw=0.7, alpha=0.8)
+                oke = np.isfinite(ye) & (xe >= 0) & (ye > 0)
+                if oke.any():
+                    esegs.append(np.column_stack([xe[oke], ye[oke]]))
+                    ecolors.append(color)
                 if points.status[i] == DIVERGED and ok.any():
-                    j = np.nonzero(ok)[0][-1]
-                    ax.plot([x[j]], [y[j]], "x", color="red", ms=7, mew=1.5)
+                    div_pts.append(segs[-1][-1])
+            if segs:
+                ax.add_collection(LineCollection(segs, colors=seg_colors, linewidths=0.9, alpha=0.8))
+            if esegs:
+                ax.add_collection(LineCollection(esegs, colors=ecolors, linewidths=0.7, alpha=0.8,
+                                                 linestyles="dotted"))
+                ax.scatter(np.concatenate(esegs)[:, 0], np.concatenate(esegs)[:, 1], s=5,
+                           c=[c for s, c in zip(esegs, ecolors) for _ in range(len(s))], zorder=3)
+            if div_pts:
+                ax.scatter(*np.array(div_pts).T, marker="x", color="red", s=40, linewidths=1.5, zorder=4)
+            for m in sorted(seen_m):
+                ax.plot([], [], "-", color=m_color[m], label=f"m={m}")
+            ax.autoscale_view()
             eps = np.asarray(points.params["epsilon"], float)[idx]
             for e in np.unique(eps):
                 ax.axhline(e, color="black", ls="--", lw=0.9)
             if positive:
                 ax.set_yscale("log")
             ax.set_xscale("symlog", linthresh=1.0)
+            ax.xaxis.set_minor_locator(NullLocator())   # symlog minor ticks are slow and add nothing
             ax.set_xlabel("step t")
             ax.set_ylabel("loss")
             counts = f"{n_res} runs" + (f", {n_div} diverged (x)" if n_div else "")

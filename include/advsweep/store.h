@@ -43,6 +43,7 @@ typedef struct {
     long fixed_max;             /* Nf: max (m*d + m | m) over points */
     long data_n_max, data_d_max;
     int ranks, omp_threads;
+    const char *blas_version;   /* stored in the blas_version attribute (NULL: "") */
 } StoreLayout;
 
 enum {
@@ -119,6 +120,12 @@ int store_status_of(const char *path, StoreStatus *out);
  * Results that disagree between inputs for a done point give a warning.
  * Writes to a temporary name and renames on success. Serial. */
 int store_merge(const char *out_path, const char *const *inputs, int n_inputs);
+
+/* The training set of cfg: generated (data_generate) or, for data=file, read
+ * from cfg->data_file and put on the sphere (a warning names how many rows
+ * were projected). n and d must match cfg. *out owns a new dataset.
+ * Not collective. */
+int store_training_set(Dataset **out, const TrainConfig *cfg);
 
 /* Read a user data file: /x (n, d) float64 and /y (n). The caller frees *X, *y.
  * ADV_ERR_INPUT with the reason (missing dataset, wrong shape, not HDF5). */

@@ -21,6 +21,7 @@
 #ifndef ADVSWEEP_SWEEP_H
 #define ADVSWEEP_SWEEP_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 #include "advsweep/config.h"
@@ -47,6 +48,9 @@ long job_points(const Job *job);
 const char *job_axes(const Job *job);
 /* Configuration of point `index` (0 <= index < job_points). */
 void job_point(TrainConfig *cfg, const Job *job, long index);
+/* The point's axis values as "m=64, attack=pgd, seed=2" into buf[0..len)
+ * ("" when the job has no axes); truncated to fit. */
+void job_point_label(char *buf, size_t len, const Job *job, long index);
 /* Fingerprint of the expanded grid: every point's parameters as text. */
 uint64_t job_grid_hash(const Job *job);
 int job_store_weights(const Job *job);
@@ -68,8 +72,11 @@ int sweep_costs(PointCost **costs, const Job *job);
 /* order[0..n) = point indices, costliest first (ties: lower index first). */
 void sweep_order(long *order, const PointCost *costs, long n);
 
+/* The rate assumed when none was measured: GFLOP/s per core (x cpus_per_task). */
+#define SWEEP_DEFAULT_GFLOPS_PER_CORE 2.0
+
 typedef struct {
-    double rate_gflops;   /* achieved GFLOP/s per rank (bench), or a default */
+    double rate_gflops;   /* achieved GFLOP/s per rank (bench); <= 0: the default above */
     int rate_measured;    /* 1 if rate_gflops came from `advsweep bench` */
     long ranks;           /* MPI ranks including the master (0 = suggest) */
     long cpus_per_task;   /* threads per rank */

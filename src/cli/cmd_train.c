@@ -28,26 +28,6 @@ static void show_progress(void *ctx, int64_t step, int64_t steps, double surroga
     fflush(stderr);
 }
 
-/* The training set of cfg: generated, or read from cfg->data_file. Caller frees. */
-int cli_load_data(Dataset **out, const TrainConfig *cfg) {
-    if (cfg->data != DATA_FILE) return data_generate(out, cfg);
-    double *X = NULL, *y = NULL;
-    long n = 0, d = 0, projected = 0;
-    TRY(store_read_data(cfg->data_file, &X, &y, &n, &d));
-    int rc = ADV_OK;
-    if (n != cfg->n || d != cfg->d)
-        rc = adv_err(ADV_ERR_INPUT, "data file %s holds n=%ld points in d=%ld, but n=%lld, d=%lld were given",
-                     cfg->data_file, n, d, (long long)cfg->n, (long long)cfg->d);
-    else
-        rc = data_from_arrays(out, X, y, n, d, &projected);
-    if (rc == ADV_OK && projected > 0)
-        adv_warn("data file %s: %ld of %ld rows were not on the unit sphere and were projected onto it",
-                 cfg->data_file, projected, n);
-    free(X);
-    free(y);
-    return rc;
-}
-
 /* The `train` command line, recorded as the file's job text. */
 static char *command_line(int argc, char **argv) {
     size_t len = 32;
@@ -92,7 +72,7 @@ int cmd_train(int argc, char **argv) {
         adv_warn("the step count derived from epsilon exceeds max_steps; training for T=%lld steps",
                  (long long)plan.steps);
     Dataset *data = NULL;
-    rc = cli_load_data(&data, &cfg);
+    rc = store_training_set(&data, &cfg);
     if (rc != ADV_OK) return cli_fail(rc);
 
     Trajectory *traj = trajectory_create(plan.records, plan.evals);

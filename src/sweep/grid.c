@@ -1,2 +1,98 @@
-/* grid.c: not yet written */
-typedef int placeholder_grid_t;
+/* grid.c — the expanded grid, seen point by point through job_point: labels,
+ * the fingerprint, and each point's validation and cost.
+ *
+ * Only the public Job interface is used here, so everything below depends on
+ * what a point's configuration is, never on how the job file spelled it.
+ * Must not use MPI or HDF5.
+ */
+#include "advsweep/sweep.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "advsweep/common.h"
+
+void job_point_label(char *buf, size_t len, const Job *job, long index) {
+    if (!len) return;
+    buf[0] = '\0';
+    TrainConfig cfg;
+    job_point(&cfg, job, index);
+    const char *axes = job_axes(job);
+    size_t used = 0;
+    while (*axes && used + 1 < len) {
+        const char *comma = strchr(axes, ',');
+        size_t n = comma ? (size_t)(comma - axes) : strlen(axes);
+        char name[64], value[CONFIG_TEXT_MAX];
+        snprintf(name, sizeof name, "%.*s", (int)n, axes);
+        const ParamSpec *p = param_find(name);
+        if (p) {
+            param_format(value, sizeof value, &cfg, p);
+            int w = snprintf(buf + used, len - used, "%s%s=%s", used ? ", " : "", name, value);
+            used = w < 0 ? used : (size_t)w + used >= len ? len - 1 : used + (size_t)w;
+        }
+        axes += n + (comma != NULL);
+    }
+}
+
+uint64_t job_grid_hash(const Job *job) {
+    long points = job_points(job);
+    uint64_t h = adv_hash("advsweep-grid-v1", 16, 0);
+    TrainConfig cfg;
+    char value[CONFIG_TEXT_MAX], item[CONFIG_TEXT_MAX + 64];
+    for (long i = 0; i < points; i++) {
+        job_point(&cfg, job, i);
+        for (int k = 0; k < N_PARAMS; k++) {
+            param_format(value, sizeof value, &cfg, &PARAMS[k]);
+            int w = snprintf(item, sizeof item, "%s=%s;", PARAMS[k].name, value);
+            h = adv_hash(item, (size_t)w < sizeof item ? (size_t)w : sizeof item - 1, h);
+        }
+        h = adv_hash("\n", 1, h); /* end of a point */
+    }
+    char count[32];
+    int w = snprintf(count, sizeof count, "points=%ld", points);
+    return adv_hash(count, (size_t)w, h);
+}
+
+int sweep_costs(PointCost **costs, const Job *job) {
+    long points = job_points(job);
+    PointCost *out = xcalloc((size_t)(points > 0 ? points : 1), sizeof *out);
+    TrainConfig cfg, prev;
+    for (long i = 0; i < points; i++) {
+        job_point(&cfg, job, i);
+        /* Replicates differ only in the seed, which changes neither validity nor cost. */
+        if (i > 0 && cfg.seed != prev.seed) {
+            int64_t seed = cfg.seed;
+            cfg.seed = prev.seed;
+            int same = !memcmp(&cfg, &prev, sizeof cfg);
+            cfg.seed = seed;
+            if (same) {
+                out[i] = out[i - 1];
+                memcpy(&prev, &cfg, sizeof prev);
+                continue;
+            }
+        }
+        TrainPlan plan;
+        if (train_plan(&plan, &cfg) != ADV_OK) {
+            char msg[512], label[256];
+            snprintf(msg, sizeof msg, "%s", adv_errmsg());
+            job_point_label(label, sizeof label, job, i);
+            free(out);
+            *costs = NULL;
+            if (label[0]) return adv_err(ADV_ERR_INPUT, "point %ld (%s): %s", i, label, msg);
+            return adv_err(ADV_ERR_INPUT, "point %ld: %s", i, msg);
+        }
+        int deep = cfg.model == MODEL_DEEP;
+        out[i] = (PointCost){
+            .flops = plan.flops_total,
+            .bytes = plan.bytes,
+            .records = plan.records,
+            .evals = plan.evals,
+            .n_trained = (long)(deep ? cfg.H * cfg.m * cfg.m : cfg.m * cfg.d),
+            .n_fixed = (long)(deep ? cfg.m * cfg.d + cfg.m : cfg.m),
+        };
+        memcpy(&prev, &cfg, sizeof prev); /* padding too (job_point copies it) */
+    }
+    *costs = out;
+    return ADV_OK;
+}

@@ -1,0 +1,23 @@
+
+# Consider dependencies only in project.
+set(CMAKE_DEPENDS_IN_PROJECT_ONLY OFF)
+
+# The set of languages for which implicit dependencies are needed:
+set(CMAKE_DEPENDS_LANGUAGES
+  )
+
+# The set of dependency files which are needed:
+set(CMAKE_DEPENDS_DEPENDENCY_FILES
+  "/work/main/tests/test_attack.c" "tests/CMakeFiles/test_attack.dir/test_attack.c.o" "gcc" "tests/CMakeFiles/test_attack.dir/test_attack.c.o.d"
+  )
+
+# Targets to which this target links.
+set(CMAKE_TARGET_LINKED_INFO_FILES
+  "/work/main/build-sweep/CMakeFiles/advsweep_attack.dir/DependInfo.cmake"
+  "/work/main/build-sweep/CMakeFiles/advsweep_data.dir/DependInfo.cmake"
+  "/work/main/build-sweep/CMakeFiles/advsweep_nn.dir/DependInfo.cmake"
+  "/work/main/build-sweep/CMakeFiles/advsweep_util.dir/DependInfo.cmake"
+  )
+
+# Fortran module output directory.
+set(CMAKE_Fortran_TARGET_MODULE_DIR "")

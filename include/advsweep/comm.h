@@ -1,0 +1,73 @@
+/* comm.h — the MPI side of a sweep: session, master/worker dispatch, signals.
+ *
+ * The only module that includes mpi.h. Its contract carries no MPI types: a
+ * Comm wraps a communicator; comm_handle() gives the Fortran handle that the
+ * storage module takes. The world communicator is taken in exactly one place,
+ * comm_session_begin(); everything else receives a Comm.
+ *
+ * Protocol (sweep_run): rank 0 is the master, ranks 1..N-1 are workers; with
+ * one rank the same loop runs serially on rank 0. A worker reports ready (with
+ * its last point's outcome) and receives the next point index or STOP. The
+ * master hands out pending points costliest first (sweep_order), skips points
+ * whose estimated time exceeds what is left before the deadline, and waits
+ * with MPI_Test plus a short sleep instead of Open MPI's busy-polling blocking
+ * calls, so it costs almost no CPU. Workers write their points' rows to the
+ * shared file themselves (independent I/O), status last.
+ */
+#ifndef ADVSWEEP_COMM_H
+#define ADVSWEEP_COMM_H
+
+#include <stdint.h>
+
+typedef struct Comm Comm;
+
+/* Initialise MPI (thread level FUNNELED: only the main thread calls MPI; the
+ * OpenMP threads inside BLAS do not) and wrap MPI_COMM_WORLD. */
+int comm_session_begin(int *argc, char ***argv, Comm **world);
+/* Finalise MPI and free *world (sets it to NULL). */
+void comm_session_end(Comm **world);
+
+int comm_rank(const Comm *c);
+int comm_size(const Comm *c);
+/* The communicator's Fortran handle, for store_open(). */
+int64_t comm_handle(const Comm *c);
+
+/* Collective: every rank gets root's text (a new string the caller frees). */
+int comm_bcast_text(Comm *c, char **text, int root);
+/* Collective: the largest rc over all ranks, and rank 0's message for it
+ * becomes every rank's adv_errmsg() when rc came from rank 0. */
+int comm_agree(Comm *c, int rc);
+/* Collective barrier that sleeps instead of spinning (MPI_Ibarrier + test + nanosleep). */
+void comm_idle_barrier(Comm *c);
+
+/* What `advsweep run` asks for. */
+typedef struct {
+    const char *job_path;   /* NULL: the embedded default job */
+    const char *output;     /* NULL: NAME.h5 in the current directory */
+    int fresh;              /* replace an existing file instead of resuming */
+    int retry_failed;       /* rerun failed and diverged points */
+    int quiet;              /* no per-point lines */
+    double time_limit;      /* seconds from start; 0 = none (SLURM_JOB_END_TIME is used when set) */
+    double grace;           /* seconds a running point may continue after SIGTERM/SIGINT */
+    double rate_gflops;     /* per-rank rate for time estimates before any point finished; 0 = learn */
+    int shard_index, shard_count; /* run points with index % count == index (0/1: all) */
+} RunOptions;
+
+/* Run a sweep. Collective on c. Returns ADV_OK when every point of the shard
+ * is done, failed or diverged; ADV_INTERRUPTED when a signal or the deadline
+ * stopped it with points left (rerun the same command to resume);
+ * ADV_ERR_INPUT for a bad job file or a file of another job (nothing written). */
+int sweep_run(Comm *c, const RunOptions *opt);
+
+/* ---- signals (signals.c) ---- */
+
+/* Install SIGTERM/SIGINT handlers: the first signal requests a stop; after
+ * `grace` seconds (or at a second signal) the abort flag rises too. */
+void signals_install(double grace);
+int signals_stop_requested(void);
+/* Pointer for TrainHooks.abort_flag: non-zero once running points must stop. */
+volatile int *signals_abort_flag(void);
+/* Seconds since the first stop signal, or -1. */
+double signals_since_stop(void);
+
+#endif

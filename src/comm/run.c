@@ -1,0 +1,472 @@
+/* run.c — `advsweep run`: the master/worker sweep over one shared HDF5 file.
+ *
+ * Every rank parses the same job text (broadcast from rank 0), expands the
+ * same grid and opens the same file (collective). Rank 0 then dispatches
+ * point indices; workers train and write their own rows. A point's result
+ * depends only on its parameters: seeds come from params, never from the
+ * rank, the order or the number of restarts.
+ */
+#include <errno.h>
+#include <math.h>
+#include <omp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "advsweep/comm.h"
+#include "advsweep/common.h"
+#include "advsweep/store.h"
+#include "advsweep/sweep.h"
+#include "internal.h"
+
+enum { TAG_REPORT = 11, TAG_WORK = 12 };
+enum { REPORT_LEN = 7 };
+#define STOP_INDEX (-1L)
+
+/* What a worker tells the master about its last point. */
+typedef struct {
+    long index;      /* -1: first message, nothing ran yet */
+    int status;      /* RUN_* (RUN_RUNNING: abandoned after the grace period) */
+    double wall, flops, min_surrogate;
+    long eps_step;
+    int rc;          /* ADV_* of the attempt */
+} Report;
+
+typedef struct {
+    Comm *c;
+    const RunOptions *opt;
+    Job *job;
+    long P;
+    PointCost *costs;
+    Store *st;
+    double deadline;      /* adv_now() clock; INFINITY when none */
+    double rate;          /* GFLOP/s per rank for time estimates; 0 = unknown */
+    double done_flops, done_wall;
+    long finished, todo;  /* points finished this run / to do at start */
+    long *queue;          /* (todo) pending points, costliest first; -1 once handed out */
+    long cursor;
+    int store_weights;
+    char host[64];
+} Sweep;
+
+/* ---- helpers ------------------------------------------------------------------- */
+
+static int read_text_file(const char *path, char **text) {
+    FILE *fp = fopen(path, "rb");
+    if (!fp) return adv_err(ADV_ERR_INPUT, "cannot read job file %s: %s", path, strerror(errno));
+    size_t cap = 4096, len = 0;
+    char *buf = xcalloc(cap, 1);
+    size_t got;
+    while ((got = fread(buf + len, 1, cap - len - 1, fp)) > 0) {
+        len += got;
+        if (len + 1 >= cap) {
+            char *bigger = xcalloc(cap * 2, 1);
+            memcpy(bigger, buf, len);
+            free(buf);
+            buf = bigger;
+            cap *= 2;
+        }
+    }
+    int failed = ferror(fp);
+    fclose(fp);
+    if (failed) {
+        free(buf);
+        return adv_err(ADV_ERR_INPUT, "cannot read job file %s", path);
+    }
+    *text = buf;
+    return ADV_OK;
+}
+
+static int in_shard(const RunOptions *opt, long index) {
+    return opt->shard_count <= 1 || index % opt->shard_count == opt->shard_index;
+}
+
+static int is_final(int status) { return status == RUN_DONE || status == RUN_FAILED || status == RUN_DIVERGED; }
+
+/* "m=16 attack=pgd seed=2": the point's values on the job's axes. */
+static void point_label(char *buf, size_t len, const Sweep *sw, long index) {
+    TrainConfig cfg;
+    job_point(&cfg, sw->job, index);
+    char axes[512];
+    snprintf(axes, sizeof axes, "%s", job_axes(sw->job));
+    buf[0] = '\0';
+    size_t used = 0;
+    for (char *name = strtok(axes, ","); name; name = strtok(NULL, ",")) {
+        const ParamSpec *p = param_find(name);
+        if (!p) continue;
+        char value[300];
+        param_format(value, sizeof value, &cfg, p);
+        int w = snprintf(buf + used, len - used, "%s%s=%s", used ? " " : "", name, value);
+        if (w < 0 || (size_t)w >= len - used) break;
+        used += (size_t)w;
+    }
+}
+
+static void log_report(Sweep *sw, const Report *r, int rank) {
+    if (r->index < 0) return;
+    if (r->status != RUN_RUNNING && r->rc == ADV_OK) {
+        sw->done_flops += r->flops;
+        sw->done_wall += r->wall;
+        sw->rate = sw->done_flops / fmax(sw->done_wall, 1e-9) * 1e-9;
+    }
+    if (r->status != RUN_RUNNING) sw->finished++;
+    if (sw->opt->quiet) return;
+    char label[512], what[160];
+    point_label(label, sizeof label, sw, r->index);
+    switch (r->status) {
+    case RUN_DONE:
+        if (r->eps_step >= 0) snprintf(what, sizeof what, "done, min L_A %.4g, <= eps at step %ld", r->min_surrogate, r->eps_step);
+        else snprintf(what, sizeof what, "done, min L_A %.4g, eps not reached", r->min_surrogate);
+        break;
+    case RUN_DIVERGED: snprintf(what, sizeof what, "diverged"); break;
+    case RUN_FAILED: snprintf(what, sizeof what, "failed"); break;
+    default: snprintf(what, sizeof what, "abandoned (will be redone on resume)"); break;
+    }
+    printf("[%ld/%ld] point %ld (%s): %s; %.2f s on rank %d\n", sw->finished, sw->todo, r->index, label, what, r->wall,
+           rank);
+    fflush(stdout);
+}
+
+/* ---- one point (any rank) ---------------------------------------------------------- */
+
+static void run_point(Sweep *sw, long index, Report *rep) {
+    TrainConfig cfg;
+    job_point(&cfg, sw->job, index);
+    const PointCost *cost = &sw->costs[index];
+    memset(rep, 0, sizeof *rep);
+    rep->index = index;
+    rep->eps_step = -1;
+    rep->min_surrogate = NAN;
+    int rc = store_mark_running(sw->st, index);
+    if (rc != ADV_OK) {
+        adv_warn("point %ld: %s", index, adv_errmsg());
+        rep->status = RUN_RUNNING;
+        rep->rc = rc;
+        return;
+    }
+    Trajectory *traj = trajectory_create(cost->records, cost->evals);
+    TrainSummary sum;
+    memset(&sum, 0, sizeof sum);
+    Dataset *data = NULL;
+    double *weights = NULL;
+    TrainHooks hooks = {0};
+    hooks.abort_flag = signals_abort_flag();
+    if (sw->store_weights) {
+        weights = xcalloc((size_t)(2 * cost->n_trained + cost->n_fixed), sizeof(double));
+        hooks.W0_out = weights;
+        hooks.W_out = weights + cost->n_trained;
+        hooks.fixed_out = weights + 2 * cost->n_trained;
+    }
+    double start = adv_now();
+    rc = store_training_set(&data, &cfg);
+    if (rc == ADV_OK) rc = train_run(&sum, traj, &cfg, data, &hooks);
+    if (rc == ADV_INTERRUPTED) { /* abandoned: stays "running", redone on resume */
+        rep->status = RUN_RUNNING;
+        rep->rc = rc;
+        rep->wall = adv_now() - start;
+        goto cleanup;
+    }
+    if (rc != ADV_OK) { /* a failed point is a result: record why */
+        memset(&sum, 0, sizeof sum);
+        sum.status = RUN_FAILED;
+        snprintf(sum.reason, sizeof sum.reason, "%s", adv_errmsg());
+        sum.min_surrogate = sum.final_surrogate = NAN;
+        sum.eps_step = sum.diverged_step = -1;
+        sum.wall_time = adv_now() - start;
+        traj->count = traj->eval_count = 0;
+    }
+    StoreWorker worker = {comm_rank(sw->c), omp_get_max_threads(), ""};
+    snprintf(worker.host, sizeof worker.host, "%s", sw->host);
+    StorePointData extra = {0};
+    if (sw->store_weights && sum.status != RUN_FAILED) {
+        extra.W0 = hooks.W0_out;
+        extra.W = hooks.W_out;
+        extra.fixed = hooks.fixed_out;
+        extra.n_trained = cost->n_trained;
+        extra.n_fixed = cost->n_fixed;
+        extra.X = data->X;
+        extra.y = data->y;
+        extra.n = data->n;
+        extra.d = data->d;
+    }
+    int wrc = store_write_point(sw->st, index, &sum, traj, &worker, sw->store_weights ? &extra : NULL);
+    if (wrc != ADV_OK) {
+        adv_warn("point %ld: could not write its results: %s", index, adv_errmsg());
+        rep->status = RUN_RUNNING;
+        rep->rc = wrc;
+        goto cleanup;
+    }
+    rep->status = sum.status;
+    rep->rc = ADV_OK;
+    rep->wall = sum.wall_time;
+    rep->flops = sum.flops;
+    rep->min_surrogate = sum.min_surrogate;
+    rep->eps_step = (long)sum.eps_step;
+cleanup:
+    free(weights);
+    dataset_destroy(&data);
+    trajectory_destroy(&traj);
+}
+
+/* ---- dispatch policy (master) ----------------------------------------------------------- */
+
+/* The next pending point that fits before the deadline, costliest first; -1 if none. */
+static long next_point(Sweep *sw) {
+    if (signals_stop_requested()) return STOP_INDEX;
+    double left = sw->deadline - adv_now();
+    for (long k = sw->cursor; k < sw->todo; k++) {
+        long index = sw->queue[k];
+        if (index < 0) continue;
+        if (isfinite(left) && sw->rate > 0) {
+            double need = sweep_point_seconds(&sw->costs[index], sw->rate);
+            if (need > left) continue; /* would not finish: leave it for the next job */
+        }
+        sw->queue[k] = -1;
+        while (sw->cursor < sw->todo && sw->queue[sw->cursor] < 0) sw->cursor++;
+        return index;
+    }
+    return STOP_INDEX;
+}
+
+static void pack(double *msg, const Report *r) {
+    msg[0] = (double)r->index;
+    msg[1] = r->status;
+    msg[2] = r->wall;
+    msg[3] = r->flops;
+    msg[4] = r->min_surrogate;
+    msg[5] = (double)r->eps_step;
+    msg[6] = r->rc;
+}
+
+static void unpack(Report *r, const double *msg) {
+    r->index = (long)msg[0];
+    r->status = (int)msg[1];
+    r->wall = msg[2];
+    r->flops = msg[3];
+    r->min_surrogate = msg[4];
+    r->eps_step = (long)msg[5];
+    r->rc = (int)msg[6];
+}
+
+/* Wait for req without spinning: test, then sleep a little longer each time. */
+static void wait_sleeping(MPI_Request *req, MPI_Status *status) {
+    int done = 0;
+    double nap = 1e-4;
+    for (;;) {
+        MPI_Test(req, &done, status);
+        if (done) return;
+        comm_sleep(nap);
+        if (nap < 0.01) nap *= 1.5;
+    }
+}
+
+static void master_loop(Sweep *sw) {
+    MPI_Comm comm = sw->c->comm;
+    int active = sw->c->size - 1;
+    while (active > 0) {
+        double msg[REPORT_LEN];
+        MPI_Request req;
+        MPI_Status status;
+        MPI_Irecv(msg, REPORT_LEN, MPI_DOUBLE, MPI_ANY_SOURCE, TAG_REPORT, comm, &req);
+        wait_sleeping(&req, &status);
+        Report rep;
+        unpack(&rep, msg);
+        log_report(sw, &rep, status.MPI_SOURCE);
+        long index = next_point(sw);
+        MPI_Send(&index, 1, MPI_LONG, status.MPI_SOURCE, TAG_WORK, comm);
+        if (index == STOP_INDEX) active--;
+    }
+}
+
+static void worker_loop(Sweep *sw) {
+    MPI_Comm comm = sw->c->comm;
+    Report rep = {.index = -1};
+    for (;;) {
+        double msg[REPORT_LEN];
+        pack(msg, &rep);
+        MPI_Send(msg, REPORT_LEN, MPI_DOUBLE, 0, TAG_REPORT, comm);
+        long index;
+        MPI_Request req;
+        MPI_Irecv(&index, 1, MPI_LONG, 0, TAG_WORK, comm, &req);
+        wait_sleeping(&req, MPI_STATUS_IGNORE);
+        if (index == STOP_INDEX) return;
+        run_point(sw, index, &rep);
+    }
+}
+
+static void serial_loop(Sweep *sw) {
+    for (;;) {
+        long index = next_point(sw);
+        if (index == STOP_INDEX) return;
+        Report rep;
+        run_point(sw, index, &rep);
+        log_report(sw, &rep, 0);
+    }
+}
+
+/* ---- setup ------------------------------------------------------------------------------- */
+
+static double deadline_from(const RunOptions *opt) {
+    double deadline = INFINITY, now = adv_now();
+    if (opt->time_limit > 0) deadline = now + opt->time_limit;
+    const char *end = getenv("SLURM_JOB_END_TIME"); /* epoch seconds, set by recent Slurm versions */
+    if (end && *end) {
+        char *stop;
+        double when = strtod(end, &stop);
+        if (stop != end && when > 0) deadline = fmin(deadline, now + (when - (double)time(NULL)));
+    }
+    return deadline;
+}
+
+static int build_layout(StoreLayout *layout, TrainConfig **configs, double **flops, Sweep *sw) {
+    long P = sw->P;
+    *configs = xcalloc((size_t)P, sizeof(TrainConfig));
+    *flops = xcalloc((size_t)P, sizeof(double));
+    memset(layout, 0, sizeof *layout);
+    for (long i = 0; i < P; i++) {
+        job_point(&(*configs)[i], sw->job, i);
+        const PointCost *c = &sw->costs[i];
+        (*flops)[i] = c->flops;
+        if (c->records > layout->records_max) layout->records_max = c->records;
+        if (c->evals > layout->evals_max) layout->evals_max = c->evals;
+        if (c->n_trained > layout->weights_max) layout->weights_max = c->n_trained;
+        if (c->n_fixed > layout->fixed_max) layout->fixed_max = c->n_fixed;
+        if ((*configs)[i].n > layout->data_n_max) layout->data_n_max = (*configs)[i].n;
+        if ((*configs)[i].d > layout->data_d_max) layout->data_d_max = (*configs)[i].d;
+    }
+    layout->n_points = P;
+    layout->configs = *configs;
+    layout->cost_flops = *flops;
+    layout->job_text = job_text(sw->job);
+    layout->job_name = job_name(sw->job);
+    layout->axes = job_axes(sw->job);
+    layout->grid_hash = job_grid_hash(sw->job);
+    layout->shard_index = sw->opt->shard_count > 1 ? sw->opt->shard_index : 0;
+    layout->shard_count = sw->opt->shard_count > 1 ? sw->opt->shard_count : 1;
+    layout->store_weights = sw->store_weights;
+    layout->ranks = comm_size(sw->c);
+    layout->omp_threads = omp_get_max_threads();
+    if (sw->store_weights) {
+        double per_point = (double)(2 * layout->weights_max + layout->fixed_max) +
+                           (double)layout->data_n_max * (double)(layout->data_d_max + 1);
+        double mb = 8.0 * per_point * (double)P / 1048576.0;
+        if (mb > job_store_weights_max_mb(sw->job))
+            return adv_err(ADV_ERR_INPUT,
+                           "options: store_weights would need %.0f MB (more than store_weights_max_mb = %.0f); "
+                           "store weights only for small networks or raise the limit",
+                           mb, job_store_weights_max_mb(sw->job));
+    }
+    return ADV_OK;
+}
+
+/* Rank 0's queue: pending and running points of this shard, costliest first. */
+static void build_queue(Sweep *sw) {
+    const int8_t *status = store_status(sw->st);
+    long *order = xcalloc((size_t)sw->P, sizeof(long));
+    sweep_order(order, sw->costs, sw->P);
+    sw->queue = xcalloc((size_t)sw->P + 1, sizeof(long));
+    sw->todo = 0;
+    for (long k = 0; k < sw->P; k++) {
+        long i = order[k];
+        if (in_shard(sw->opt, i) && !is_final(status[i])) sw->queue[sw->todo++] = i;
+    }
+    free(order);
+}
+
+int sweep_run(Comm *c, const RunOptions *opt) {
+    Sweep sw;
+    memset(&sw, 0, sizeof sw);
+    sw.c = c;
+    sw.opt = opt;
+    gethostname(sw.host, sizeof sw.host - 1);
+    if (opt->shard_count > 1 && (opt->shard_index < 0 || opt->shard_index >= opt->shard_count))
+        return adv_err(ADV_ERR_INPUT, "option --shard: index %d is not in 0..%d", opt->shard_index,
+                       opt->shard_count - 1);
+
+    /* 1. The same job on every rank. */
+    char *text = NULL;
+    int rc = ADV_OK;
+    if (comm_rank(c) == 0) {
+        if (opt->job_path) rc = read_text_file(opt->job_path, &text);
+        else text = xstrdup(job_default_text());
+    }
+    rc = comm_agree(c, rc);
+    if (rc != ADV_OK) return rc;
+    comm_bcast_text(c, &text, 0);
+    rc = job_parse(&sw.job, text, opt->job_path ? opt->job_path : "(default job)");
+    free(text);
+    if (rc == ADV_OK) {
+        sw.P = job_points(sw.job);
+        sw.store_weights = job_store_weights(sw.job);
+        rc = sweep_costs(&sw.costs, sw.job);
+    }
+    rc = comm_agree(c, rc);
+
+    /* 2. The file, collectively. */
+    StoreLayout layout;
+    TrainConfig *configs = NULL;
+    double *flops = NULL;
+    char path[1024];
+    if (rc == ADV_OK) rc = comm_agree(c, build_layout(&layout, &configs, &flops, &sw));
+    if (rc == ADV_OK) {
+        if (opt->output) snprintf(path, sizeof path, "%s", opt->output);
+        else snprintf(path, sizeof path, "%s.h5", job_name(sw.job));
+        rc = store_open(&sw.st, path, &layout, comm_handle(c), opt->fresh ? STORE_FRESH : STORE_RESUME);
+        rc = comm_agree(c, rc);
+    }
+    free(configs);
+    free(flops);
+    if (rc == ADV_OK && opt->retry_failed) {
+        long reset = 0;
+        rc = comm_agree(c, store_reset_failed(sw.st, &reset));
+        if (rc == ADV_OK && comm_rank(c) == 0 && !opt->quiet)
+            printf("advsweep run: %ld failed or diverged points will be rerun\n", reset);
+    }
+
+    /* 3. Dispatch. */
+    if (rc == ADV_OK) {
+        signals_install(opt->grace);
+        sw.deadline = deadline_from(opt);
+        sw.rate = opt->rate_gflops;
+        if (comm_rank(c) == 0) {
+            build_queue(&sw);
+            if (!opt->quiet)
+                printf("advsweep run: job '%s', %ld points, %ld to run%s, %d rank%s (%s), file %s\n", job_name(sw.job),
+                       sw.P, sw.todo, opt->shard_count > 1 ? " in this shard" : "", comm_size(c),
+                       comm_size(c) == 1 ? "" : "s", comm_size(c) == 1 ? "serial" : "1 master + workers", path);
+            fflush(stdout);
+        }
+        if (comm_size(c) == 1) serial_loop(&sw);
+        else if (comm_rank(c) == 0) master_loop(&sw);
+        else worker_loop(&sw);
+        comm_idle_barrier(c); /* workers that finish early sleep here instead of spinning in the close */
+
+        /* 4. Complete, or interrupted with points left? */
+        int left = 0;
+        if (comm_rank(c) == 0) {
+            rc = store_refresh_status(sw.st);
+            const int8_t *status = store_status(sw.st);
+            for (long i = 0; rc == ADV_OK && i < sw.P; i++)
+                if (in_shard(opt, i) && !is_final(status[i])) left++;
+            if (rc == ADV_OK && !opt->quiet) {
+                long counts[5] = {0};
+                for (long i = 0; i < sw.P; i++)
+                    if (in_shard(opt, i) && status[i] >= 0 && status[i] <= 4) counts[status[i]]++;
+                printf("advsweep run: %ld done, %ld failed, %ld diverged, %ld left%s -> %s\n", counts[RUN_DONE],
+                       counts[RUN_FAILED], counts[RUN_DIVERGED], counts[RUN_PENDING] + counts[RUN_RUNNING],
+                       left ? " (interrupted: rerun the same command to resume)" : "", path);
+            }
+        }
+        rc = comm_agree(c, rc);
+        MPI_Bcast(&left, 1, MPI_INT, 0, c->comm);
+        if (rc == ADV_OK && left) rc = adv_err(ADV_INTERRUPTED, "interrupted with %d points left; rerun to resume", left);
+    }
+    int close_rc = store_close(&sw.st);
+    if (rc == ADV_OK) rc = comm_agree(c, close_rc);
+    free(sw.queue);
+    free(sw.costs);
+    job_destroy(&sw.job);
+    return rc;
+}

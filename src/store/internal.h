@@ -1,0 +1,187 @@
+/* internal.h — shared by the storage module's files (src/store only; not a public header).
+ *
+ * The schema (every dataset and attribute name of docs/layout.md) lives here,
+ * with the HDF5 helpers that store.c (writer), read.c (status, merge) and
+ * data.c (user data files) share. Nothing outside src/store includes it.
+ */
+#ifndef ADVSWEEP_STORE_INTERNAL_H
+#define ADVSWEEP_STORE_INTERNAL_H
+
+#include <hdf5.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "advsweep/store.h"
+
+/* ---- schema (docs/layout.md) ------------------------------------------------ */
+
+#define TOOL_NAME "advsweep"
+
+/* root attributes */
+#define A_LAYOUT_VERSION "layout_version"
+#define A_TOOL "tool"
+#define A_TOOL_VERSION "tool_version"
+#define A_JOB_TEXT "job_text"
+#define A_JOB_NAME "job_name"
+#define A_GRID_HASH "grid_hash"
+#define A_CREATED "created"
+#define A_N_POINTS "n_points"
+#define A_RECORDS_MAX "records_max"
+#define A_EVALS_MAX "evals_max"
+#define A_AXES "axes"
+#define A_SHARD_INDEX "shard_index"
+#define A_SHARD_COUNT "shard_count"
+#define A_HDF5_VERSION "hdf5_version"
+#define A_MPI_VERSION "mpi_version"
+#define A_BLAS_VERSION "blas_version"
+#define A_OMP_THREADS "omp_threads"
+#define A_RANKS "ranks"
+
+/* groups */
+#define G_PARAMS "params"
+#define G_SUMMARY "summary"
+#define G_TRAJ "traj"
+#define G_EVAL "eval"
+#define G_WORKER "worker"
+#define G_PLAN "plan"
+#define G_WEIGHTS "weights"
+#define G_DATA "data"
+
+/* datasets */
+#define D_STATUS "status"             /* (P) int8, written last */
+#define D_REASON "reason"             /* (P) string REASON_BYTES */
+#define D_RUNS "runs"                 /* (P) compound */
+#define D_PLAN_FLOPS "plan/flops"     /* (P) float64 */
+#define D_TRAJ_LENGTH "traj/length"   /* (P) int32 */
+#define D_EVAL_LENGTH "eval/length"   /* (P) int32 */
+#define D_WORKER_RANK "worker/rank"   /* (P) int32 */
+#define D_WORKER_HOST "worker/host"   /* (P) string HOST_BYTES */
+#define D_WORKER_THREADS "worker/threads" /* (P) int32 */
+#define D_WEIGHTS_W0 "weights/W0"     /* (P, Nw) */
+#define D_WEIGHTS_W "weights/W"       /* (P, Nw) */
+#define D_WEIGHTS_FIXED "weights/fixed" /* (P, Nf) */
+#define D_DATA_X "data/X"             /* (P, N, D) */
+#define D_DATA_Y "data/y"             /* (P, N) */
+#define D_SUMMARY_WALL "summary/wall_time"
+
+/* /traj/NAME (P, K) and /eval/NAME (P, E); index 0 is "step" (int64), the rest float64 */
+#define N_TRAJ 5
+#define N_EVAL 3
+extern const char *const TRAJ_NAMES[N_TRAJ];
+extern const char *const EVAL_NAMES[N_EVAL];
+
+/* members of /runs besides the parameters and summary fields */
+#define RUNS_INDEX "index"
+#define RUNS_STATUS "status"
+#define RUNS_COLLISION_PREFIX "summary_" /* a summary field named like a parameter (lr) */
+#define SUMMARY_STATUS "status"          /* the summary field that mirrors /status */
+
+#define REASON_BYTES STATUS_REASON_MAX
+#define CHOICE_BYTES 16
+#define TEXT_BYTES CONFIG_TEXT_MAX
+#define HOST_BYTES 64
+
+/* ---- errors and handles --------------------------------------------------------- */
+
+/* Initialise the library once and silence its error printing. */
+void h5_init(void);
+
+/* adv_err(code, fmt, ...) with " (HDF5: innermost error)" appended when the
+ * HDF5 error stack holds one; clears the stack. */
+int h5_fail(int code, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* `if ((expr) < 0)`: record an ADV_ERR_IO message and jump to cleanup (needs `rc`). */
+#define H5CHECK(expr, ...)                              \
+    do {                                                \
+        if ((expr) < 0) {                               \
+            rc = h5_fail(ADV_ERR_IO, __VA_ARGS__);      \
+            goto cleanup;                               \
+        }                                               \
+    } while (0)
+/* Propagate an advsweep return code to cleanup (needs `rc`). */
+#define CHECK(expr)                                     \
+    do {                                                \
+        rc = (expr);                                    \
+        if (rc != ADV_OK) goto cleanup;                 \
+    } while (0)
+
+/* Close any kind of identifier and set it to H5I_INVALID_HID. Accepts invalid ids. */
+void h5_close(hid_t *id);
+
+/* File access for serial use: sec2 driver, no file locking, no data sieve
+ * buffer (every raw write reaches the file at once). Caller closes. */
+hid_t h5_fapl_serial(void);
+
+/* 1 if `path` holds the HDF5 signature (at 0, 512, 1024, ...), 0 if it does
+ * not, or minus an error code (ADV_ERR_INPUT: missing, a directory; ADV_ERR_IO:
+ * unreadable) after recording its message. */
+int h5_is_hdf5(const char *path);
+
+/* Open a sweep file read-only (or RDWR) with h5_fapl_serial and check it is
+ * one: ADV_ERR_INPUT "PATH: ..." if not HDF5, not a sweep, or a newer layout;
+ * ADV_ERR_IO if unreadable. */
+int h5_open_sweep(hid_t *file, const char *path, unsigned flags);
+
+/* ---- attributes ------------------------------------------------------------------- */
+
+hid_t h5_str_type(size_t bytes); /* fixed-length, NUL-terminated ASCII; caller closes */
+int h5_attr_write_str(hid_t obj, const char *name, const char *value);
+int h5_attr_write_i64(hid_t obj, const char *name, int64_t value);
+/* Overwrite an existing scalar integer attribute in place. */
+int h5_attr_update_i64(hid_t obj, const char *name, int64_t value);
+/* Read a string attribute (fixed or variable length) into buf[0..len), truncated. */
+int h5_attr_read_str(hid_t obj, const char *name, char *buf, size_t len);
+int h5_attr_read_i64(hid_t obj, const char *name, int64_t *value);
+int h5_attr_exists(hid_t obj, const char *name);
+
+/* ---- datasets --------------------------------------------------------------------- */
+
+/* dims of dataset `name` (at most 3); returns its rank or -1 with an error. */
+int h5_dims(hid_t loc, const char *name, hsize_t dims[3]);
+/* Does the link `name` (a path) exist and name a dataset? */
+int h5_has_dataset(hid_t loc, const char *name);
+
+/* Write / read row `index` (all of dims[1..]) of a dataset whose first
+ * dimension is the point index. `buf` holds the whole row in `memtype`. */
+int h5_write_row(hid_t ds, long index, hid_t memtype, const void *buf, const char *what);
+int h5_read_row(hid_t ds, long index, hid_t memtype, void *buf, const char *what);
+/* Read a whole (P,) dataset in `memtype`. */
+int h5_read_all(hid_t loc, const char *name, hid_t memtype, void *buf);
+
+/* ---- parameters, summary fields, the runs table ----------------------------------- */
+
+size_t param_bytes(const ParamSpec *p);          /* storage size of one value */
+hid_t param_type(const ParamSpec *p, int native); /* caller closes */
+void param_pack(void *dst, const TrainConfig *cfg, const ParamSpec *p);
+
+hid_t summary_type(const SummaryField *f, int native); /* caller closes */
+size_t summary_bytes(const SummaryField *f);
+/* The fill value of a summary field: NaN, -1 (0 for status) or "". */
+void summary_fill(void *dst, const SummaryField *f);
+int summary_is_status(const SummaryField *f);
+
+/* The packed compound row of /runs: index, status (int32), every parameter,
+ * every summary field but status (RUNS_COLLISION_PREFIX before a name that a
+ * parameter already uses). */
+typedef struct {
+    hid_t type;          /* compound, packed, `size` bytes */
+    size_t size;
+    size_t off_index, off_status;
+    size_t *off_param;   /* (N_PARAMS) */
+    size_t *off_summary; /* (N_SUMMARY_FIELDS); (size_t)-1 for status */
+} RunsType;
+int runs_type_build(RunsType *rt, int native);
+void runs_type_free(RunsType *rt);
+/* Summary part (and status) of a row from sum; fills when sum is NULL. */
+void runs_pack_summary(const RunsType *rt, unsigned char *row, const TrainSummary *sum);
+
+/* ---- files ------------------------------------------------------------------------ */
+
+/* "PATH.tmp.PID"; caller frees. */
+char *store_tmp_name(const char *path);
+/* fsync `tmp` and rename it to `path`. */
+int store_publish(const char *tmp, const char *path);
+/* Byte copy of a file. */
+int store_copy_file(const char *from, const char *to);
+
+#endif

@@ -1,0 +1,25 @@
+/* load.c — a configuration's training set: generated, or read from a user file. */
+#include <stdlib.h>
+
+#include "advsweep/common.h"
+#include "advsweep/store.h"
+
+int store_training_set(Dataset **out, const TrainConfig *cfg) {
+    *out = NULL;
+    if (cfg->data != DATA_FILE) return data_generate(out, cfg);
+    double *X = NULL, *y = NULL;
+    long n = 0, d = 0, projected = 0;
+    TRY(store_read_data(cfg->data_file, &X, &y, &n, &d));
+    int rc;
+    if (n != cfg->n || d != cfg->d)
+        rc = adv_err(ADV_ERR_INPUT, "data file %s holds n=%ld points in d=%ld, but n=%lld, d=%lld were given",
+                     cfg->data_file, n, d, (long long)cfg->n, (long long)cfg->d);
+    else
+        rc = data_from_arrays(out, X, y, n, d, &projected);
+    if (rc == ADV_OK && projected > 0)
+        adv_warn("data file %s: %ld of %ld rows were not on the unit sphere and were projected onto it",
+                 cfg->data_file, projected, n);
+    free(X);
+    free(y);
+    return rc;
+}

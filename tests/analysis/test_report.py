@@ -1,0 +1,148 @@
+"""report.py: report.md with valid PNG figures, the CSV, the command line and its errors."""
+import csv
+import os
+import re
+
+import numpy as np
+import pytest
+
+import synth
+from conftest import run_report
+from synth import DIVERGED, FAILED, PENDING, RUNNING, point, write_sweep
+from test_load import make_bad
+from advsweep_analysis import build_report, load, write_csv
+
+PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
+MS = [8, 16, 32, 64, 128]
+EPS = [0.4, 0.2, 0.1, 0.05]
+
+
+def mixed_sweep(path, **kw):
+    """Two attacks x 4 eps x 5 widths x 2 seeds, R finite, with a few failed/diverged/pending points."""
+    pts = []
+    for attack, c in (("pgd", 0.5), ("fgsm", 0.25)):
+        pts += synth.grid(MS, EPS, [1, 2], lambda m, e, s, c=c: m >= c / e ** 2, attack=attack, R=2.0)
+    pts[0] = point(status=DIVERGED, reason="NaN at step 16", **pts[0]["params"])
+    pts[1] = point(status=FAILED, reason="out of memory", **pts[1]["params"])
+    pts[-1] = point(status=PENDING, **pts[-1]["params"])
+    pts[-2] = point(status=RUNNING, **pts[-2]["params"])
+    write_sweep(path, pts, job_name="mixed", **kw)
+    return pts
+
+
+def assert_png(path):
+    with open(path, "rb") as fh:
+        head = fh.read(24)
+    assert head[:8] == PNG_MAGIC and head[12:16] == b"IHDR", path
+    w, h = int.from_bytes(head[16:20], "big"), int.from_bytes(head[20:24], "big")
+    assert w > 100 and h > 100
+
+
+def images(md_path):
+    text = open(md_path).read()
+    return [os.path.join(os.path.dirname(md_path), p) for p in re.findall(r"!\[[^\]]*\]\(([^)]+)\)", text)]
+
+
+def test_report_md_and_figures(tmp_path):
+    mixed_sweep(tmp_path / "s.h5")
+    p = load([tmp_path / "s.h5"])
+    md = build_report(p, str(tmp_path / "out"), csv_out=True)
+    text = open(md).read()
+    imgs = images(md)
+    names = {os.path.basename(i) for i in imgs}
+    assert {"width_requirement.png", "trajectories.png", "surrogate_vs_robust.png", "laziness.png",
+            "success_map.png"} <= names
+    for i in imgs:
+        assert_png(i)
+    # counts of every status are in the report, and the failed/diverged points are listed
+    assert "| mixed[" in text and "| 80 | 76 | 1 | 1 | 1 | 1 |" in text
+    assert "out of memory" in text and "NaN at step 16" in text
+    assert "1 pending, 1 running" in text
+    # the width table, the exponents beside the paper's and a reading
+    assert "## Width requirement m*" in text and "Theorem 4.1" in text
+    assert re.search(r"m\* grows like \(1/ε\)\^[0-9.]+±[0-9.]+ for attack=pgd", text)
+    assert "provisional" in text
+    assert "final_dist/R" in text             # R is finite: distance in units of R
+    assert os.path.exists(tmp_path / "out" / "points.csv")
+    assert os.path.exists(tmp_path / "out" / "width_requirement.csv")
+
+
+def test_csv_is_tidy(tmp_path):
+    pts = mixed_sweep(tmp_path / "s.h5")
+    p = load([tmp_path / "s.h5"])
+    out = write_csv(p, str(tmp_path / "points.csv"))
+    with open(out) as fh:
+        rows = list(csv.DictReader(fh))
+    assert len(rows) == len(pts)
+    for col in ("sweep", "grid_hash", "index", "status", "reason", "m", "epsilon", "attack", "seed", "R",
+                "min_surrogate", "final_robust_loss", "final_dist", "reached_epsilon", "dist_over_R"):
+        assert col in rows[0]
+    assert [r["status"] for r in rows[:2]] == ["diverged", "failed"]
+    assert rows[1]["reason"] == "out of memory"
+    assert rows[-1]["status"] == "pending" and rows[-1]["min_surrogate"] == "" and rows[-1]["m"] == "128"
+    assert rows[5]["attack"] == "pgd" and rows[5]["R"] == "2.0"
+    done = [r for r in rows if r["status"] == "done"]
+    assert {r["reached_epsilon"] for r in done} == {"0", "1"}
+    assert float(done[0]["dist_over_R"]) == pytest.approx(float(done[0]["final_dist"]) / 2.0)
+
+
+def test_capacity_section(tmp_path):
+    pts = []
+    for n in (8, 16, 32):
+        for attack, factor in (("none", 1), ("pgd", 4)):
+            for m in (8, 16, 32, 64, 128, 256):
+                ok = m >= factor * n / 2
+                pts.append(point(m=m, n=n, attack=attack, seed=1,
+                                 summary={"final_clean_acc": 1.0 if ok else 0.9,
+                                          "final_robust_acc": 1.0 if ok else 0.5}))
+    write_sweep(tmp_path / "c.h5", pts)
+    md = build_report(load([tmp_path / "c.h5"]), str(tmp_path / "out"))
+    text = open(md).read()
+    assert "## Capacity" in text and "Theorem 6.1" in text
+    assert "robust interpolation needs 4× the clean width" in text
+    assert_png(tmp_path / "out" / "capacity.png")
+
+
+def test_single_point_train_file(tmp_path):
+    write_sweep(tmp_path / "t.h5", [point(m=64)])          # `advsweep train -o` writes P = 1
+    md = build_report(load([tmp_path / "t.h5"]), str(tmp_path / "out"))
+    text = open(md).read()
+    assert "fit not possible" in text
+    for i in images(md):
+        assert_png(i)
+
+
+def test_cli_merges_shards_and_writes_csv(tmp_path):
+    full = synth.grid(MS, EPS, [1, 2], lambda m, e, s: m >= 0.5 / e ** 2)
+    a = [pt if i % 2 == 0 else point(status=PENDING, **pt["params"]) for i, pt in enumerate(full)]
+    b = [pt if i % 2 == 1 else point(status=PENDING, **pt["params"]) for i, pt in enumerate(full)]
+    write_sweep(tmp_path / "a.h5", a, shard_index=0, shard_count=2)
+    write_sweep(tmp_path / "b.h5", b, shard_index=1, shard_count=2)
+    out = tmp_path / "rep"
+    r = run_report(tmp_path / "a.h5", tmp_path / "b.h5", "-o", out, "--csv", "--fraction", "0.5",
+                   cwd="/")
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.strip() == str(out / "report.md")
+    text = (out / "report.md").read_text()
+    assert f"{len(full)} of {len(full)} points are done" in text and "The sweep is complete" in text
+    assert "half" not in r.stderr and "Traceback" not in r.stderr
+    with open(out / "points.csv") as fh:
+        assert len(list(csv.DictReader(fh))) == len(full)
+
+
+@pytest.mark.parametrize("kind", ["text", "plain", "newer", "empty", "pending", "tool", "missing"])
+def test_cli_bad_input_exit_2_one_line(tmp_path, kind):
+    path = make_bad(tmp_path, kind)
+    r = run_report(path, "-o", tmp_path / "out")
+    assert r.returncode == 2
+    lines = r.stderr.strip().splitlines()
+    assert len(lines) == 1, r.stderr
+    assert lines[0].startswith("report.py: error: ") and str(path) in lines[0]
+    assert "Traceback" not in r.stderr
+    assert not (tmp_path / "out" / "report.md").exists()
+
+
+def test_cli_bad_fraction(tmp_path):
+    mixed_sweep(tmp_path / "s.h5")
+    r = run_report(tmp_path / "s.h5", "-o", tmp_path / "out", "--fraction", "1.5")
+    assert r.returncode == 2 and "--fraction" in r.stderr and "Traceback" not in r.stderr

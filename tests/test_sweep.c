@@ -1,0 +1,540 @@
+/* test_sweep.c — job files, grid expansion, point numbering, the fingerprint,
+ * error messages (line and key), the dispatch order and the plan. */
+#include <math.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "advsweep/common.h"
+#include "advsweep/config.h"
+#include "advsweep/sweep.h"
+
+/* Parse `text` as "job.yaml"; fails the test with the message if it does not parse. */
+static Job *parse_ok(const char *text) {
+    Job *job = NULL;
+    int rc = job_parse(&job, text, "job.yaml");
+    if (rc != ADV_OK) print_error("unexpected error: %s\n", adv_errmsg());
+    assert_int_equal(rc, ADV_OK);
+    assert_non_null(job);
+    return job;
+}
+
+/* Parse `text`, expecting ADV_ERR_INPUT with `expect` inside the message. */
+static void parse_fails(const char *text, const char *expect) {
+    Job *job = (Job *)1;
+    int rc = job_parse(&job, text, "job.yaml");
+    if (rc != ADV_ERR_INPUT || !strstr(adv_errmsg(), expect))
+        print_error("text:\n%s\nexpected ADV_ERR_INPUT with \"%s\"\ngot %d: \"%s\"\n", text, expect, rc, adv_errmsg());
+    assert_int_equal(rc, ADV_ERR_INPUT);
+    assert_null(job);
+    assert_non_null(strstr(adv_errmsg(), expect));
+}
+
+static TrainConfig point(const Job *job, long i) {
+    TrainConfig cfg;
+    job_point(&cfg, job, i);
+    return cfg;
+}
+
+/* The values of axis parameter `name` over the job's points. */
+static void assert_reals(const Job *job, const char *name, const double *want, long n) {
+    const ParamSpec *p = param_find(name);
+    assert_int_equal(job_points(job), n);
+    for (long i = 0; i < n; i++) {
+        TrainConfig cfg = point(job, i);
+        double got = param_value(&cfg, p);
+        if (got != want[i]) print_error("%s[%ld] = %.17g, want %.17g\n", name, i, got, want[i]);
+        assert_true(got == want[i]);
+    }
+}
+
+/* ---- values ------------------------------------------------------------------- */
+
+static void test_list(void **state) {
+    (void)state;
+    Job *job = parse_ok("fixed: {d: 8, n: 32}\n"
+                        "grid:\n"
+                        "  m: [16, 32, 64]\n"
+                        "  attack: [none, pgd]\n");
+    assert_int_equal(job_points(job), 6);
+    assert_string_equal(job_axes(job), "m,attack");
+    assert_string_equal(job_name(job), "sweep");
+    TrainConfig c = point(job, 5);
+    assert_int_equal(c.m, 64);
+    assert_int_equal(c.attack, ATTACK_PGD);
+    assert_int_equal(c.d, 8);
+    assert_int_equal(c.n, 32);
+    assert_int_equal(c.H, 2); /* default */
+    assert_int_equal(c.seed, 1);
+    job_destroy(&job);
+    assert_null(job);
+    job_destroy(&job); /* NULL is fine */
+    job_destroy(NULL);
+}
+
+static void test_range_factor(void **state) {
+    (void)state;
+    Job *job = parse_ok("grid:\n  m: {from: 16, to: 256, factor: 2}\n");
+    assert_reals(job, "m", (double[]){16, 32, 64, 128, 256}, 5);
+    job_destroy(&job);
+    job = parse_ok("grid:\n  m: {from: 16, to: 300, factor: 2}\n"); /* to is a bound, not a member */
+    assert_reals(job, "m", (double[]){16, 32, 64, 128, 256}, 5);
+    job_destroy(&job);
+    /* integers: rounded, repeated values dropped (1, 1.5, 2.25, 3.375, 5.06, 7.59) */
+    job = parse_ok("grid:\n  m: {from: 1, to: 10, factor: 1.5}\n");
+    assert_reals(job, "m", (double[]){1, 2, 3, 5, 8}, 5);
+    job_destroy(&job);
+    /* reals: tidy values, `to` included despite rounding */
+    job = parse_ok("grid:\n  epsilon: {from: 0.01, to: 0.08, factor: 2}\n");
+    assert_reals(job, "epsilon", (double[]){0.01, 0.02, 0.04, 0.08}, 4);
+    job_destroy(&job);
+    job = parse_ok("grid:\n  epsilon: {from: 0.1, to: 0.1, factor: 3}\n");
+    assert_reals(job, "epsilon", (double[]){0.1}, 1);
+    job_destroy(&job);
+}
+
+static void test_range_step(void **state) {
+    (void)state;
+    Job *job = parse_ok("grid:\n  H: {from: 1, to: 3, step: 1}\n");
+    assert_reals(job, "H", (double[]){1, 2, 3}, 3);
+    job_destroy(&job);
+    job = parse_ok("grid:\n  epsilon: {from: 0.1, to: 0.5, step: 0.1}\n");
+    assert_reals(job, "epsilon", (double[]){0.1, 0.2, 0.3, 0.4, 0.5}, 5);
+    job_destroy(&job);
+    job = parse_ok("grid:\n  H: {from: 1, to: 4, step: 2}\n");
+    assert_reals(job, "H", (double[]){1, 3}, 2);
+    job_destroy(&job);
+}
+
+static void test_range_count(void **state) {
+    (void)state;
+    Job *job = parse_ok("grid:\n  delta: {from: 0.1, to: 0.4, count: 4}\n");
+    assert_reals(job, "delta", (double[]){0.1, 0.2, 0.3, 0.4}, 4);
+    job_destroy(&job);
+    job = parse_ok("grid:\n  epsilon: {from: 0.001, to: 1, count: 4, log: true}\n");
+    assert_reals(job, "epsilon", (double[]){0.001, 0.01, 0.1, 1}, 4);
+    job_destroy(&job);
+    job = parse_ok("grid:\n  delta: {from: 0.1, to: 0.3, count: 3, log: false}\n");
+    assert_reals(job, "delta", (double[]){0.1, 0.2, 0.3}, 3);
+    job_destroy(&job);
+    job = parse_ok("grid:\n  m: {from: 1, to: 3, count: 5}\n"); /* 1, 1.5, 2, 2.5, 3 rounded, deduped */
+    assert_reals(job, "m", (double[]){1, 2, 3}, 3);
+    job_destroy(&job);
+    job = parse_ok("grid:\n  m: {from: 10, to: 1000, count: 3, log: true}\n");
+    assert_reals(job, "m", (double[]){10, 100, 1000}, 3);
+    job_destroy(&job);
+}
+
+static void test_inf(void **state) {
+    (void)state;
+    Job *job = parse_ok("grid:\n  R: [1, inf, .inf]\n");
+    assert_int_equal(job_points(job), 3);
+    assert_true(point(job, 0).R == 1.0);
+    assert_true(isinf(point(job, 1).R) && point(job, 1).R > 0);
+    job_destroy(&job);
+}
+
+static void test_inf_fixed(void **state) {
+    (void)state;
+    Job *job = parse_ok("fixed:\n  R: inf\n  lr: 0.01\n  steps: 10\ngrid:\n  m: [16]\n");
+    assert_true(isinf(point(job, 0).R));
+    job_destroy(&job);
+    parse_fails("grid:\n  m: [16, inf]\n", "job.yaml:2: parameter m: bad value 'inf'");
+    parse_fails("grid:\n  epsilon: [0.1, inf]\n", "job.yaml:2: parameter epsilon: bad value 'inf'");
+    parse_fails("grid:\n  R: {from: 1, to: inf, factor: 2}\n", "job.yaml:2: key 'R': range bounds must be finite");
+}
+
+/* ---- numbering -------------------------------------------------------------------- */
+
+static void test_order(void **state) {
+    (void)state;
+    Job *job = parse_ok("seeds: 3\n"
+                        "fixed: {seed: 5}\n"
+                        "grid:\n"
+                        "  m: [16, 32]\n"
+                        "  attack: [none, pgd]\n");
+    assert_int_equal(job_points(job), 12);
+    assert_string_equal(job_axes(job), "m,attack,seed");
+    for (long i = 0; i < 12; i++) {
+        TrainConfig c = point(job, i);
+        assert_int_equal(c.seed, 5 + i % 3);                               /* innermost */
+        assert_int_equal(c.attack, (i / 3) % 2 ? ATTACK_PGD : ATTACK_NONE); /* last axis */
+        assert_int_equal(c.m, i / 6 ? 32 : 16);                            /* first axis, slowest */
+    }
+    char label[128];
+    job_point_label(label, sizeof label, job, 10);
+    assert_string_equal(label, "m=32, attack=pgd, seed=6");
+    job_point_label(label, 12, job, 10); /* truncated, terminated */
+    assert_int_equal(strlen(label), 11);
+    job_destroy(&job);
+
+    job = parse_ok("seeds: 4\nfixed: {m: 16}\n");
+    assert_int_equal(job_points(job), 4);
+    assert_string_equal(job_axes(job), "seed");
+    assert_int_equal(point(job, 3).seed, 4);
+    job_destroy(&job);
+
+    job = parse_ok("name: one\nfixed: {m: 16}\n");
+    assert_int_equal(job_points(job), 1);
+    assert_string_equal(job_axes(job), "");
+    job_point_label(label, sizeof label, job, 0);
+    assert_string_equal(label, "");
+    job_destroy(&job);
+
+    job = parse_ok("grid: {seed: [7, 3]}\n"); /* seed as an ordinary axis (seeds: 1) */
+    assert_string_equal(job_axes(job), "seed");
+    assert_int_equal(point(job, 1).seed, 3);
+    job_destroy(&job);
+}
+
+static void test_point_determinism(void **state) {
+    (void)state;
+    const char *text = "seeds: 2\ngrid:\n  m: [16, 32]\n  epsilon: {from: 0.05, to: 0.2, factor: 2}\n";
+    Job *a = parse_ok(text), *b = parse_ok(text);
+    assert_int_equal(job_points(a), 12);
+    for (long i = 0; i < job_points(a); i++) {
+        TrainConfig x, y, z;
+        job_point(&x, a, i);
+        job_point(&y, b, i);
+        job_point(&z, a, job_points(a) - 1); /* a different point in between */
+        job_point(&z, a, i);
+        assert_memory_equal(&x, &y, sizeof x);
+        assert_memory_equal(&x, &z, sizeof x);
+    }
+    assert_true(job_grid_hash(a) == job_grid_hash(b));
+    job_destroy(&a);
+    job_destroy(&b);
+}
+
+static uint64_t hash_of(const char *text) {
+    Job *job = parse_ok(text);
+    uint64_t h = job_grid_hash(job);
+    job_destroy(&job);
+    return h;
+}
+
+static void test_hash(void **state) {
+    (void)state;
+    uint64_t base = hash_of("fixed: {d: 8, lr: 0.01}\ngrid:\n  m: [16, 32, 64]\n  epsilon: [0.1, 0.2, 0.3]\n");
+    /* the same points, written differently */
+    assert_true(base == hash_of("# another spelling\n"
+                                "name: other\n"
+                                "description: same grid\n"
+                                "grid:\n"
+                                "  m: {from: 16, to: 64, factor: 2}\n"
+                                "  epsilon: {from: 0.1, to: 0.3, step: 0.1}\n"
+                                "fixed:\n"
+                                "  lr: 1e-2\n"
+                                "  d: 8\n"
+                                "  H: 2          # the default\n"
+                                "options: {store_weights: true}\n"));
+    assert_true(base == hash_of("fixed: {d: 8, lr: 0.01}\ngrid:\n  m: [16, 32, 64]\n"
+                                "  epsilon: {from: 0.1, to: 0.3, count: 3}\n"));
+    /* different grids */
+    assert_true(base != hash_of("fixed: {d: 8, lr: 0.01}\ngrid:\n  m: [16, 32]\n  epsilon: [0.1, 0.2, 0.3]\n"));
+    assert_true(base != hash_of("fixed: {d: 8, lr: 0.01}\ngrid:\n  epsilon: [0.1, 0.2, 0.3]\n  m: [16, 32, 64]\n"));
+    assert_true(base != hash_of("fixed: {d: 8, lr: 0.02}\ngrid:\n  m: [16, 32, 64]\n  epsilon: [0.1, 0.2, 0.3]\n"));
+    assert_true(base != hash_of("seeds: 2\nfixed: {d: 8, lr: 0.01}\ngrid:\n  m: [16, 32, 64]\n  epsilon: [0.1, 0.2, 0.3]\n"));
+    assert_true(base != hash_of("fixed: {d: 8, lr: 0.01}\ngrid:\n  m: [64, 32, 16]\n  epsilon: [0.1, 0.2, 0.3]\n"));
+}
+
+static void test_default_job(void **state) {
+    (void)state;
+    Job *job = NULL;
+    assert_int_equal(job_parse(&job, job_default_text(), "(default)"), ADV_OK);
+    assert_true(job_points(job) > 1);
+    assert_string_equal(job_text(job), job_default_text());
+    assert_string_equal(job_name(job), "demo");
+    assert_string_equal(job_axes(job), "m,attack,seed");
+    assert_int_equal(job_points(job), 20);
+    assert_int_equal(point(job, 0).m, 16);
+    assert_int_equal(point(job, 19).m, 256);
+    assert_int_equal(job_store_weights(job), 0);
+    PointCost *costs = NULL;
+    assert_int_equal(sweep_costs(&costs, job), ADV_OK);
+    /* the default is small: under 2 minutes at the default rate of 2 cores */
+    PlanRequest req = {.cpus_per_task = 2};
+    SweepPlan plan;
+    assert_int_equal(sweep_plan(&plan, job, costs, &req), ADV_OK);
+    assert_true(plan.total_flops / (2 * SWEEP_DEFAULT_GFLOPS_PER_CORE * 1e9) < 120);
+    free(costs);
+    job_destroy(&job);
+}
+
+static void test_options(void **state) {
+    (void)state;
+    Job *job = parse_ok("name: w-1.x_y\noptions:\n  store_weights: yes\n  store_weights_max_mb: 12.5\n"
+                        "fixed:\ngrid: ~\ndescription: [any, thing]\n");
+    assert_string_equal(job_name(job), "w-1.x_y");
+    assert_int_equal(job_store_weights(job), 1);
+    assert_true(job_store_weights_max_mb(job) == 12.5);
+    assert_int_equal(job_points(job), 1);
+    job_destroy(&job);
+    job = parse_ok("options: {store_weights: false}\n");
+    assert_int_equal(job_store_weights(job), 0);
+    assert_true(job_store_weights_max_mb(job) == 1024);
+    job_destroy(&job);
+}
+
+/* ---- errors ------------------------------------------------------------------------ */
+
+static void test_errors_keys(void **state) {
+    (void)state;
+    parse_fails("name: x\nfoo: 1\n", "job.yaml:2: key 'foo': unknown key");
+    parse_fails("fixed:\n  d: 8\n  mm: 16\n", "job.yaml:3: key 'mm': unknown parameter");
+    parse_fails("fixed:\n  h: 3\n", "job.yaml:2: key 'h': unknown parameter (did you mean 'H'?)");
+    parse_fails("grid:\n  m: [16]\n  widht: [1, 2]\n", "job.yaml:3: key 'widht': unknown parameter");
+    parse_fails("fixed:\n  m: 16\ngrid:\n  m: [16, 32]\n", "job.yaml:4: key 'm': given both in fixed and in grid");
+    parse_fails("grid:\n  m: [16, 32]\nfixed:\n  d: 4\n  m: 16\n",
+                "job.yaml:5: key 'm': given both in fixed and in grid");
+    parse_fails("grid:\n  m: []\n", "job.yaml:2: key 'm': empty list");
+    parse_fails("name: a\nseeds: 2\nname: b\n", "job.yaml:3: key 'name': duplicate key (first at line 1)");
+    parse_fails("fixed:\n  d: 8\n  n: 4\n  d: 9\n", "job.yaml:4: key 'd': duplicate key (first at line 2)");
+    parse_fails("grid:\n  m:\n    from: 16\n    to: 64\n    from: 8\n    factor: 2\n",
+                "job.yaml:5: key 'from': duplicate key (first at line 3)");
+    parse_fails("grid:\n  m: [16, 32, 16]\n", "job.yaml:2: key 'm': value '16' is listed twice");
+    parse_fails("options:\n  store_weights: true\n  compress: 9\n", "job.yaml:3: key 'compress': unknown option");
+    parse_fails("options:\n  store_weights: maybe\n", "job.yaml:2: key 'store_weights': bad value 'maybe'");
+    parse_fails("options:\n  store_weights_max_mb: -1\n", "job.yaml:2: key 'store_weights_max_mb': bad value '-1'");
+    parse_fails("name: my sweep\n", "job.yaml:1: key 'name': bad value 'my sweep'");
+    parse_fails("name: [a]\n", "job.yaml:1: key 'name': expected a single value");
+    parse_fails("seeds: 0\n", "job.yaml:1: key 'seeds': bad value '0'");
+    parse_fails("seeds: two\n", "job.yaml:1: key 'seeds': bad value 'two'");
+    parse_fails("seeds: 3\ngrid:\n  seed: [1, 2]\n", "job.yaml:1: key 'seeds': replicate seeds cannot be combined");
+    parse_fails("grid:\n  m: 16\n", "job.yaml:2: key 'm': a grid axis is a list");
+    parse_fails("fixed:\n  m: [16, 32]\n", "job.yaml:2: key 'm': fixed takes a single value");
+    parse_fails("fixed:\n  m:\n", "job.yaml:2: key 'm': missing value");
+    parse_fails("fixed: [m, 16]\n", "job.yaml:1: key 'fixed': expected a mapping");
+    parse_fails("grid:\n  m: [16, [32]]\n", "job.yaml:2: key 'm': expected a single value, found a list");
+    parse_fails("- m\n- 16\n", "job.yaml:1: a job file is a mapping");
+    parse_fails("", "job.yaml:1: the job file is empty");
+    parse_fails("# only a comment\n", "job.yaml:1: the job file is empty");
+    parse_fails("fixed: {m: 16}\n---\nfixed: {m: 32}\n", "job.yaml:3: a job file holds one YAML document");
+}
+
+static void test_errors_values(void **state) {
+    (void)state;
+    parse_fails("fixed:\n  m: 0\n", "job.yaml:2: parameter m: bad value '0' (must be >= 1)");
+    parse_fails("fixed:\n  d: 8\n  attack: pgdd\n", "job.yaml:3: parameter attack: unknown value 'pgdd'");
+    parse_fails("grid:\n  m: [16,\n      0]\n", "job.yaml:3: parameter m: bad value '0' (must be >= 1)");
+    parse_fails("grid:\n  delta: [0.1, 2]\n", "job.yaml:2: parameter delta: bad value '2'");
+    parse_fails("grid:\n  m: {from: 0, to: 64, factor: 2}\n", "job.yaml:2: parameter m: bad value '0' (must be >= 1)");
+}
+
+static void test_errors_ranges(void **state) {
+    (void)state;
+    parse_fails("grid:\n  m: {from: 16, to: 64, factor: 1}\n", "job.yaml:2: key 'm': factor must be > 1");
+    parse_fails("grid:\n  m: {from: 16, to: 64, factor: 0.5}\n", "job.yaml:2: key 'm': factor must be > 1");
+    parse_fails("grid:\n  m: {from: 16, to: 64, step: 0}\n", "job.yaml:2: key 'm': step must be > 0");
+    parse_fails("grid:\n  m: {from: 16, to: 64, step: -2}\n", "job.yaml:2: key 'm': step must be > 0");
+    parse_fails("grid:\n  m: {from: 64, to: 16, factor: 2}\n", "job.yaml:2: key 'm': from (64) is greater than to (16)");
+    parse_fails("grid:\n  m: {from: 1, to: 10000000, step: 1}\n", "job.yaml:2: key 'm': the range has more than 1000000 points");
+    parse_fails("grid:\n  epsilon: {from: 1e-300, to: 1e300, factor: 1.0000000001}\n",
+                "job.yaml:2: key 'epsilon': the range has more than 1000000 points");
+    parse_fails("grid:\n  m: {from: 1, to: 10, count: 0}\n", "job.yaml:2: key 'm': bad value '0'");
+    parse_fails("grid:\n  m: {from: 1, to: 10, count: 2000000}\n", "job.yaml:2: key 'm': bad value '2000000'");
+    parse_fails("grid:\n  m: {from: 16, factor: 2}\n", "job.yaml:2: key 'm': a range needs both 'from' and 'to'");
+    parse_fails("grid:\n  m: {from: 16, to: 32}\n", "job.yaml:2: key 'm': a range needs one of");
+    parse_fails("grid:\n  m: {from: 16, to: 32, step: 2, factor: 2}\n", "job.yaml:2: key 'm': a range takes only one of");
+    parse_fails("grid:\n  m: {from: 16, to: 32, factor: 2, log: true}\n", "job.yaml:2: key 'm': 'log' applies to count ranges only");
+    parse_fails("grid:\n  m:\n    from: 16\n    to: 32\n    by: 2\n", "job.yaml:5: key 'm': unknown range key 'by'");
+    parse_fails("grid:\n  attack: {from: none, to: pgd, step: 1}\n", "job.yaml:2: key 'attack': a range needs a numeric parameter");
+    parse_fails("grid:\n  m: {from: 16, to: 64, factor: two}\n", "job.yaml:2: key 'm': bad value 'two'");
+    parse_fails("grid:\n  delta: {from: 0, to: 1, count: 3, log: true}\n", "job.yaml:2: key 'delta': a log-spaced range needs from > 0");
+    parse_fails("grid:\n  m: {from: 1, to: 1000, step: 1}\n  n: {from: 1, to: 2000, step: 1}\n",
+                "job.yaml:2: key 'grid': 2000000 points");
+}
+
+static void test_errors_syntax(void **state) {
+    (void)state;
+    parse_fails("grid:\n  m: [16, 32\nfixed: {d: 8}\n", "job.yaml:");
+    parse_fails("grid:\n  m: [16, 32\nfixed: {d: 8}\n", ": YAML syntax error: ");
+    parse_fails("fixed:\n  d: 8\n\tn: 4\n", "job.yaml:3: YAML syntax error: found character that cannot start any token");
+    parse_fails("fixed:\n  d: 8\n n: 4\n", "job.yaml:3: YAML syntax error: ");
+    parse_fails("fixed: {d: 8\n", "job.yaml:2: YAML syntax error: did not find expected ',' or '}'");
+}
+
+static void test_invalid_combination(void **state) {
+    (void)state;
+    parse_fails("fixed:\n  model: twolayer\ngrid:\n  m: [16, 17, 18]\n",
+                "job.yaml: point 1 (m=17): parameter m: bad value '17' (the two-layer net needs an even width)");
+    parse_fails("seeds: 2\nfixed: {m: 16}\ngrid:\n  model: [twolayer, deep]\n  activation: [relu, quadrelu]\n",
+                "job.yaml: point 6 (model=deep, activation=quadrelu, seed=1): parameter activation: bad value 'quadrelu'");
+    parse_fails("fixed: {model: twolayer, m: 15}\n", "job.yaml: point 0: parameter m: bad value '15'");
+}
+
+static void test_load(void **state) {
+    (void)state;
+    Job *job = (Job *)1;
+    assert_int_equal(job_load(&job, "/nonexistent/advsweep-job.yaml"), ADV_ERR_INPUT);
+    assert_null(job);
+    assert_non_null(strstr(adv_errmsg(), "/nonexistent/advsweep-job.yaml"));
+    char path[] = "/tmp/test_sweep_XXXXXX";
+    int fd = mkstemp(path);
+    assert_true(fd >= 0);
+    FILE *f = fdopen(fd, "w");
+    fputs("name: loaded\ngrid:\n  m: [16, 32]\n  d: [0]\n", f);
+    fclose(f);
+    assert_int_equal(job_load(&job, path), ADV_ERR_INPUT);
+    char expect[128];
+    snprintf(expect, sizeof expect, "%s:4: parameter d: bad value '0'", path);
+    assert_non_null(strstr(adv_errmsg(), expect));
+    f = fopen(path, "w");
+    fputs("name: loaded\ngrid:\n  m: [16, 32]\n", f);
+    fclose(f);
+    assert_int_equal(job_load(&job, path), ADV_OK);
+    assert_string_equal(job_name(job), "loaded");
+    assert_int_equal(job_points(job), 2);
+    job_destroy(&job);
+    unlink(path);
+}
+
+/* ---- cost, order, plan ------------------------------------------------------------ */
+
+static void test_costs(void **state) {
+    (void)state;
+    Job *job = parse_ok("fixed: {d: 8, H: 3}\ngrid:\n  model: [deep, twolayer]\n  m: [16, 32]\n");
+    PointCost *c = NULL;
+    assert_int_equal(sweep_costs(&c, job), ADV_OK);
+    assert_int_equal(c[0].n_trained, 3 * 16 * 16);
+    assert_int_equal(c[0].n_fixed, 16 * 8 + 16);
+    assert_int_equal(c[3].n_trained, 32 * 8);
+    assert_int_equal(c[3].n_fixed, 32);
+    assert_true(c[1].flops > c[0].flops && c[0].flops > 0);
+    assert_true(c[1].bytes > c[0].bytes);
+    assert_true(c[0].records > 0 && c[0].evals > 0);
+    PointCost one = {.flops = 3e9};
+    assert_true(fabs(sweep_point_seconds(&one, 2.0) - 1.5) < 1e-12);
+    free(c);
+    job_destroy(&job);
+}
+
+static void test_order_costliest_first(void **state) {
+    (void)state;
+    PointCost c[6] = {{.flops = 5}, {.flops = 9}, {.flops = 5}, {.flops = 1}, {.flops = 9}, {.flops = 0}};
+    long order[6];
+    sweep_order(order, c, 6);
+    long want[6] = {1, 4, 0, 2, 3, 5};
+    for (int i = 0; i < 6; i++) assert_int_equal(order[i], want[i]);
+}
+
+static void test_plan_memory(void **state) {
+    (void)state;
+    Job *job = parse_ok("fixed: {n: 16, d: 8, H: 2}\ngrid:\n  m: [16, 2048, 1024]\n");
+    PointCost *c = NULL;
+    assert_int_equal(sweep_costs(&c, job), ADV_OK);
+    PlanRequest req = {.mem_per_rank_mb = 40, .cpus_per_task = 1};
+    SweepPlan plan;
+    assert_int_equal(sweep_plan(&plan, job, c, &req), ADV_ERR_INPUT);
+    assert_non_null(strstr(adv_errmsg(), "point 1 (m=2048, H=2, n=16) needs "));
+    assert_non_null(strstr(adv_errmsg(), " MB, more than the 40.0 MB per rank"));
+    assert_non_null(strstr(adv_errmsg(), "(2 of 3 points"));
+    req.mem_per_rank_mb = 1e6;
+    assert_int_equal(sweep_plan(&plan, job, c, &req), ADV_OK);
+    assert_true(plan.max_bytes == c[1].bytes);
+    req.mem_per_rank_mb = 0; /* no budget */
+    assert_int_equal(sweep_plan(&plan, job, c, &req), ADV_OK);
+    free(c);
+    job_destroy(&job);
+}
+
+static void test_plan_suggestion(void **state) {
+    (void)state;
+    Job *job = parse_ok("seeds: 2\nfixed: {d: 8, n: 32, steps: 100, lr: 0.01}\n"
+                        "grid:\n  m: {from: 16, to: 256, factor: 2}\n  attack: [none, pgd]\n");
+    long n = job_points(job);
+    PointCost *c = NULL;
+    assert_int_equal(sweep_costs(&c, job), ADV_OK);
+    double total = 0, longest = 0;
+    for (long i = 0; i < n; i++) total += c[i].flops, longest = fmax(longest, c[i].flops);
+
+    PlanRequest req = {.rate_gflops = 1.0, .rate_measured = 1, .cpus_per_task = 2};
+    SweepPlan p;
+    assert_int_equal(sweep_plan(&p, job, c, &req), ADV_OK);
+    assert_int_equal(p.points, n);
+    assert_true(p.total_flops == total && p.max_flops == longest);
+    assert_int_equal(p.cpus_per_task, 2);
+    assert_true(fabs(p.core_hours - total / 1e9 * 2 / 3600) < 1e-12);
+    assert_true(p.ranks >= 2 && p.ranks <= n + 1);
+    long workers = p.ranks - 1;
+    double wall = p.wall_hours * 3600;
+    assert_true(wall >= longest / 1e9 - 1e-9);
+    assert_true(wall >= total / 1e9 / (double)workers - 1e-9);
+    assert_true(wall <= total / 1e9 / (double)workers + longest / 1e9 + 1e-9); /* list scheduling bound */
+    assert_true(wall <= 2 * longest / 1e9 + 1e-9);                              /* enough workers */
+    assert_true(p.time_limit_hours * 3600 >= wall * 1.3 + 300 - 1e-6);
+    assert_true(p.time_limit_hours * 3600 < wall * 1.3 + 300 + 60);
+    assert_int_equal(p.needs_resubmits, 0);
+
+    /* a short partition: the limit is capped and the sweep needs resubmits */
+    req.max_hours = wall / 3600 / 2;
+    assert_int_equal(sweep_plan(&p, job, c, &req), ADV_OK);
+    assert_true(p.time_limit_hours == req.max_hours);
+    assert_int_equal(p.needs_resubmits, 1);
+
+    /* given ranks: kept; one worker does everything */
+    req.max_hours = 0;
+    req.ranks = 2;
+    assert_int_equal(sweep_plan(&p, job, c, &req), ADV_OK);
+    assert_int_equal(p.ranks, 2);
+    assert_true(fabs(p.wall_hours * 3600 - total / 1e9) < 1e-6 * total / 1e9);
+
+    /* the default rate: 2 GFLOP/s per core */
+    req = (PlanRequest){.cpus_per_task = 4};
+    assert_int_equal(sweep_plan(&p, job, c, &req), ADV_OK);
+    assert_true(fabs(p.core_hours - total / (SWEEP_DEFAULT_GFLOPS_PER_CORE * 4e9) * 4 / 3600) < 1e-12);
+    free(c);
+    job_destroy(&job);
+
+    /* equal points: one worker each */
+    job = parse_ok("fixed: {m: 16, d: 4, n: 8, steps: 10, lr: 0.1}\ngrid:\n  epsilon: [0.1, 0.2, 0.3, 0.4, 0.5]\n");
+    assert_int_equal(sweep_costs(&c, job), ADV_OK);
+    req = (PlanRequest){.rate_gflops = 1, .cpus_per_task = 1};
+    assert_int_equal(sweep_plan(&p, job, c, &req), ADV_OK);
+    assert_int_equal(p.ranks, 6);
+    assert_true(fabs(p.wall_hours * 3600 - c[0].flops / 1e9) < 1e-12);
+    free(c);
+    job_destroy(&job);
+
+    /* a single point: one rank */
+    job = parse_ok("fixed: {m: 16, d: 4, n: 8, steps: 10, lr: 0.1}\n");
+    assert_int_equal(sweep_costs(&c, job), ADV_OK);
+    assert_int_equal(sweep_plan(&p, job, c, &req), ADV_OK);
+    assert_int_equal(p.ranks, 1);
+    assert_true(p.time_limit_hours * 60 == ceil((p.wall_hours * 3600 * 1.3 + 300) / 60));
+    free(c);
+    job_destroy(&job);
+}
+
+int main(void) {
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_list),
+        cmocka_unit_test(test_range_factor),
+        cmocka_unit_test(test_range_step),
+        cmocka_unit_test(test_range_count),
+        cmocka_unit_test(test_inf),
+        cmocka_unit_test(test_inf_fixed),
+        cmocka_unit_test(test_order),
+        cmocka_unit_test(test_point_determinism),
+        cmocka_unit_test(test_hash),
+        cmocka_unit_test(test_default_job),
+        cmocka_unit_test(test_options),
+        cmocka_unit_test(test_errors_keys),
+        cmocka_unit_test(test_errors_values),
+        cmocka_unit_test(test_errors_ranges),
+        cmocka_unit_test(test_errors_syntax),
+        cmocka_unit_test(test_invalid_combination),
+        cmocka_unit_test(test_load),
+        cmocka_unit_test(test_costs),
+        cmocka_unit_test(test_order_costliest_first),
+        cmocka_unit_test(test_plan_memory),
+        cmocka_unit_test(test_plan_suggestion),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
