@@ -94,6 +94,9 @@ static void test_range_factor(void **state) {
     job = parse_ok("grid:\n  epsilon: {from: 0.01, to: 0.08, factor: 2}\n");
     assert_reals(job, "epsilon", (double[]){0.01, 0.02, 0.04, 0.08}, 4);
     job_destroy(&job);
+    job = parse_ok("grid:\n  epsilon: {from: 1, to: 1.21, factor: 1.1}\n"); /* 1.1^2 is not exactly 1.21 */
+    assert_reals(job, "epsilon", (double[]){1, 1.1, 1.21}, 3);
+    job_destroy(&job);
     job = parse_ok("grid:\n  epsilon: {from: 0.1, to: 0.1, factor: 3}\n");
     assert_reals(job, "epsilon", (double[]){0.1}, 1);
     job_destroy(&job);
@@ -126,6 +129,9 @@ static void test_range_count(void **state) {
     job = parse_ok("grid:\n  m: {from: 1, to: 3, count: 5}\n"); /* 1, 1.5, 2, 2.5, 3 rounded, deduped */
     assert_reals(job, "m", (double[]){1, 2, 3}, 3);
     job_destroy(&job);
+    job = parse_ok("grid:\n  m: {from: 16, to: 1024, count: 4, log: true}\n");
+    assert_reals(job, "m", (double[]){16, 64, 256, 1024}, 4);
+    job_destroy(&job);
     job = parse_ok("grid:\n  m: {from: 10, to: 1000, count: 3, log: true}\n");
     assert_reals(job, "m", (double[]){10, 100, 1000}, 3);
     job_destroy(&job);
@@ -133,11 +139,18 @@ static void test_range_count(void **state) {
 
 static void test_inf(void **state) {
     (void)state;
-    Job *job = parse_ok("grid:\n  R: [1, inf, .inf]\n");
-    assert_int_equal(job_points(job), 3);
+    Job *job = parse_ok("grid:\n  R: [1, inf]\n");
+    assert_int_equal(job_points(job), 2);
     assert_true(point(job, 0).R == 1.0);
     assert_true(isinf(point(job, 1).R) && point(job, 1).R > 0);
+    assert_true(job_grid_hash(job) == job_grid_hash(job));
+    uint64_t h = job_grid_hash(job);
     job_destroy(&job);
+    job = parse_ok("grid:\n  R: [1.0, .inf]\n"); /* YAML's spelling of infinity */
+    assert_true(isinf(point(job, 1).R));
+    assert_true(job_grid_hash(job) == h);
+    job_destroy(&job);
+    parse_fails("grid:\n  R: [inf, 2, .inf]\n", "job.yaml:2: key 'R': value '.inf' is listed twice");
 }
 
 static void test_inf_fixed(void **state) {
@@ -172,6 +185,11 @@ static void test_order(void **state) {
     assert_string_equal(label, "m=32, attack=pgd, seed=6");
     job_point_label(label, 12, job, 10); /* truncated, terminated */
     assert_int_equal(strlen(label), 11);
+    job_destroy(&job);
+
+    job = parse_ok("grid: {epsilon: [0.1, 0.05], R: [inf]}\n"); /* labels: short reals, inf */
+    job_point_label(label, sizeof label, job, 1);
+    assert_string_equal(label, "epsilon=0.05, R=inf");
     job_destroy(&job);
 
     job = parse_ok("seeds: 4\nfixed: {m: 16}\n");
@@ -303,6 +321,7 @@ static void test_errors_keys(void **state) {
     parse_fails("options:\n  store_weights: maybe\n", "job.yaml:2: key 'store_weights': bad value 'maybe'");
     parse_fails("options:\n  store_weights_max_mb: -1\n", "job.yaml:2: key 'store_weights_max_mb': bad value '-1'");
     parse_fails("name: my sweep\n", "job.yaml:1: key 'name': bad value 'my sweep'");
+    parse_fails("name: .hidden\n", "job.yaml:1: key 'name': bad value '.hidden'");
     parse_fails("name: [a]\n", "job.yaml:1: key 'name': expected a single value");
     parse_fails("seeds: 0\n", "job.yaml:1: key 'seeds': bad value '0'");
     parse_fails("seeds: two\n", "job.yaml:1: key 'seeds': bad value 'two'");
@@ -320,11 +339,11 @@ static void test_errors_keys(void **state) {
 
 static void test_errors_values(void **state) {
     (void)state;
-    parse_fails("fixed:\n  m: 0\n", "job.yaml:2: parameter m: bad value '0' (must be >= 1)");
+    parse_fails("fixed:\n  m: 0\n", "job.yaml:2: parameter m: bad value '0' (must be >= 1");
     parse_fails("fixed:\n  d: 8\n  attack: pgdd\n", "job.yaml:3: parameter attack: unknown value 'pgdd'");
-    parse_fails("grid:\n  m: [16,\n      0]\n", "job.yaml:3: parameter m: bad value '0' (must be >= 1)");
+    parse_fails("grid:\n  m: [16,\n      0]\n", "job.yaml:3: parameter m: bad value '0' (must be >= 1");
     parse_fails("grid:\n  delta: [0.1, 2]\n", "job.yaml:2: parameter delta: bad value '2'");
-    parse_fails("grid:\n  m: {from: 0, to: 64, factor: 2}\n", "job.yaml:2: parameter m: bad value '0' (must be >= 1)");
+    parse_fails("grid:\n  m: {from: 0, to: 64, factor: 2}\n", "job.yaml:2: parameter m: bad value '0' (must be >= 1");
 }
 
 static void test_errors_ranges(void **state) {
@@ -355,7 +374,7 @@ static void test_errors_syntax(void **state) {
     (void)state;
     parse_fails("grid:\n  m: [16, 32\nfixed: {d: 8}\n", "job.yaml:");
     parse_fails("grid:\n  m: [16, 32\nfixed: {d: 8}\n", ": YAML syntax error: ");
-    parse_fails("fixed:\n  d: 8\n\tn: 4\n", "job.yaml:3: YAML syntax error: found character that cannot start any token");
+    parse_fails("fixed:\n  d: 8\n\tn: 4\n", "job.yaml:3: YAML syntax error: found a tab character that violates indentation");
     parse_fails("fixed:\n  d: 8\n n: 4\n", "job.yaml:3: YAML syntax error: ");
     parse_fails("fixed: {d: 8\n", "job.yaml:2: YAML syntax error: did not find expected ',' or '}'");
 }
@@ -454,20 +473,23 @@ static void test_plan_suggestion(void **state) {
     double total = 0, longest = 0;
     for (long i = 0; i < n; i++) total += c[i].flops, longest = fmax(longest, c[i].flops);
 
-    PlanRequest req = {.rate_gflops = 1.0, .rate_measured = 1, .cpus_per_task = 2};
+    /* a rate at which the costliest point takes an hour */
+    double rate = longest / 1e9 / 3600, T = total / 1e9 / rate, L = 3600;
+    PlanRequest req = {.rate_gflops = rate, .rate_measured = 1, .cpus_per_task = 2};
     SweepPlan p;
     assert_int_equal(sweep_plan(&p, job, c, &req), ADV_OK);
     assert_int_equal(p.points, n);
     assert_true(p.total_flops == total && p.max_flops == longest);
     assert_int_equal(p.cpus_per_task, 2);
-    assert_true(fabs(p.core_hours - total / 1e9 * 2 / 3600) < 1e-12);
+    assert_true(fabs(p.core_hours - T * 2 / 3600) < 1e-9 * T);
     assert_true(p.ranks >= 2 && p.ranks <= n + 1);
     long workers = p.ranks - 1;
+    assert_int_equal(workers, (long)ceil(T / L - 1e-9)); /* total / workers ~ longest */
     double wall = p.wall_hours * 3600;
-    assert_true(wall >= longest / 1e9 - 1e-9);
-    assert_true(wall >= total / 1e9 / (double)workers - 1e-9);
-    assert_true(wall <= total / 1e9 / (double)workers + longest / 1e9 + 1e-9); /* list scheduling bound */
-    assert_true(wall <= 2 * longest / 1e9 + 1e-9);                              /* enough workers */
+    assert_true(wall >= L - 1e-6);
+    assert_true(wall >= T / (double)workers - 1e-6);
+    assert_true(wall <= T / (double)workers + L + 1e-6); /* list scheduling bound */
+    assert_true(wall <= 2 * L + 1e-6);
     assert_true(p.time_limit_hours * 3600 >= wall * 1.3 + 300 - 1e-6);
     assert_true(p.time_limit_hours * 3600 < wall * 1.3 + 300 + 60);
     assert_int_equal(p.needs_resubmits, 0);
@@ -483,7 +505,7 @@ static void test_plan_suggestion(void **state) {
     req.ranks = 2;
     assert_int_equal(sweep_plan(&p, job, c, &req), ADV_OK);
     assert_int_equal(p.ranks, 2);
-    assert_true(fabs(p.wall_hours * 3600 - total / 1e9) < 1e-6 * total / 1e9);
+    assert_true(fabs(p.wall_hours * 3600 - T) < 1e-9 * T);
 
     /* the default rate: 2 GFLOP/s per core */
     req = (PlanRequest){.cpus_per_task = 4};
@@ -492,13 +514,19 @@ static void test_plan_suggestion(void **state) {
     free(c);
     job_destroy(&job);
 
-    /* equal points: one worker each */
+    /* equal points of 20 minutes: one worker each */
     job = parse_ok("fixed: {m: 16, d: 4, n: 8, steps: 10, lr: 0.1}\ngrid:\n  epsilon: [0.1, 0.2, 0.3, 0.4, 0.5]\n");
     assert_int_equal(sweep_costs(&c, job), ADV_OK);
-    req = (PlanRequest){.rate_gflops = 1, .cpus_per_task = 1};
+    req = (PlanRequest){.rate_gflops = c[0].flops / 1e9 / 1200, .cpus_per_task = 1};
     assert_int_equal(sweep_plan(&p, job, c, &req), ADV_OK);
     assert_int_equal(p.ranks, 6);
-    assert_true(fabs(p.wall_hours * 3600 - c[0].flops / 1e9) < 1e-12);
+    assert_true(fabs(p.wall_hours * 3600 - 1200) < 1e-6);
+    /* ... of 1 minute: one worker gets at least 10 minutes of work, so 1 worker does 5 */
+    req.rate_gflops *= 20;
+    assert_int_equal(sweep_plan(&p, job, c, &req), ADV_OK);
+    assert_int_equal(p.ranks, 2);
+    assert_true(fabs(p.wall_hours * 3600 - 300) < 1e-6);
+    assert_true(fabs(p.time_limit_hours * 3600 - 12 * 60) < 1e-6); /* 300 x 1.3 + 300 = 690 s -> 12 min */
     free(c);
     job_destroy(&job);
 

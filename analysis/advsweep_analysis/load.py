@@ -317,7 +317,6 @@ def _read_open(f, path) -> Points:
 
     def matrix(group, names, what):
         out, missing = {}, []
-        K = None
         for n in names:
             key = f"{group}/{n}"
             if key not in f:
@@ -327,8 +326,8 @@ def _read_open(f, path) -> Points:
             if a.ndim != 2 or a.shape[0] != P:
                 raise SweepError(f"{path}: /{key} has shape {a.shape}, expected ({P}, columns)")
             out[n] = a.astype(np.int64) if n == "step" else a.astype(np.float64)
-            K = a.shape[1] if K is None else K
-        K = K or 0
+        K = max((a.shape[1] for a in out.values()), default=0)
+        out = {n: _pad_cols(a, K) for n, a in out.items()}
         for n in names:
             if n not in out:
                 out[n] = np.full((P, K), -1, np.int64) if n == "step" else np.full((P, K), np.nan)

@@ -40,8 +40,9 @@ def _panel_grid(n):
     return fig, list(axes.flat[:n])
 
 
-def _save(fig, path):
-    fig.savefig(path, dpi=DPI, bbox_inches="tight")
+def _save(fig, path, tight=True):
+    """Write and close. tight=False for figures already laid out by tight_layout (saves a draw)."""
+    fig.savefig(path, dpi=DPI, bbox_inches="tight" if tight else None)
     plt.close(fig)
     return path
 
@@ -177,7 +178,7 @@ def plot_success_map(rows, path, sweep_labels=None, per_figure=PER_FIGURE):
             fig.colorbar(im, ax=ax, fraction=0.046, pad=0.02, label="fraction of seeds")
         fig.suptitle("fraction of seeds with min L_A ≤ ε (frame: m*)", fontsize=10)
         fig.tight_layout()
-        out.append(_save(fig, _paged_path(path, page, len(pages))))
+        out.append(_save(fig, _paged_path(path, page, len(pages)), tight=False))
     return out
 
 
@@ -260,7 +261,7 @@ def plot_trajectories(points: Points, keys, path, max_panels=24, sweep_labels=No
             ax.grid(True, which="both", alpha=0.2)
         fig.suptitle("surrogate loss L_A(W_t) (lines) and strong-attack robust loss (dots)", fontsize=10)
         fig.tight_layout()
-        out.append(_save(fig, _paged_path(path, page, len(pages))))
+        out.append(_save(fig, _paged_path(path, page, len(pages)), tight=False))
     return out, omitted
 
 
@@ -340,7 +341,7 @@ def plot_laziness(points: Points, keys, path, sweep_labels=None, per_figure=PER_
             ax.grid(True, which="both", alpha=0.2)
         fig.suptitle("laziness: distance from initialisation at the end of training", fontsize=10)
         fig.tight_layout()
-        out.append(_save(fig, _paged_path(path, page, len(pages))))
+        out.append(_save(fig, _paged_path(path, page, len(pages)), tight=False))
     return out
 
 

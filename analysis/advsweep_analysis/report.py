@@ -14,6 +14,7 @@ import csv
 import math
 import os
 import sys
+import warnings
 
 import numpy as np
 
@@ -178,6 +179,8 @@ def _pyv(v):
 def _compare(fit, paper, source) -> str:
     if paper is None:
         return ""
+    if fit.ci_low <= 0.0 <= fit.ci_high:
+        return f"too uncertain (the interval includes 0) to compare with the exponent {paper:g} of {source}"
     if fit.ci_high < paper:
         return (f"below the exponent {paper:g} of {source} (that bound is sufficient, not necessary, "
                 f"so a smaller measured exponent does not contradict it)")
@@ -193,7 +196,7 @@ def _exponent_table(exps, points, axis) -> str:
         rows.append([_label(e.group, points), len(e.x), len(e.not_reached),
                      (f"{f.exponent:.2f}" if f.ok else "–"),
                      (f"[{f.ci_low:.2f}, {f.ci_high:.2f}]" if f.ok else f.note),
-                     (f"{e.paper:g} ({e.paper_source})" if e.paper is not None else "–")])
+                     (f"{e.paper:g} — {e.paper_source}" if e.paper is not None else "–")])
     return _table(["line", "reached", "not reached", f"exponent p, m* ∝ ({AXIS_TEXT.get(axis, axis)})^p",
                    "95% CI", "paper bound"], rows)
 
@@ -214,7 +217,7 @@ def _read_exponents(exps, points, axis) -> list:
                 s += (f"; {_plural(len(e.not_reached), 'value')} of {ax} never reached within the grid "
                       f"{'is' if len(e.not_reached) == 1 else 'are'} left out, so the exponent may be underestimated")
             if e.provisional:
-                s += f"; {e.provisional} of the m* are provisional"
+                s += f"; {e.provisional} of these m* {'is' if e.provisional == 1 else 'are'} provisional"
         else:
             s = f"The fit is not possible{where} {e.fit.note.replace('fit not possible ', '')}"
             if e.not_reached:
@@ -327,7 +330,8 @@ def _section_gap(points, path, not_drawn, outdir) -> str:
     text = ("; ".join(sentences) + ".") if sentences else "No done run has finite final losses."
     text = text[0].upper() + text[1:]
     if not_drawn:
-        text += f" {_plural(not_drawn, 'run')} with non-finite or non-positive losses are not drawn."
+        text += (f" {_plural(not_drawn, 'run')} with non-finite or non-positive losses "
+                 f"{'is' if not_drawn == 1 else 'are'} not drawn.")
     lines += ["", "**Reading.** " + text]
     return "\n".join(lines)
 
@@ -392,10 +396,10 @@ def _section_success_map(rows, paths, outdir) -> str:
 
 
 def _section_capacity(points, cap, criterion, path, outdir) -> str:
-    crit = {"acc": "accuracy 1 (clean accuracy for attack none, strong-attack robust accuracy otherwise)",
+    crit = {"acc": "final clean accuracy 1 for attack none, final strong-attack robust accuracy 1 otherwise",
             "loss": "min_t L_A ≤ ε", "either": "accuracy 1 or min_t L_A ≤ ε"}[criterion]
     lines = ["## Capacity: clean vs robust interpolation", "",
-             f"Smallest width whose seeds interpolate the training set ({crit}) for clean training "
+             f"Smallest width whose seeds interpolate the training set (criterion: {crit}) for clean training "
              f"(attack none) and for adversarial training, against n·d. Theorem 6.1: a robust-interpolation "
              f"class needs VC-dimension Ω(nd), while O(n log n) suffices for clean interpolation.", "",
              _img(path, outdir, "capacity"), ""]
@@ -560,6 +564,14 @@ def _error(msg: str, code: int = 2) -> int:
 
 def main(argv=None) -> int:
     args = parser().parse_args(argv)
+    # NaN-heavy partial sweeps make numpy and matplotlib chatty; the report says what is missing.
+    with np.errstate(all="ignore"), warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        warnings.simplefilter("ignore", UserWarning)
+        return _run(args)
+
+
+def _run(args) -> int:
     try:
         points = load(args.files)
         for w in points.warnings:

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .load import DIVERGED, DONE, FAILED, PENDING, RUNNING, Points, _py
+from .load import DIVERGED, DONE, FAILED, Points, _py
 
 _TOL = 1e-12
 

@@ -108,6 +108,7 @@ typedef struct {
     long ranks;
     char job_name[64];
     char created[32];
+    long shard_counts[5];    /* as counts, over this shard's points only */
 } StoreStatus;
 
 /* Summarise the file at `path`. ADV_ERR_INPUT if it is not a sweep file (or a
@@ -120,6 +121,9 @@ int store_status_of(const char *path, StoreStatus *out);
  * Results that disagree between inputs for a done point give a warning.
  * Writes to a temporary name and renames on success. Serial. */
 int store_merge(const char *out_path, const char *const *inputs, int n_inputs);
+/* store_merge, and taken[j] (n_inputs entries; may be NULL) receives how many
+ * points were taken from inputs[j] (points pending everywhere count for none). */
+int store_merge_counts(const char *out_path, const char *const *inputs, int n_inputs, long *taken);
 
 /* The training set of cfg: generated (data_generate) or, for data=file, read
  * from cfg->data_file and put on the sphere (a warning names how many rows

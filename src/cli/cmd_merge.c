@@ -1,9 +1,72 @@
-/* cmd_merge.c — `advsweep merge` (being written). */
+/* cmd_merge.c — `advsweep merge -o OUT.h5 IN.h5...`: combine sweep files of one
+ * job (shards, runs on several clusters) into a new file. Serial; the inputs
+ * are only read. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
 #include "advsweep/common.h"
+#include "advsweep/store.h"
 #include "cli.h"
 
+static void merge_usage(FILE *out) {
+    fprintf(out,
+            "usage: advsweep merge -o OUT.h5 IN.h5 [IN.h5 ...]\n"
+            "\n"
+            "Combine sweep files of the same job (same grid_hash: shards, or runs on several\n"
+            "clusters) into OUT.h5. Each point is taken from the first input where it is done, else\n"
+            "diverged, else failed, else running, else pending; every per-point dataset comes along\n"
+            "(weights and data too). A point done in several inputs with different results gives a\n"
+            "warning. Files of different jobs are refused. OUT.h5 is written under a temporary name\n"
+            "and renamed when complete.\n");
+}
+
 int cmd_merge(int argc, char **argv) {
-    (void)argc;
-    (void)argv;
-    return cli_fail(adv_err(ADV_ERR_INTERNAL, "advsweep merge is not built yet"));
+    const char *out = NULL;
+    const char **inputs = xcalloc((size_t)argc + 1, sizeof(char *));
+    int n = 0, rc = ADV_OK;
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
+            merge_usage(stdout);
+            free(inputs);
+            return 0;
+        } else if (!strcmp(a, "-o") || !strcmp(a, "--output")) {
+            if (i + 1 >= argc) {
+                rc = adv_err(ADV_ERR_INPUT, "option %s needs a file name", a);
+                goto done;
+            }
+            out = argv[++i];
+        } else if (a[0] == '-' && a[1] != '\0') {
+            rc = adv_err(ADV_ERR_INPUT, "unknown option '%s' (see advsweep merge --help)", a);
+            goto done;
+        } else {
+            inputs[n++] = a;
+        }
+    }
+    if (!out) {
+        rc = adv_err(ADV_ERR_INPUT, "merge needs an output file: -o OUT.h5 (see advsweep merge --help)");
+        goto done;
+    }
+    if (n == 0) {
+        rc = adv_err(ADV_ERR_INPUT, "merge needs at least one input file (see advsweep merge --help)");
+        goto done;
+    }
+    long *taken = xcalloc((size_t)n, sizeof(long));
+    rc = store_merge_counts(out, inputs, n, taken);
+    if (rc == ADV_OK) {
+        StoreStatus s;
+        rc = store_status_of(out, &s);
+        if (rc == ADV_OK) {
+            printf("merged %d file%s into %s: %ld points, %ld done, %ld failed, %ld diverged, %ld pending, %ld running;",
+                   n, n == 1 ? "" : "s", out, s.n_points, s.counts[RUN_DONE], s.counts[RUN_FAILED],
+                   s.counts[RUN_DIVERGED], s.counts[RUN_PENDING], s.counts[RUN_RUNNING]);
+            for (int j = 0; j < n; j++) printf("%s %ld from %s", j ? "," : "", taken[j], inputs[j]);
+            printf("\n");
+        }
+    }
+    free(taken);
+done:
+    free(inputs);
+    return rc == ADV_OK ? 0 : cli_fail(rc);
 }

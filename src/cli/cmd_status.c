@@ -1,9 +1,92 @@
-/* cmd_status.c — `advsweep status` (being written). */
+/* cmd_status.c — `advsweep status FILE...`: progress of sweep files, also while
+ * a sweep writes them (the store reads without file locking). Serial; never
+ * writes. */
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+
 #include "advsweep/common.h"
+#include "advsweep/store.h"
 #include "cli.h"
 
+static void status_usage(FILE *out) {
+    fprintf(out,
+            "usage: advsweep status FILE.h5 [FILE.h5 ...]\n"
+            "\n"
+            "Show how many points of each sweep file are done, failed, diverged, pending or running\n"
+            "(running: being trained when the file was last written; a rerun redoes them), the\n"
+            "job, when the file was created, and an estimate of the time left. Works on a file that\n"
+            "a running sweep is writing.\n"
+            "\n"
+            "The estimate: each worker's rate is (planned FLOPs of the finished points) / (their\n"
+            "training seconds); the time left is (planned FLOPs of this shard's pending and running\n"
+            "points) / rate / workers, with workers = ranks - 1 (at least 1) of the run that wrote\n"
+            "the file.\n");
+}
+
+/* "3d 04h", "2h 05m", "4m 10s", "12s" */
+static void format_duration(char *buf, size_t len, double seconds) {
+    long s = (long)llround(seconds);
+    if (s >= 86400) snprintf(buf, len, "%ldd %02ldh", s / 86400, s % 86400 / 3600);
+    else if (s >= 3600) snprintf(buf, len, "%ldh %02ldm", s / 3600, s % 3600 / 60);
+    else if (s >= 60) snprintf(buf, len, "%ldm %02lds", s / 60, s % 60);
+    else snprintf(buf, len, "%lds", s);
+}
+
+static void print_status(const char *path, const StoreStatus *s) {
+    static const char *const names[5] = {"pending", "done", "failed", "diverged", "running"};
+    static const int order[5] = {RUN_DONE, RUN_FAILED, RUN_DIVERGED, RUN_PENDING, RUN_RUNNING};
+    printf("%s: job '%s', created %s, %ld point%s", path, s->job_name[0] ? s->job_name : "?",
+           s->created[0] ? s->created : "?", s->n_points, s->n_points == 1 ? "" : "s");
+    int sharded = s->shard_count > 1;
+    if (sharded) printf(", %ld in this file's shard %d/%d", s->in_shard, s->shard_index, s->shard_count);
+    printf("\n  ");
+    for (int k = 0; k < 5; k++) {
+        int st = order[k];
+        printf("%s%ld %s", k ? ", " : "", s->counts[st], names[st]);
+        if (sharded && s->shard_counts[st] != s->counts[st]) printf(" (%ld in shard)", s->shard_counts[st]);
+    }
+    printf("\n");
+    long left = s->shard_counts[RUN_PENDING] + s->shard_counts[RUN_RUNNING];
+    long workers = s->ranks > 1 ? s->ranks - 1 : 1;
+    if (left == 0) {
+        printf("  nothing left to run%s\n", sharded ? " in this shard" : "");
+    } else if (s->done_wall > 0 && s->done_flops_planned > 0 && s->pending_flops_planned > 0) {
+        double rate = s->done_flops_planned / s->done_wall; /* planned FLOP/s of one worker */
+        double eta = s->pending_flops_planned / rate / (double)workers;
+        char text[32];
+        format_duration(text, sizeof text, eta);
+        printf("  ETA ~%s for %ld point%s left, with %ld worker%s at %.3g GFLOP/s each (from %ld finished point%s)\n",
+               text, left, left == 1 ? "" : "s", workers, workers == 1 ? "" : "s", rate * 1e-9,
+               s->counts[RUN_DONE] + s->counts[RUN_DIVERGED],
+               s->counts[RUN_DONE] + s->counts[RUN_DIVERGED] == 1 ? "" : "s");
+    } else {
+        printf("  ETA unknown: %ld point%s left, none finished yet to measure the rate\n", left, left == 1 ? "" : "s");
+    }
+}
+
 int cmd_status(int argc, char **argv) {
-    (void)argc;
-    (void)argv;
-    return cli_fail(adv_err(ADV_ERR_INTERNAL, "advsweep status is not built yet"));
+    int first = 0, files = 0;
+    for (int i = 1; i < argc; i++) {
+        if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) {
+            status_usage(stdout);
+            return 0;
+        }
+        if (argv[i][0] == '-' && argv[i][1] != '\0')
+            return cli_fail(adv_err(ADV_ERR_INPUT, "unknown option '%s' (see advsweep status --help)", argv[i]));
+        files++;
+    }
+    if (files == 0) return cli_fail(adv_err(ADV_ERR_INPUT, "status needs a sweep file (see advsweep status --help)"));
+    for (int i = 1; i < argc; i++) {
+        StoreStatus s;
+        int rc = store_status_of(argv[i], &s);
+        if (rc != ADV_OK) {
+            cli_fail(rc);
+            if (!first) first = rc;
+            continue;
+        }
+        print_status(argv[i], &s);
+    }
+    fflush(stdout);
+    return first;
 }

@@ -107,8 +107,8 @@ int h5_open_sweep(hid_t *file, const char *path, unsigned flags) {
     if (is == 0) return adv_err(ADV_ERR_INPUT, "%s: not an HDF5 file", path);
     int rc = ADV_OK;
     hid_t fapl = H5I_INVALID_HID, f = H5I_INVALID_HID;
-    H5CHECK(fapl = h5_fapl_serial(), "%s: cannot set up file access", path);
-    H5CHECK(f = H5Fopen(path, flags, fapl), "%s: cannot open as HDF5", path);
+    H5TRY(fapl = h5_fapl_serial(), "%s: cannot set up file access", path);
+    H5TRY(f = H5Fopen(path, flags, fapl), "%s: cannot open as HDF5", path);
     if (!h5_attr_exists(f, A_TOOL) || !h5_attr_exists(f, A_LAYOUT_VERSION)) {
         rc = adv_err(ADV_ERR_INPUT, "%s: not an advsweep sweep file (no %s/%s attribute)", path, A_TOOL,
                      A_LAYOUT_VERSION);
@@ -157,10 +157,10 @@ int h5_attr_write_str(hid_t obj, const char *name, const char *value) {
     int rc = ADV_OK;
     hid_t type = H5I_INVALID_HID, space = H5I_INVALID_HID, attr = H5I_INVALID_HID;
     if (!value) value = "";
-    H5CHECK(type = h5_str_type(strlen(value) + 1), "cannot make a string type");
-    H5CHECK(space = H5Screate(H5S_SCALAR), "cannot make a dataspace");
-    H5CHECK(attr = H5Acreate2(obj, name, type, space, H5P_DEFAULT, H5P_DEFAULT), "cannot create attribute %s", name);
-    H5CHECK(H5Awrite(attr, type, value), "cannot write attribute %s", name);
+    H5TRY(type = h5_str_type(strlen(value) + 1), "cannot make a string type");
+    H5TRY(space = H5Screate(H5S_SCALAR), "cannot make a dataspace");
+    H5TRY(attr = H5Acreate2(obj, name, type, space, H5P_DEFAULT, H5P_DEFAULT), "cannot create attribute %s", name);
+    H5TRY(H5Awrite(attr, type, value), "cannot write attribute %s", name);
 cleanup:
     h5_close(&attr);
     h5_close(&space);
@@ -171,10 +171,10 @@ cleanup:
 int h5_attr_write_i64(hid_t obj, const char *name, int64_t value) {
     int rc = ADV_OK;
     hid_t space = H5I_INVALID_HID, attr = H5I_INVALID_HID;
-    H5CHECK(space = H5Screate(H5S_SCALAR), "cannot make a dataspace");
-    H5CHECK(attr = H5Acreate2(obj, name, H5T_STD_I64LE, space, H5P_DEFAULT, H5P_DEFAULT),
+    H5TRY(space = H5Screate(H5S_SCALAR), "cannot make a dataspace");
+    H5TRY(attr = H5Acreate2(obj, name, H5T_STD_I64LE, space, H5P_DEFAULT, H5P_DEFAULT),
             "cannot create attribute %s", name);
-    H5CHECK(H5Awrite(attr, H5T_NATIVE_INT64, &value), "cannot write attribute %s", name);
+    H5TRY(H5Awrite(attr, H5T_NATIVE_INT64, &value), "cannot write attribute %s", name);
 cleanup:
     h5_close(&attr);
     h5_close(&space);
@@ -185,8 +185,8 @@ int h5_attr_update_i64(hid_t obj, const char *name, int64_t value) {
     int rc = ADV_OK;
     hid_t attr = H5I_INVALID_HID;
     if (!h5_attr_exists(obj, name)) return h5_attr_write_i64(obj, name, value);
-    H5CHECK(attr = H5Aopen(obj, name, H5P_DEFAULT), "cannot open attribute %s", name);
-    H5CHECK(H5Awrite(attr, H5T_NATIVE_INT64, &value), "cannot write attribute %s", name);
+    H5TRY(attr = H5Aopen(obj, name, H5P_DEFAULT), "cannot open attribute %s", name);
+    H5TRY(H5Awrite(attr, H5T_NATIVE_INT64, &value), "cannot write attribute %s", name);
 cleanup:
     h5_close(&attr);
     return rc;
@@ -197,24 +197,24 @@ int h5_attr_read_str(hid_t obj, const char *name, char *buf, size_t len) {
     hid_t attr = H5I_INVALID_HID, ftype = H5I_INVALID_HID, mtype = H5I_INVALID_HID;
     char *tmp = NULL;
     buf[0] = '\0';
-    H5CHECK(attr = H5Aopen(obj, name, H5P_DEFAULT), "cannot open attribute %s", name);
-    H5CHECK(ftype = H5Aget_type(attr), "cannot read the type of attribute %s", name);
+    H5TRY(attr = H5Aopen(obj, name, H5P_DEFAULT), "cannot open attribute %s", name);
+    H5TRY(ftype = H5Aget_type(attr), "cannot read the type of attribute %s", name);
     if (H5Tget_class(ftype) != H5T_STRING) {
         rc = adv_err(ADV_ERR_INPUT, "attribute %s is not a string", name);
         goto cleanup;
     }
     if (H5Tis_variable_str(ftype) > 0) {
         char *value = NULL;
-        H5CHECK(mtype = H5Tcopy(H5T_C_S1), "cannot make a string type");
-        H5CHECK(H5Tset_size(mtype, H5T_VARIABLE), "cannot make a string type");
-        H5CHECK(H5Aread(attr, mtype, &value), "cannot read attribute %s", name);
+        H5TRY(mtype = H5Tcopy(H5T_C_S1), "cannot make a string type");
+        H5TRY(H5Tset_size(mtype, H5T_VARIABLE), "cannot make a string type");
+        H5TRY(H5Aread(attr, mtype, &value), "cannot read attribute %s", name);
         snprintf(buf, len, "%s", value ? value : "");
         H5free_memory(value);
     } else {
         size_t size = H5Tget_size(ftype);
         tmp = xcalloc(size + 1, 1);
-        H5CHECK(mtype = h5_str_type(size + 1), "cannot make a string type");
-        H5CHECK(H5Aread(attr, mtype, tmp), "cannot read attribute %s", name);
+        H5TRY(mtype = h5_str_type(size + 1), "cannot make a string type");
+        H5TRY(H5Aread(attr, mtype, tmp), "cannot read attribute %s", name);
         snprintf(buf, len, "%s", tmp);
     }
 cleanup:
@@ -228,13 +228,13 @@ cleanup:
 int h5_attr_read_i64(hid_t obj, const char *name, int64_t *value) {
     int rc = ADV_OK;
     hid_t attr = H5I_INVALID_HID, ftype = H5I_INVALID_HID;
-    H5CHECK(attr = H5Aopen(obj, name, H5P_DEFAULT), "cannot open attribute %s", name);
-    H5CHECK(ftype = H5Aget_type(attr), "cannot read the type of attribute %s", name);
+    H5TRY(attr = H5Aopen(obj, name, H5P_DEFAULT), "cannot open attribute %s", name);
+    H5TRY(ftype = H5Aget_type(attr), "cannot read the type of attribute %s", name);
     if (H5Tget_class(ftype) != H5T_INTEGER) {
         rc = adv_err(ADV_ERR_INPUT, "attribute %s is not an integer", name);
         goto cleanup;
     }
-    H5CHECK(H5Aread(attr, H5T_NATIVE_INT64, value), "cannot read attribute %s", name);
+    H5TRY(H5Aread(attr, H5T_NATIVE_INT64, value), "cannot read attribute %s", name);
 cleanup:
     h5_close(&ftype);
     h5_close(&attr);
@@ -285,7 +285,7 @@ static int row_io(hid_t ds, long index, hid_t memtype, void *buf, int write, con
     int rc = ADV_OK;
     hid_t fspace = H5I_INVALID_HID, mspace = H5I_INVALID_HID;
     hsize_t dims[8], start[8] = {0}, count[8];
-    H5CHECK(fspace = H5Dget_space(ds), "cannot read the shape of %s", what);
+    H5TRY(fspace = H5Dget_space(ds), "cannot read the shape of %s", what);
     int rank = H5Sget_simple_extent_ndims(fspace);
     if (rank < 1 || rank > 8) {
         rc = adv_err(ADV_ERR_IO, "%s has an unexpected rank %d", what, rank);
@@ -300,12 +300,12 @@ static int row_io(hid_t ds, long index, hid_t memtype, void *buf, int write, con
     start[0] = (hsize_t)index;
     count[0] = 1;
     for (int k = 1; k < rank; k++) count[k] = dims[k];
-    H5CHECK(H5Sselect_hyperslab(fspace, H5S_SELECT_SET, start, NULL, count, NULL), "cannot select a row of %s", what);
-    H5CHECK(mspace = H5Screate_simple(rank, count, NULL), "cannot make a dataspace");
+    H5TRY(H5Sselect_hyperslab(fspace, H5S_SELECT_SET, start, NULL, count, NULL), "cannot select a row of %s", what);
+    H5TRY(mspace = H5Screate_simple(rank, count, NULL), "cannot make a dataspace");
     if (write)
-        H5CHECK(H5Dwrite(ds, memtype, mspace, fspace, H5P_DEFAULT, buf), "cannot write row %ld of %s", index, what);
+        H5TRY(H5Dwrite(ds, memtype, mspace, fspace, H5P_DEFAULT, buf), "cannot write row %ld of %s", index, what);
     else
-        H5CHECK(H5Dread(ds, memtype, mspace, fspace, H5P_DEFAULT, buf), "cannot read row %ld of %s", index, what);
+        H5TRY(H5Dread(ds, memtype, mspace, fspace, H5P_DEFAULT, buf), "cannot read row %ld of %s", index, what);
 cleanup:
     h5_close(&mspace);
     h5_close(&fspace);
@@ -323,8 +323,8 @@ int h5_read_row(hid_t ds, long index, hid_t memtype, void *buf, const char *what
 int h5_read_all(hid_t loc, const char *name, hid_t memtype, void *buf) {
     int rc = ADV_OK;
     hid_t ds = H5I_INVALID_HID;
-    H5CHECK(ds = H5Dopen2(loc, name, H5P_DEFAULT), "cannot open /%s", name);
-    H5CHECK(H5Dread(ds, memtype, H5S_ALL, H5S_ALL, H5P_DEFAULT, buf), "cannot read /%s", name);
+    H5TRY(ds = H5Dopen2(loc, name, H5P_DEFAULT), "cannot open /%s", name);
+    H5TRY(H5Dread(ds, memtype, H5S_ALL, H5S_ALL, H5P_DEFAULT, buf), "cannot read /%s", name);
 cleanup:
     h5_close(&ds);
     return rc;
@@ -354,14 +354,11 @@ void param_pack(void *dst, const TrainConfig *cfg, const ParamSpec *p) {
     case PARAM_INT: memcpy(dst, field, sizeof(int64_t)); break;
     case PARAM_REAL: memcpy(dst, field, sizeof(double)); break;
     case PARAM_CHOICE: {
-        const char *name = choice_name(p->name, *(const int *)field);
-        memset(dst, 0, CHOICE_BYTES);
-        if (name) strncpy(dst, name, CHOICE_BYTES - 1);
+        text_copy(dst, CHOICE_BYTES, choice_name(p->name, *(const int *)field));
         break;
     }
     case PARAM_TEXT:
-        memset(dst, 0, TEXT_BYTES);
-        strncpy(dst, field, TEXT_BYTES - 1);
+        text_copy(dst, TEXT_BYTES, field);
         break;
     }
 }
@@ -419,7 +416,7 @@ void runs_type_free(RunsType *rt) {
 static int insert_member(hid_t compound, const char *name, size_t offset, hid_t member) {
     int rc = ADV_OK;
     if (member < 0) return h5_fail(ADV_ERR_IO, "cannot make the type of runs member %s", name);
-    H5CHECK(H5Tinsert(compound, name, offset, member), "cannot add member %s to the runs table", name);
+    H5TRY(H5Tinsert(compound, name, offset, member), "cannot add member %s to the runs table", name);
 cleanup:
     H5Tclose(member);
     return rc;
@@ -447,7 +444,7 @@ int runs_type_build(RunsType *rt, int native) {
         size += summary_bytes(&SUMMARY_FIELDS[j]);
     }
     rt->size = size;
-    H5CHECK(rt->type = H5Tcreate(H5T_COMPOUND, size), "cannot make the runs table type");
+    H5TRY(rt->type = H5Tcreate(H5T_COMPOUND, size), "cannot make the runs table type");
     CHECK(insert_member(rt->type, RUNS_INDEX, rt->off_index, H5Tcopy(native ? H5T_NATIVE_INT64 : H5T_STD_I64LE)));
     CHECK(insert_member(rt->type, RUNS_STATUS, rt->off_status, H5Tcopy(native ? H5T_NATIVE_INT32 : H5T_STD_I32LE)));
     for (int i = 0; i < N_PARAMS; i++)
@@ -475,14 +472,16 @@ void runs_pack_summary(const RunsType *rt, unsigned char *row, const TrainSummar
         if (!sum) {
             summary_fill(dst, f);
         } else if (f->type == FIELD_TEXT) {
-            const char *src = (const char *)sum + f->offset;
-            memset(dst, 0, f->size);
-            size_t n = strnlen(src, f->size - 1);
-            memcpy(dst, src, n);
+            text_copy((char *)dst, f->size, (const char *)sum + f->offset);
         } else {
             memcpy(dst, (const char *)sum + f->offset, summary_bytes(f));
         }
     }
+}
+
+void text_copy(char *dst, size_t size, const char *src) {
+    memset(dst, 0, size);
+    if (src && size > 1) memcpy(dst, src, strnlen(src, size - 1));
 }
 
 /* ---- files --------------------------------------------------------------------------------- */

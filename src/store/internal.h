@@ -91,7 +91,7 @@ void h5_init(void);
 int h5_fail(int code, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 /* `if ((expr) < 0)`: record an ADV_ERR_IO message and jump to cleanup (needs `rc`). */
-#define H5CHECK(expr, ...)                              \
+#define H5TRY(expr, ...)                              \
     do {                                                \
         if ((expr) < 0) {                               \
             rc = h5_fail(ADV_ERR_IO, __VA_ARGS__);      \
@@ -174,6 +174,9 @@ int runs_type_build(RunsType *rt, int native);
 void runs_type_free(RunsType *rt);
 /* Summary part (and status) of a row from sum; fills when sum is NULL. */
 void runs_pack_summary(const RunsType *rt, unsigned char *row, const TrainSummary *sum);
+
+/* dst[0..size) = src truncated to size-1 characters, zero-padded. */
+void text_copy(char *dst, size_t size, const char *src);
 
 /* ---- files ------------------------------------------------------------------------ */
 

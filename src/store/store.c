@@ -1,2 +1,804 @@
-/* store.c: not yet written */
-typedef int placeholder_store_t;
+/* store.c — the sweep file's writer (docs/layout.md): create or resume, write
+ * points independently from any rank, reset failed points, close.
+ *
+ * Creation is serial: rank 0 builds the whole file (every dataset allocated
+ * early, with fill values, all parameters and the params part of /runs)
+ * under PATH.tmp.PID with the sec2 driver, closes it, fsyncs it and renames
+ * it into place. Then every rank opens it (MPI-IO, or sec2 with STORE_SERIAL)
+ * and from then on only raw rows are written, each point's /status last; no
+ * metadata changes, so a kill at any moment leaves a readable file.
+ *
+ * Uses MPI only through what parallel HDF5 brings along (hdf5.h includes
+ * mpi.h); never in STORE_SERIAL mode, which works without MPI_Init. Must not
+ * print: errors go through adv_err.
+ */
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "advsweep/common.h"
+#include "internal.h"
+
+struct Store {
+    char *path;
+    hid_t file;
+    int parallel;     /* 0: STORE_SERIAL (sec2), 1: MPI-IO on comm */
+    MPI_Comm comm;    /* MPI_COMM_NULL when serial */
+    int rank, size;
+    long P, K, E;     /* points, trajectory records, evaluations */
+    long Nw, Nf, N, D; /* optional /weights and /data sizes (0 when absent) */
+    int8_t *status;   /* (P) this process's copy of /status */
+    RunsType runs;    /* native row type of /runs */
+    unsigned char *row; /* (runs.size) scratch row */
+    hid_t t_reason, t_host;         /* string types */
+    hid_t *t_summary;               /* (N_SUMMARY_FIELDS) native types */
+    hid_t d_status, d_reason, d_runs;
+    hid_t *d_summary;               /* (N_SUMMARY_FIELDS) */
+    hid_t d_traj[N_TRAJ], d_traj_len;
+    hid_t d_eval[N_EVAL], d_eval_len;
+    hid_t d_wrank, d_whost, d_wthreads;
+    hid_t d_w0, d_w, d_fixed, d_x, d_y; /* H5I_INVALID_HID when absent */
+};
+
+/* ---- small helpers ------------------------------------------------------------------ */
+
+static long at_least_one(long v) { return v > 0 ? v : 1; }
+
+static void hash_text(char buf[17], uint64_t hash) { snprintf(buf, 17, "%016llx", (unsigned long long)hash); }
+
+static void now_iso8601(char *buf, size_t len) {
+    time_t t = time(NULL);
+    struct tm tm;
+    gmtime_r(&t, &tm);
+    strftime(buf, len, "%Y-%m-%dT%H:%M:%SZ", &tm);
+}
+
+static void mpi_version(char *buf, size_t len) {
+    int initialized = 0, finalized = 0;
+    buf[0] = '\0';
+    MPI_Initialized(&initialized);
+    MPI_Finalized(&finalized);
+    if (!initialized || finalized) return;
+    char text[MPI_MAX_LIBRARY_VERSION_STRING] = "";
+    int n = 0;
+    MPI_Get_library_version(text, &n);
+    text[strcspn(text, "\r\n")] = '\0';
+    snprintf(buf, len, "%s", text);
+}
+
+/* Copy the current message before wrapping it (adv_errmsg's buffer is reused). */
+static int rewrap(int code, const char *suffix) {
+    char msg[1024];
+    snprintf(msg, sizeof msg, "%s", adv_errmsg());
+    return adv_err(code, "%s%s", msg, suffix);
+}
+
+/* Collective: rank 0's rc (and message) on every rank. */
+static int share_rc(MPI_Comm comm, int rc) {
+    struct {
+        int rc;
+        char msg[1000];
+    } m;
+    memset(&m, 0, sizeof m);
+    int rank = 0;
+    MPI_Comm_rank(comm, &rank);
+    if (rank == 0) {
+        m.rc = rc;
+        snprintf(m.msg, sizeof m.msg, "%s", adv_errmsg());
+    }
+    MPI_Bcast(&m, (int)sizeof m, MPI_BYTE, 0, comm);
+    if (rank != 0 && m.rc != ADV_OK) adv_err(m.rc, "%s", m.msg);
+    return m.rc;
+}
+
+/* Collective: the largest rc of all ranks; ranks that were fine name the problem. */
+static int agree_rc(MPI_Comm comm, int rc, const char *path) {
+    int worst = rc;
+    MPI_Allreduce(&rc, &worst, 1, MPI_INT, MPI_MAX, comm);
+    if (worst != ADV_OK && rc == ADV_OK) adv_err(worst, "%s: another rank failed to open the file", path);
+    return worst;
+}
+
+/* ---- creation (serial, rank 0) ---------------------------------------------------------- */
+
+/* A contiguous dataset allocated at creation. `fill` (in `mtype`) is written
+ * everywhere at allocation; NULL: no fill (the caller writes every element). */
+static int create_dataset(hid_t *out, hid_t loc, const char *name, hid_t ftype, hid_t mtype, int rank,
+                          const hsize_t *dims, const void *fill) {
+    int rc = ADV_OK;
+    hid_t space = H5I_INVALID_HID, dcpl = H5I_INVALID_HID, ds = H5I_INVALID_HID;
+    H5TRY(space = H5Screate_simple(rank, dims, NULL), "cannot make the dataspace of /%s", name);
+    H5TRY(dcpl = H5Pcreate(H5P_DATASET_CREATE), "cannot make a property list");
+    H5TRY(H5Pset_layout(dcpl, H5D_CONTIGUOUS), "cannot set the layout of /%s", name);
+    H5TRY(H5Pset_alloc_time(dcpl, H5D_ALLOC_TIME_EARLY), "cannot set the allocation of /%s", name);
+    if (fill) {
+        H5TRY(H5Pset_fill_value(dcpl, mtype, fill), "cannot set the fill value of /%s", name);
+        H5TRY(H5Pset_fill_time(dcpl, H5D_FILL_TIME_ALLOC), "cannot set the fill time of /%s", name);
+    } else {
+        H5TRY(H5Pset_fill_time(dcpl, H5D_FILL_TIME_NEVER), "cannot set the fill time of /%s", name);
+    }
+    H5TRY(ds = H5Dcreate2(loc, name, ftype, space, H5P_DEFAULT, dcpl, H5P_DEFAULT), "cannot create /%s", name);
+    if (out) {
+        *out = ds;
+        ds = H5I_INVALID_HID;
+    }
+cleanup:
+    h5_close(&ds);
+    h5_close(&dcpl);
+    h5_close(&space);
+    return rc;
+}
+
+/* A (P) dataset written completely from buf. */
+static int create_written(hid_t loc, const char *name, hid_t ftype, hid_t mtype, hsize_t P, const void *buf) {
+    int rc = ADV_OK;
+    hid_t ds = H5I_INVALID_HID;
+    CHECK(create_dataset(&ds, loc, name, ftype, mtype, 1, &P, NULL));
+    H5TRY(H5Dwrite(ds, mtype, H5S_ALL, H5S_ALL, H5P_DEFAULT, buf), "cannot write /%s", name);
+cleanup:
+    h5_close(&ds);
+    return rc;
+}
+
+static int create_group(hid_t file, const char *name) {
+    int rc = ADV_OK;
+    hid_t g = H5I_INVALID_HID;
+    H5TRY(g = H5Gcreate2(file, name, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT), "cannot create group /%s", name);
+cleanup:
+    h5_close(&g);
+    return rc;
+}
+
+static int write_root_attributes(hid_t file, const StoreLayout *l, long K, long E) {
+    char hash[17], created[32], h5ver[32], mpiver[256];
+    unsigned maj = 0, min = 0, rel = 0;
+    H5get_libversion(&maj, &min, &rel);
+    snprintf(h5ver, sizeof h5ver, "%u.%u.%u", maj, min, rel);
+    hash_text(hash, l->grid_hash);
+    now_iso8601(created, sizeof created);
+    mpi_version(mpiver, sizeof mpiver);
+    TRY(h5_attr_write_i64(file, A_LAYOUT_VERSION, STORE_LAYOUT_VERSION));
+    TRY(h5_attr_write_str(file, A_TOOL, TOOL_NAME));
+    TRY(h5_attr_write_str(file, A_TOOL_VERSION, ADVSWEEP_VERSION));
+    TRY(h5_attr_write_str(file, A_JOB_TEXT, l->job_text));
+    TRY(h5_attr_write_str(file, A_JOB_NAME, l->job_name));
+    TRY(h5_attr_write_str(file, A_GRID_HASH, hash));
+    TRY(h5_attr_write_str(file, A_CREATED, created));
+    TRY(h5_attr_write_i64(file, A_N_POINTS, l->n_points));
+    TRY(h5_attr_write_i64(file, A_RECORDS_MAX, K));
+    TRY(h5_attr_write_i64(file, A_EVALS_MAX, E));
+    TRY(h5_attr_write_str(file, A_AXES, l->axes));
+    TRY(h5_attr_write_i64(file, A_SHARD_INDEX, l->shard_index));
+    TRY(h5_attr_write_i64(file, A_SHARD_COUNT, l->shard_count));
+    TRY(h5_attr_write_str(file, A_HDF5_VERSION, h5ver));
+    TRY(h5_attr_write_str(file, A_MPI_VERSION, mpiver));
+    TRY(h5_attr_write_str(file, A_BLAS_VERSION, l->blas_version));
+    TRY(h5_attr_write_i64(file, A_OMP_THREADS, l->omp_threads));
+    TRY(h5_attr_write_i64(file, A_RANKS, l->ranks));
+    return ADV_OK;
+}
+
+/* Every /params/NAME, every /summary/NAME, /plan/flops and the /runs rows. */
+static int create_point_tables(hid_t file, const StoreLayout *l) {
+    int rc = ADV_OK;
+    hsize_t P = (hsize_t)l->n_points;
+    hid_t ftype = H5I_INVALID_HID, mtype = H5I_INVALID_HID, ds = H5I_INVALID_HID;
+    hid_t fspace = H5I_INVALID_HID, mspace = H5I_INVALID_HID;
+    RunsType frt = {.type = H5I_INVALID_HID}, mrt = {.type = H5I_INVALID_HID};
+    unsigned char *buf = NULL;
+
+    for (int i = 0; i < N_PARAMS; i++) {
+        const ParamSpec *p = &PARAMS[i];
+        size_t bytes = param_bytes(p);
+        char name[128];
+        snprintf(name, sizeof name, "%s/%s", G_PARAMS, p->name);
+        buf = xcalloc(P, bytes);
+        for (hsize_t k = 0; k < P; k++) param_pack(buf + k * bytes, &l->configs[k], p);
+        H5TRY(ftype = param_type(p, 0), "cannot make the type of /%s", name);
+        H5TRY(mtype = param_type(p, 1), "cannot make the type of /%s", name);
+        CHECK(create_written(file, name, ftype, mtype, P, buf));
+        h5_close(&mtype);
+        h5_close(&ftype);
+        free(buf);
+        buf = NULL;
+    }
+    for (int j = 0; j < N_SUMMARY_FIELDS; j++) {
+        const SummaryField *f = &SUMMARY_FIELDS[j];
+        char name[128];
+        unsigned char fill[512];
+        snprintf(name, sizeof name, "%s/%s", G_SUMMARY, f->name);
+        if (summary_bytes(f) > sizeof fill) {
+            rc = adv_err(ADV_ERR_INTERNAL, "summary field %s is too large", f->name);
+            goto cleanup;
+        }
+        summary_fill(fill, f);
+        H5TRY(ftype = summary_type(f, 0), "cannot make the type of /%s", name);
+        H5TRY(mtype = summary_type(f, 1), "cannot make the type of /%s", name);
+        CHECK(create_dataset(NULL, file, name, ftype, mtype, 1, &P, fill));
+        h5_close(&mtype);
+        h5_close(&ftype);
+    }
+    {
+        double *flops = xcalloc(P, sizeof(double));
+        for (hsize_t k = 0; k < P; k++) flops[k] = l->cost_flops ? l->cost_flops[k] : NAN;
+        rc = create_written(file, D_PLAN_FLOPS, H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, P, flops);
+        free(flops);
+        if (rc != ADV_OK) goto cleanup;
+    }
+    /* /runs: index, pending status, parameters, summary fill values; in blocks of rows. */
+    CHECK(runs_type_build(&frt, 0));
+    CHECK(runs_type_build(&mrt, 1));
+    CHECK(create_dataset(&ds, file, D_RUNS, frt.type, mrt.type, 1, &P, NULL));
+    H5TRY(fspace = H5Dget_space(ds), "cannot read the shape of /%s", D_RUNS);
+    const hsize_t block = 4096;
+    buf = xcalloc(block, mrt.size);
+    for (hsize_t a = 0; a < P; a += block) {
+        hsize_t n = P - a < block ? P - a : block;
+        memset(buf, 0, n * mrt.size);
+        for (hsize_t k = 0; k < n; k++) {
+            unsigned char *row = buf + k * mrt.size;
+            int64_t index = (int64_t)(a + k);
+            memcpy(row + mrt.off_index, &index, 8);
+            for (int i = 0; i < N_PARAMS; i++) param_pack(row + mrt.off_param[i], &l->configs[a + k], &PARAMS[i]);
+            runs_pack_summary(&mrt, row, NULL);
+        }
+        H5TRY(H5Sselect_hyperslab(fspace, H5S_SELECT_SET, &a, NULL, &n, NULL), "cannot select rows of /%s", D_RUNS);
+        H5TRY(mspace = H5Screate_simple(1, &n, NULL), "cannot make a dataspace");
+        H5TRY(H5Dwrite(ds, mrt.type, mspace, fspace, H5P_DEFAULT, buf), "cannot write /%s", D_RUNS);
+        h5_close(&mspace);
+    }
+cleanup:
+    free(buf);
+    runs_type_free(&mrt);
+    runs_type_free(&frt);
+    h5_close(&mspace);
+    h5_close(&fspace);
+    h5_close(&ds);
+    h5_close(&mtype);
+    h5_close(&ftype);
+    return rc;
+}
+
+static int create_matrices(hid_t file, const StoreLayout *l, long K, long E) {
+    int rc = ADV_OK;
+    hsize_t P = (hsize_t)l->n_points;
+    const int64_t minus1_64 = -1;
+    const int32_t minus1_32 = -1, zero32 = 0;
+    const int8_t pending = RUN_PENDING;
+    const double nan = NAN;
+    char name[128];
+    hid_t reason = H5I_INVALID_HID, host = H5I_INVALID_HID;
+    char empty[REASON_BYTES > HOST_BYTES ? REASON_BYTES : HOST_BYTES] = {0};
+
+    CHECK(create_dataset(NULL, file, D_STATUS, H5T_STD_I8LE, H5T_NATIVE_INT8, 1, &P, &pending));
+    H5TRY(reason = h5_str_type(REASON_BYTES), "cannot make a string type");
+    CHECK(create_dataset(NULL, file, D_REASON, reason, reason, 1, &P, empty));
+    for (int g = 0; g < 2; g++) {
+        const char *group = g == 0 ? G_TRAJ : G_EVAL;
+        const char *const *names = g == 0 ? TRAJ_NAMES : EVAL_NAMES;
+        int count = g == 0 ? N_TRAJ : N_EVAL;
+        hsize_t dims[2] = {P, (hsize_t)(g == 0 ? K : E)};
+        for (int k = 0; k < count; k++) {
+            snprintf(name, sizeof name, "%s/%s", group, names[k]);
+            if (k == 0) CHECK(create_dataset(NULL, file, name, H5T_STD_I64LE, H5T_NATIVE_INT64, 2, dims, &minus1_64));
+            else CHECK(create_dataset(NULL, file, name, H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, 2, dims, &nan));
+        }
+        CHECK(create_dataset(NULL, file, g == 0 ? D_TRAJ_LENGTH : D_EVAL_LENGTH, H5T_STD_I32LE, H5T_NATIVE_INT32, 1,
+                             &P, &zero32));
+    }
+    CHECK(create_dataset(NULL, file, D_WORKER_RANK, H5T_STD_I32LE, H5T_NATIVE_INT32, 1, &P, &minus1_32));
+    H5TRY(host = h5_str_type(HOST_BYTES), "cannot make a string type");
+    CHECK(create_dataset(NULL, file, D_WORKER_HOST, host, host, 1, &P, empty));
+    CHECK(create_dataset(NULL, file, D_WORKER_THREADS, H5T_STD_I32LE, H5T_NATIVE_INT32, 1, &P, &zero32));
+    if (l->store_weights) {
+        hsize_t w[2] = {P, (hsize_t)at_least_one(l->weights_max)};
+        hsize_t f[2] = {P, (hsize_t)at_least_one(l->fixed_max)};
+        hsize_t x[3] = {P, (hsize_t)at_least_one(l->data_n_max), (hsize_t)at_least_one(l->data_d_max)};
+        CHECK(create_group(file, G_WEIGHTS));
+        CHECK(create_group(file, G_DATA));
+        CHECK(create_dataset(NULL, file, D_WEIGHTS_W0, H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, 2, w, &nan));
+        CHECK(create_dataset(NULL, file, D_WEIGHTS_W, H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, 2, w, &nan));
+        CHECK(create_dataset(NULL, file, D_WEIGHTS_FIXED, H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, 2, f, &nan));
+        CHECK(create_dataset(NULL, file, D_DATA_X, H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, 3, x, &nan));
+        CHECK(create_dataset(NULL, file, D_DATA_Y, H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, 2, x, &nan));
+    }
+cleanup:
+    h5_close(&host);
+    h5_close(&reason);
+    return rc;
+}
+
+/* Build the complete file under a temporary name and rename it to `path`. */
+static int create_file(const char *path, const StoreLayout *l) {
+    int rc = ADV_OK;
+    long K = at_least_one(l->records_max), E = at_least_one(l->evals_max);
+    char *tmp = store_tmp_name(path);
+    hid_t fapl = H5I_INVALID_HID, fcpl = H5I_INVALID_HID, file = H5I_INVALID_HID;
+    H5TRY(fapl = h5_fapl_serial(), "cannot set up file access");
+    H5TRY(fcpl = H5Pcreate(H5P_FILE_CREATE), "cannot make a property list");
+    /* A job text beyond the 64 KiB object-header message limit needs dense attribute storage. */
+    if (l->job_text && strlen(l->job_text) > 32 * 1024)
+        H5TRY(H5Pset_attr_phase_change(fcpl, 0, 0), "cannot set dense attribute storage");
+    H5TRY(file = H5Fcreate(tmp, H5F_ACC_TRUNC, fcpl, fapl), "%s: cannot create", tmp);
+    CHECK(write_root_attributes(file, l, K, E));
+    /* /status first: its storage comes first in the file. */
+    CHECK(create_group(file, G_PARAMS));
+    CHECK(create_group(file, G_SUMMARY));
+    CHECK(create_group(file, G_TRAJ));
+    CHECK(create_group(file, G_EVAL));
+    CHECK(create_group(file, G_WORKER));
+    CHECK(create_group(file, G_PLAN));
+    CHECK(create_matrices(file, l, K, E));
+    CHECK(create_point_tables(file, l));
+    H5TRY(H5Fclose(file), "%s: cannot close", tmp);
+    file = H5I_INVALID_HID;
+    CHECK(store_publish(tmp, path));
+cleanup:
+    if (rc != ADV_OK) {
+        char msg[1024];
+        snprintf(msg, sizeof msg, "%s", adv_errmsg());
+        if (strncmp(msg, tmp, strlen(tmp)) != 0 && strncmp(msg, path, strlen(path)) != 0)
+            adv_err(rc, "%s: %s", path, msg);
+    }
+    h5_close(&file);
+    h5_close(&fcpl);
+    h5_close(&fapl);
+    if (rc != ADV_OK) unlink(tmp);
+    free(tmp);
+    return rc;
+}
+
+/* ---- resume (serial, rank 0) -------------------------------------------------------- */
+
+static int check_dims(hid_t f, const char *path, const char *name, int rank, const hsize_t *want) {
+    hsize_t dims[3] = {0};
+    if (!h5_has_dataset(f, name))
+        return adv_err(ADV_ERR_INPUT, "%s: not a complete sweep file (no /%s); use --fresh to replace it", path, name);
+    int got = h5_dims(f, name, dims);
+    if (got < 0) return ADV_ERR_IO;
+    int ok = got == rank && dims[0] == want[0];
+    for (int k = 1; ok && k < rank; k++) ok = dims[k] >= want[k];
+    if (!ok)
+        return adv_err(ADV_ERR_INPUT,
+                       "%s: /%s has another shape than this job needs (file written by another version or "
+                       "job?); use --fresh to replace it",
+                       path, name);
+    return ADV_OK;
+}
+
+/* The existing file at `path` must be a sweep of the same grid and shard. */
+static int check_resumable(const char *path, const StoreLayout *l) {
+    int rc = ADV_OK;
+    hid_t f = H5I_INVALID_HID;
+    char hash[64], want[17];
+    int64_t shard_index = 0, shard_count = 1;
+    rc = h5_open_sweep(&f, path, H5F_ACC_RDONLY);
+    if (rc == ADV_ERR_INPUT) rc = rewrap(rc, "; refusing to overwrite it (use --fresh to replace it)");
+    if (rc != ADV_OK) goto cleanup;
+    CHECK(h5_attr_read_str(f, A_GRID_HASH, hash, sizeof hash));
+    hash_text(want, l->grid_hash);
+    if (strcmp(hash, want) != 0) {
+        rc = adv_err(ADV_ERR_INPUT,
+                     "%s was written by a different job (grid_hash %s, this job %s); use --fresh to replace "
+                     "it, or choose another output file",
+                     path, hash, want);
+        goto cleanup;
+    }
+    CHECK(h5_attr_read_i64(f, A_SHARD_INDEX, &shard_index));
+    CHECK(h5_attr_read_i64(f, A_SHARD_COUNT, &shard_count));
+    if (shard_index != l->shard_index || shard_count != l->shard_count) {
+        rc = adv_err(ADV_ERR_INPUT,
+                     "%s holds shard %lld of %lld, not shard %d of %d; use the file of that shard, --fresh, or "
+                     "another output file",
+                     path, (long long)shard_index, (long long)shard_count, l->shard_index, l->shard_count);
+        goto cleanup;
+    }
+    hsize_t P = (hsize_t)l->n_points;
+    hsize_t p1[1] = {P};
+    hsize_t traj[2] = {P, (hsize_t)at_least_one(l->records_max)};
+    hsize_t eval[2] = {P, (hsize_t)at_least_one(l->evals_max)};
+    CHECK(check_dims(f, path, D_STATUS, 1, p1));
+    CHECK(check_dims(f, path, D_RUNS, 1, p1));
+    for (int k = 0; k < N_TRAJ; k++) {
+        char name[64];
+        snprintf(name, sizeof name, "%s/%s", G_TRAJ, TRAJ_NAMES[k]);
+        CHECK(check_dims(f, path, name, 2, traj));
+    }
+    for (int k = 0; k < N_EVAL; k++) {
+        char name[64];
+        snprintf(name, sizeof name, "%s/%s", G_EVAL, EVAL_NAMES[k]);
+        CHECK(check_dims(f, path, name, 2, eval));
+    }
+    if (l->store_weights) {
+        if (!h5_has_dataset(f, D_WEIGHTS_W)) {
+            rc = adv_err(ADV_ERR_INPUT, "%s was created without stored weights; use --fresh to replace it", path);
+            goto cleanup;
+        }
+        hsize_t w[2] = {P, (hsize_t)at_least_one(l->weights_max)};
+        hsize_t fx[2] = {P, (hsize_t)at_least_one(l->fixed_max)};
+        hsize_t x[3] = {P, (hsize_t)at_least_one(l->data_n_max), (hsize_t)at_least_one(l->data_d_max)};
+        CHECK(check_dims(f, path, D_WEIGHTS_W0, 2, w));
+        CHECK(check_dims(f, path, D_WEIGHTS_W, 2, w));
+        CHECK(check_dims(f, path, D_WEIGHTS_FIXED, 2, fx));
+        CHECK(check_dims(f, path, D_DATA_X, 3, x));
+        CHECK(check_dims(f, path, D_DATA_Y, 2, x));
+    }
+    h5_close(&f);
+    /* The run that resumes records its own size (for status's ETA); attributes are
+     * rewritten in place, before any rank opens the file for points. */
+    hid_t fapl = h5_fapl_serial();
+    f = fapl < 0 ? fapl : H5Fopen(path, H5F_ACC_RDWR, fapl);
+    if (fapl >= 0) H5Pclose(fapl);
+    H5TRY(f, "%s: cannot open for writing", path);
+    CHECK(h5_attr_update_i64(f, A_RANKS, l->ranks));
+    CHECK(h5_attr_update_i64(f, A_OMP_THREADS, l->omp_threads));
+    H5TRY(H5Fclose(f), "%s: cannot close", path);
+    f = H5I_INVALID_HID;
+cleanup:
+    h5_close(&f);
+    return rc;
+}
+
+static int check_layout(const StoreLayout *l) {
+    if (!l || l->n_points < 1 || !l->configs)
+        return adv_err(ADV_ERR_INTERNAL, "store_open: a layout with at least one point is needed");
+    if (l->shard_count < 1 || l->shard_index < 0 || l->shard_index >= l->shard_count)
+        return adv_err(ADV_ERR_INTERNAL, "store_open: bad shard %d of %d", l->shard_index, l->shard_count);
+    return ADV_OK;
+}
+
+/* Rank 0: leave a file at `path` that this job can write into. */
+static int prepare_file(const char *path, const StoreLayout *l, int mode) {
+    TRY(check_layout(l));
+    struct stat sb;
+    if (mode == STORE_RESUME && stat(path, &sb) == 0) return check_resumable(path, l);
+    return create_file(path, l);
+}
+
+/* ---- open (every rank) ----------------------------------------------------------------- */
+
+static void store_free(Store *st) {
+    if (!st) return;
+    h5_close(&st->d_y);
+    h5_close(&st->d_x);
+    h5_close(&st->d_fixed);
+    h5_close(&st->d_w);
+    h5_close(&st->d_w0);
+    h5_close(&st->d_wthreads);
+    h5_close(&st->d_whost);
+    h5_close(&st->d_wrank);
+    h5_close(&st->d_eval_len);
+    for (int k = N_EVAL - 1; k >= 0; k--) h5_close(&st->d_eval[k]);
+    h5_close(&st->d_traj_len);
+    for (int k = N_TRAJ - 1; k >= 0; k--) h5_close(&st->d_traj[k]);
+    if (st->d_summary)
+        for (int j = N_SUMMARY_FIELDS - 1; j >= 0; j--) h5_close(&st->d_summary[j]);
+    if (st->t_summary)
+        for (int j = N_SUMMARY_FIELDS - 1; j >= 0; j--) h5_close(&st->t_summary[j]);
+    h5_close(&st->d_runs);
+    h5_close(&st->d_reason);
+    h5_close(&st->d_status);
+    h5_close(&st->t_host);
+    h5_close(&st->t_reason);
+    runs_type_free(&st->runs);
+    free(st->d_summary);
+    free(st->t_summary);
+    free(st->status);
+    free(st->row);
+    free(st->path);
+    free(st);
+}
+
+static Store *store_alloc(const char *path) {
+    Store *st = xcalloc(1, sizeof *st);
+    st->path = xstrdup(path);
+    st->comm = MPI_COMM_NULL;
+    st->file = st->t_reason = st->t_host = H5I_INVALID_HID;
+    st->runs.type = H5I_INVALID_HID;
+    st->d_status = st->d_reason = st->d_runs = H5I_INVALID_HID;
+    st->d_summary = xcalloc((size_t)N_SUMMARY_FIELDS, sizeof(hid_t));
+    st->t_summary = xcalloc((size_t)N_SUMMARY_FIELDS, sizeof(hid_t));
+    for (int j = 0; j < N_SUMMARY_FIELDS; j++) st->d_summary[j] = st->t_summary[j] = H5I_INVALID_HID;
+    for (int k = 0; k < N_TRAJ; k++) st->d_traj[k] = H5I_INVALID_HID;
+    for (int k = 0; k < N_EVAL; k++) st->d_eval[k] = H5I_INVALID_HID;
+    st->d_traj_len = st->d_eval_len = H5I_INVALID_HID;
+    st->d_wrank = st->d_whost = st->d_wthreads = H5I_INVALID_HID;
+    st->d_w0 = st->d_w = st->d_fixed = st->d_x = st->d_y = H5I_INVALID_HID;
+    return st;
+}
+
+static int open_ds(hid_t *out, const Store *st, const char *name) {
+    *out = H5Dopen2(st->file, name, H5P_DEFAULT);
+    if (*out < 0) return h5_fail(ADV_ERR_IO, "%s: cannot open /%s", st->path, name);
+    return ADV_OK;
+}
+
+static int dim_of(const Store *st, const char *name, int k, long *out) {
+    hsize_t dims[3] = {0};
+    int rank = h5_dims(st->file, name, dims);
+    if (rank <= k) return rank < 0 ? ADV_ERR_IO : adv_err(ADV_ERR_IO, "%s: /%s has rank %d", st->path, name, rank);
+    *out = (long)dims[k];
+    return ADV_OK;
+}
+
+/* Open the file for points and every dataset handle. */
+static int open_handles(Store *st) {
+    int rc = ADV_OK;
+    hid_t fapl = H5I_INVALID_HID;
+    char name[128];
+    if (st->parallel) {
+        H5TRY(fapl = H5Pcreate(H5P_FILE_ACCESS), "cannot make a property list");
+        H5TRY(H5Pset_fapl_mpio(fapl, st->comm, MPI_INFO_NULL), "cannot set up MPI-IO");
+        H5TRY(H5Pset_file_locking(fapl, 0, 1), "cannot disable file locking");
+    } else {
+        H5TRY(fapl = h5_fapl_serial(), "cannot set up file access");
+    }
+    H5TRY(st->file = H5Fopen(st->path, H5F_ACC_RDWR, fapl), "%s: cannot open for writing", st->path);
+    CHECK(dim_of(st, D_STATUS, 0, &st->P));
+    CHECK(dim_of(st, "traj/step", 1, &st->K));
+    CHECK(dim_of(st, "eval/step", 1, &st->E));
+    CHECK(open_ds(&st->d_status, st, D_STATUS));
+    CHECK(open_ds(&st->d_reason, st, D_REASON));
+    CHECK(open_ds(&st->d_runs, st, D_RUNS));
+    for (int j = 0; j < N_SUMMARY_FIELDS; j++) {
+        snprintf(name, sizeof name, "%s/%s", G_SUMMARY, SUMMARY_FIELDS[j].name);
+        CHECK(open_ds(&st->d_summary[j], st, name));
+        H5TRY(st->t_summary[j] = summary_type(&SUMMARY_FIELDS[j], 1), "cannot make a type");
+    }
+    for (int k = 0; k < N_TRAJ; k++) {
+        snprintf(name, sizeof name, "%s/%s", G_TRAJ, TRAJ_NAMES[k]);
+        CHECK(open_ds(&st->d_traj[k], st, name));
+    }
+    for (int k = 0; k < N_EVAL; k++) {
+        snprintf(name, sizeof name, "%s/%s", G_EVAL, EVAL_NAMES[k]);
+        CHECK(open_ds(&st->d_eval[k], st, name));
+    }
+    CHECK(open_ds(&st->d_traj_len, st, D_TRAJ_LENGTH));
+    CHECK(open_ds(&st->d_eval_len, st, D_EVAL_LENGTH));
+    CHECK(open_ds(&st->d_wrank, st, D_WORKER_RANK));
+    CHECK(open_ds(&st->d_whost, st, D_WORKER_HOST));
+    CHECK(open_ds(&st->d_wthreads, st, D_WORKER_THREADS));
+    if (h5_has_dataset(st->file, D_WEIGHTS_W)) {
+        CHECK(dim_of(st, D_WEIGHTS_W, 1, &st->Nw));
+        CHECK(dim_of(st, D_WEIGHTS_FIXED, 1, &st->Nf));
+        CHECK(dim_of(st, D_DATA_X, 1, &st->N));
+        CHECK(dim_of(st, D_DATA_X, 2, &st->D));
+        CHECK(open_ds(&st->d_w0, st, D_WEIGHTS_W0));
+        CHECK(open_ds(&st->d_w, st, D_WEIGHTS_W));
+        CHECK(open_ds(&st->d_fixed, st, D_WEIGHTS_FIXED));
+        CHECK(open_ds(&st->d_x, st, D_DATA_X));
+        CHECK(open_ds(&st->d_y, st, D_DATA_Y));
+    }
+    H5TRY(st->t_reason = h5_str_type(REASON_BYTES), "cannot make a string type");
+    H5TRY(st->t_host = h5_str_type(HOST_BYTES), "cannot make a string type");
+    CHECK(runs_type_build(&st->runs, 1));
+    st->row = xcalloc(1, st->runs.size);
+    st->status = xcalloc((size_t)st->P, 1);
+    CHECK(store_refresh_status(st));
+cleanup:
+    h5_close(&fapl);
+    return rc;
+}
+
+int store_open(Store **out, const char *path, const StoreLayout *layout, int64_t comm_f, int mode) {
+    *out = NULL;
+    h5_init();
+    Store *st = store_alloc(path);
+    st->parallel = comm_f != STORE_SERIAL;
+    if (st->parallel) {
+        st->comm = MPI_Comm_f2c((MPI_Fint)comm_f);
+        MPI_Comm_rank(st->comm, &st->rank);
+        MPI_Comm_size(st->comm, &st->size);
+    } else {
+        st->size = 1;
+    }
+    int rc = ADV_OK;
+    if (st->rank == 0) rc = prepare_file(path, layout, mode);
+    if (st->parallel) rc = share_rc(st->comm, rc);
+    if (rc != ADV_OK) {
+        store_free(st);
+        return rc;
+    }
+    rc = open_handles(st);
+    if (st->parallel) rc = agree_rc(st->comm, rc, path);
+    if (rc != ADV_OK) {
+        char msg[1024];
+        snprintf(msg, sizeof msg, "%s", adv_errmsg());
+        store_close(&st);
+        adv_err(rc, "%s", msg);
+        return rc;
+    }
+    *out = st;
+    return ADV_OK;
+}
+
+/* ---- status --------------------------------------------------------------------------- */
+
+long store_points(const Store *st) { return st ? st->P : 0; }
+
+const int8_t *store_status(const Store *st) { return st ? st->status : NULL; }
+
+int store_refresh_status(Store *st) {
+    int rc = ADV_OK;
+    H5TRY(H5Dread(st->d_status, H5T_NATIVE_INT8, H5S_ALL, H5S_ALL, H5P_DEFAULT, st->status), "%s: cannot read /%s",
+            st->path, D_STATUS);
+cleanup:
+    return rc;
+}
+
+/* ---- points --------------------------------------------------------------------------- */
+
+static int check_index(const Store *st, long index, const char *what) {
+    if (!st) return adv_err(ADV_ERR_INTERNAL, "%s: no store", what);
+    if (index < 0 || index >= st->P)
+        return adv_err(ADV_ERR_INTERNAL, "%s: point %ld out of range (%ld points)", what, index, st->P);
+    return ADV_OK;
+}
+
+/* /runs row `index`: status and summary from sum (fill values when NULL). */
+static int write_runs_row(Store *st, long index, const TrainSummary *sum, int32_t status) {
+    TRY(h5_read_row(st->d_runs, index, st->runs.type, st->row, "/runs"));
+    runs_pack_summary(&st->runs, st->row, sum);
+    memcpy(st->row + st->runs.off_status, &status, 4);
+    return h5_write_row(st->d_runs, index, st->runs.type, st->row, "/runs");
+}
+
+static int write_status(Store *st, long index, int status) {
+    int8_t s = (int8_t)status;
+    TRY(h5_write_row(st->d_status, index, H5T_NATIVE_INT8, &s, "/status"));
+    st->status[index] = s;
+    return ADV_OK;
+}
+
+/* One summary field's row from sum (fill value when NULL; status as given). */
+static int write_summary_field(Store *st, int j, long index, const TrainSummary *sum, int32_t status) {
+    const SummaryField *f = &SUMMARY_FIELDS[j];
+    unsigned char value[512] = {0};
+    char what[96];
+    snprintf(what, sizeof what, "/%s/%s", G_SUMMARY, f->name);
+    if (summary_bytes(f) > sizeof value) return adv_err(ADV_ERR_INTERNAL, "summary field %s is too large", f->name);
+    if (summary_is_status(f) && f->type == FIELD_I32) memcpy(value, &status, 4);
+    else if (!sum) summary_fill(value, f);
+    else if (f->type == FIELD_TEXT) text_copy((char *)value, f->size, (const char *)sum + f->offset);
+    else memcpy(value, (const char *)sum + f->offset, summary_bytes(f));
+    return h5_write_row(st->d_summary[j], index, st->t_summary[j], value, what);
+}
+
+/* A whole row of n values of which the first `count` come from src (NaN after). */
+static int write_padded(hid_t ds, long index, long n, const double *src, long count, const char *what) {
+    double *row = xcalloc((size_t)n, sizeof(double));
+    for (long k = 0; k < n; k++) row[k] = k < count && src ? src[k] : NAN;
+    int rc = h5_write_row(ds, index, H5T_NATIVE_DOUBLE, row, what);
+    free(row);
+    return rc;
+}
+
+static int write_steps(hid_t ds, long index, long n, const int64_t *src, long count, const char *what) {
+    int64_t *row = xcalloc((size_t)n, sizeof(int64_t));
+    for (long k = 0; k < n; k++) row[k] = k < count && src ? src[k] : -1;
+    int rc = h5_write_row(ds, index, H5T_NATIVE_INT64, row, what);
+    free(row);
+    return rc;
+}
+
+static int write_trajectory(Store *st, long index, const Trajectory *tr) {
+    long count = tr ? tr->count : 0, ecount = tr ? tr->eval_count : 0;
+    if (count > st->K || ecount > st->E)
+        return adv_err(ADV_ERR_INTERNAL, "%s: point %ld has %ld records and %ld evaluations; the file has room for %ld and %ld",
+                       st->path, index, count, ecount, st->K, st->E);
+    TRY(write_steps(st->d_traj[0], index, st->K, tr ? tr->step : NULL, count, "/traj/step"));
+    const double *traj_cols[N_TRAJ - 1] = {tr ? tr->surrogate : NULL, tr ? tr->clean_loss : NULL,
+                                           tr ? tr->clean_acc : NULL, tr ? tr->dist : NULL};
+    for (int k = 1; k < N_TRAJ; k++) TRY(write_padded(st->d_traj[k], index, st->K, traj_cols[k - 1], count, TRAJ_NAMES[k]));
+    TRY(write_steps(st->d_eval[0], index, st->E, tr ? tr->eval_step : NULL, ecount, "/eval/step"));
+    const double *eval_cols[N_EVAL - 1] = {tr ? tr->robust_loss : NULL, tr ? tr->robust_acc : NULL};
+    for (int k = 1; k < N_EVAL; k++) TRY(write_padded(st->d_eval[k], index, st->E, eval_cols[k - 1], ecount, EVAL_NAMES[k]));
+    int32_t len = (int32_t)count, elen = (int32_t)ecount;
+    TRY(h5_write_row(st->d_traj_len, index, H5T_NATIVE_INT32, &len, "/traj/length"));
+    TRY(h5_write_row(st->d_eval_len, index, H5T_NATIVE_INT32, &elen, "/eval/length"));
+    return ADV_OK;
+}
+
+static int write_extra(Store *st, long index, const StorePointData *x) {
+    if (!x || st->d_w < 0) return ADV_OK;
+    if (x->n_trained > st->Nw || x->n_fixed > st->Nf || x->n > st->N || x->d > st->D)
+        return adv_err(ADV_ERR_INTERNAL,
+                       "%s: point %ld has %ld trained and %ld fixed weights and data (%ld, %ld); the file has room "
+                       "for %ld, %ld and (%ld, %ld)",
+                       st->path, index, x->n_trained, x->n_fixed, x->n, x->d, st->Nw, st->Nf, st->N, st->D);
+    TRY(write_padded(st->d_w0, index, st->Nw, x->W0, x->W0 ? x->n_trained : 0, "/weights/W0"));
+    TRY(write_padded(st->d_w, index, st->Nw, x->W, x->W ? x->n_trained : 0, "/weights/W"));
+    TRY(write_padded(st->d_fixed, index, st->Nf, x->fixed, x->fixed ? x->n_fixed : 0, "/weights/fixed"));
+    /* (N, D) block with the (n, d) data in its corner: one contiguous write. */
+    double *X = xcalloc((size_t)(st->N * st->D), sizeof(double));
+    for (long r = 0; r < st->N; r++)
+        for (long c = 0; c < st->D; c++) X[r * st->D + c] = x->X && r < x->n && c < x->d ? x->X[r * x->d + c] : NAN;
+    int rc = h5_write_row(st->d_x, index, H5T_NATIVE_DOUBLE, X, "/data/X");
+    free(X);
+    TRY(rc);
+    return write_padded(st->d_y, index, st->N, x->y, x->y ? x->n : 0, "/data/y");
+}
+
+int store_write_point(Store *st, long index, const TrainSummary *sum, const Trajectory *traj,
+                      const StoreWorker *worker, const StorePointData *extra) {
+    TRY(check_index(st, index, "store_write_point"));
+    if (!sum) return adv_err(ADV_ERR_INTERNAL, "store_write_point: no summary");
+    char reason[REASON_BYTES];
+    text_copy(reason, sizeof reason, sum->reason);
+    TRY(h5_write_row(st->d_reason, index, st->t_reason, reason, "/reason"));
+    for (int j = 0; j < N_SUMMARY_FIELDS; j++) TRY(write_summary_field(st, j, index, sum, sum->status));
+    TRY(write_trajectory(st, index, traj));
+    int32_t wrank = worker ? worker->rank : -1, wthreads = worker ? worker->threads : 0;
+    char host[HOST_BYTES];
+    text_copy(host, sizeof host, worker ? worker->host : "");
+    TRY(h5_write_row(st->d_wrank, index, H5T_NATIVE_INT32, &wrank, "/worker/rank"));
+    TRY(h5_write_row(st->d_whost, index, st->t_host, host, "/worker/host"));
+    TRY(h5_write_row(st->d_wthreads, index, H5T_NATIVE_INT32, &wthreads, "/worker/threads"));
+    TRY(write_extra(st, index, extra));
+    TRY(write_runs_row(st, index, sum, sum->status));
+    return write_status(st, index, sum->status); /* last: status == 1 means complete */
+}
+
+int store_mark_running(Store *st, long index) {
+    TRY(check_index(st, index, "store_mark_running"));
+    for (int j = 0; j < N_SUMMARY_FIELDS; j++)
+        if (summary_is_status(&SUMMARY_FIELDS[j])) TRY(write_summary_field(st, j, index, NULL, RUN_RUNNING));
+    TRY(h5_read_row(st->d_runs, index, st->runs.type, st->row, "/runs"));
+    int32_t running = RUN_RUNNING;
+    memcpy(st->row + st->runs.off_status, &running, 4);
+    TRY(h5_write_row(st->d_runs, index, st->runs.type, st->row, "/runs"));
+    return write_status(st, index, RUN_RUNNING);
+}
+
+/* Back to pending: reason and summary to their fill values, then status. */
+static int reset_point(Store *st, long index) {
+    char reason[REASON_BYTES] = {0};
+    TRY(h5_write_row(st->d_reason, index, st->t_reason, reason, "/reason"));
+    for (int j = 0; j < N_SUMMARY_FIELDS; j++) TRY(write_summary_field(st, j, index, NULL, RUN_PENDING));
+    TRY(write_runs_row(st, index, NULL, RUN_PENDING));
+    return write_status(st, index, RUN_PENDING);
+}
+
+int store_reset_failed(Store *st, long *count) {
+    if (!st) return adv_err(ADV_ERR_INTERNAL, "store_reset_failed: no store");
+    int rc = ADV_OK;
+    long n = 0;
+    if (st->rank == 0) {
+        rc = store_refresh_status(st);
+        for (long i = 0; rc == ADV_OK && i < st->P; i++)
+            if (st->status[i] == RUN_FAILED || st->status[i] == RUN_DIVERGED) {
+                rc = reset_point(st, i);
+                n++;
+            }
+    }
+    if (st->parallel) {
+        /* flush (MPI_File_sync on every rank) + barrier: rank 0's writes become visible */
+        if (H5Fflush(st->file, H5F_SCOPE_GLOBAL) < 0 && rc == ADV_OK)
+            rc = h5_fail(ADV_ERR_IO, "%s: cannot flush", st->path);
+        MPI_Barrier(st->comm);
+        rc = share_rc(st->comm, rc);
+        MPI_Bcast(&n, 1, MPI_LONG, 0, st->comm);
+        if (rc == ADV_OK && st->rank != 0) rc = store_refresh_status(st);
+    }
+    if (count) *count = n;
+    return rc;
+}
+
+int store_close(Store **stp) {
+    if (!stp || !*stp) return ADV_OK;
+    Store *st = *stp;
+    *stp = NULL;
+    int rc = ADV_OK;
+    char path[1024];
+    snprintf(path, sizeof path, "%s", st->path);
+    hid_t file = st->file;
+    st->file = H5I_INVALID_HID;
+    store_free(st); /* datasets first, then the file */
+    if (file >= 0 && H5Fclose(file) < 0) rc = h5_fail(ADV_ERR_IO, "%s: cannot close", path);
+    return rc;
+}

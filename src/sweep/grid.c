@@ -7,11 +7,21 @@
  */
 #include "advsweep/sweep.h"
 
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "advsweep/common.h"
+
+/* The shortest "%g" text that reads back as v (0.1, not 0.10000000000000001). */
+static void shortest(char *buf, size_t len, double v) {
+    if (!isfinite(v)) return; /* param_format's "inf" */
+    for (int digits = 6; digits <= 17; digits++) {
+        snprintf(buf, len, "%.*g", digits, v);
+        if (strtod(buf, NULL) == v) return;
+    }
+}
 
 void job_point_label(char *buf, size_t len, const Job *job, long index) {
     if (!len) return;
@@ -28,6 +38,7 @@ void job_point_label(char *buf, size_t len, const Job *job, long index) {
         const ParamSpec *p = param_find(name);
         if (p) {
             param_format(value, sizeof value, &cfg, p);
+            if (p->type == PARAM_REAL) shortest(value, sizeof value, param_value(&cfg, p));
             int w = snprintf(buf + used, len - used, "%s%s=%s", used ? ", " : "", name, value);
             used = w < 0 ? used : (size_t)w + used >= len ? len - 1 : used + (size_t)w;
         }
@@ -35,20 +46,43 @@ void job_point_label(char *buf, size_t len, const Job *job, long index) {
     }
 }
 
+/* Size of the bytes behind parameter p in a TrainConfig. */
+static size_t field_size(const ParamSpec *p) {
+    switch (p->type) {
+    case PARAM_INT: return sizeof(int64_t);
+    case PARAM_REAL: return sizeof(double);
+    case PARAM_CHOICE: return sizeof(int);
+    case PARAM_TEXT: return CONFIG_TEXT_MAX;
+    }
+    return 0;
+}
+
 uint64_t job_grid_hash(const Job *job) {
     long points = job_points(job);
     uint64_t h = adv_hash("advsweep-grid-v1", 16, 0);
-    TrainConfig cfg;
-    char value[CONFIG_TEXT_MAX], item[CONFIG_TEXT_MAX + 64];
+    TrainConfig cfg, prev;
+    enum { ITEM = CONFIG_TEXT_MAX + 64 };
+    /* "name=value;" of every parameter, reformatted only when its field changed. */
+    char *items = xcalloc((size_t)N_PARAMS, ITEM);
+    size_t *lens = xcalloc((size_t)N_PARAMS, sizeof *lens);
+    char value[CONFIG_TEXT_MAX];
     for (long i = 0; i < points; i++) {
         job_point(&cfg, job, i);
         for (int k = 0; k < N_PARAMS; k++) {
-            param_format(value, sizeof value, &cfg, &PARAMS[k]);
-            int w = snprintf(item, sizeof item, "%s=%s;", PARAMS[k].name, value);
-            h = adv_hash(item, (size_t)w < sizeof item ? (size_t)w : sizeof item - 1, h);
+            const ParamSpec *p = &PARAMS[k];
+            char *item = items + (size_t)k * ITEM;
+            if (i == 0 || memcmp((char *)&cfg + p->offset, (char *)&prev + p->offset, field_size(p))) {
+                param_format(value, sizeof value, &cfg, p);
+                int w = snprintf(item, ITEM, "%s=%s;", p->name, value);
+                lens[k] = (size_t)w < ITEM ? (size_t)w : ITEM - 1;
+            }
+            h = adv_hash(item, lens[k], h);
         }
         h = adv_hash("\n", 1, h); /* end of a point */
+        memcpy(&prev, &cfg, sizeof prev);
     }
+    free(items);
+    free(lens);
     char count[32];
     int w = snprintf(count, sizeof count, "points=%ld", points);
     return adv_hash(count, (size_t)w, h);

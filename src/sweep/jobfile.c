@@ -23,6 +23,7 @@
 
 #define JOB_MAX_POINTS 1000000L /* per range, and for the whole grid */
 #define JOB_NAME_MAX 64
+#define JOB_MAX_AXES 64         /* >= N_PARAMS, checked by job_parse */
 #define RANGE_TOL 1e-9          /* ranges include `to` up to this relative error */
 #define RANGE_DIGITS 12         /* real range values are rounded to 12 significant digits */
 
@@ -44,7 +45,7 @@ struct Job {
     char *text, *origin, *name, *axes;
     TrainConfig base; /* defaults <- fixed */
     int n_axes;
-    Axis axis[64];    /* grid axes in the order written (at most N_PARAMS) */
+    Axis axis[JOB_MAX_AXES]; /* grid axes in the order written (each parameter once) */
     long seeds;       /* replicates: seed = base.seed + 0..seeds-1, fastest */
     long points;
     int store_weights;
@@ -144,7 +145,7 @@ typedef struct {
     const char *origin;
     yaml_document_t *doc;
     Job *job;
-    long fixed_line[64], grid_line[64]; /* where each parameter was given (0 = not) */
+    long fixed_line[JOB_MAX_AXES], grid_line[JOB_MAX_AXES]; /* line of each parameter (by PARAMS index; 0 = not given) */
     long seeds_line;
 } Ctx;
 
@@ -379,9 +380,9 @@ static int axis_range(Axis *ax, const Ctx *c, const yaml_node_t *map) {
         TRY(parse_real(&F, c, factor, key));
         if (!(F > 1)) return fail(c, factor, key, "factor must be > 1 (got %g)", F);
         if (!(A > 0)) return fail(c, map, key, "a factor range needs from > 0 (got %g)", A);
-        double est = log(B / A) / log(F);
+        double est = log(B * (1 + RANGE_TOL) / A) / log(F); /* A F^k <= B (1 + tol) */
         if (!(est < (double)JOB_MAX_POINTS)) return fail(c, map, key, "the range has more than %ld points", JOB_MAX_POINTS);
-        n = (long)floor(est + RANGE_TOL) + 1;
+        n = (long)floor(est) + 1;
     } else if (step) {
         TRY(parse_real(&S, c, step, key));
         if (!(S > 0)) return fail(c, step, key, "step must be > 0 (got %g)", S);
@@ -479,6 +480,7 @@ static int parse_name(Ctx *c, const yaml_node_t *v) {
     TRY(scalar_value(&s, c, v, "name"));
     size_t len = strlen(s);
     if (len > JOB_NAME_MAX) return fail(c, v, "name", "longer than %d characters", JOB_NAME_MAX);
+    if (s[0] == '.' || s[0] == '-') return fail(c, v, "name", "bad value '%s' (must not start with '.' or '-')", s);
     for (const char *q = s; *q; q++)
         if (!isalnum((unsigned char)*q) && *q != '_' && *q != '.' && *q != '-')
             return fail(c, v, "name", "bad value '%s' (letters, digits, '_', '.' and '-' only)", s);
@@ -565,6 +567,7 @@ static int syntax_error(const yaml_parser_t *parser, const char *text, const cha
 int job_parse(Job **out, const char *text, const char *origin) {
     *out = NULL;
     if (!origin) origin = "(job)";
+    if (N_PARAMS > JOB_MAX_AXES) return adv_err(ADV_ERR_INTERNAL, "sweep: JOB_MAX_AXES < N_PARAMS");
     yaml_parser_t parser;
     if (!yaml_parser_initialize(&parser)) return adv_err(ADV_ERR_INTERNAL, "libyaml: cannot initialise a parser");
     yaml_parser_set_input_string(&parser, (const unsigned char *)text, strlen(text));

@@ -18,6 +18,10 @@
 #define MB (1024.0 * 1024.0)     /* SLURM's M */
 #define LIMIT_FACTOR 1.3         /* time limit = makespan x 1.3 + 5 min */
 #define LIMIT_EXTRA_SECONDS 300.0
+/* A suggestion gives each worker at least this much work (unless one point
+ * alone takes longer): a grid of many tiny points should not ask for
+ * thousands of ranks to finish in seconds. 0 = workers until makespan ~ longest point. */
+#define MIN_WALL_SECONDS 600.0
 
 typedef struct {
     double flops;
@@ -108,14 +112,18 @@ int sweep_plan(SweepPlan *plan, const Job *job, const PointCost *costs, const Pl
     double total = plan->total_flops / (rate * 1e9), longest = plan->max_flops / (rate * 1e9);
     plan->core_hours = total * (double)cpus / 3600.0;
 
-    /* Workers: as many as keep the makespan near max(total / workers, longest).
+    /* Workers: as many as bring the makespan max(total / workers, longest) down
+     * to the longest point (or MIN_WALL_SECONDS, within the partition's limit).
      * The master only dispatches; one rank alone runs the points itself. */
     long workers;
     if (req->ranks > 0) {
         plan->ranks = req->ranks;
         workers = req->ranks > 1 ? req->ranks - 1 : 1;
     } else {
-        workers = longest > 0 ? (long)ceil(total / longest - 1e-9) : 1;
+        double floor_s = MIN_WALL_SECONDS;
+        if (req->max_hours > 0) floor_s = fmin(floor_s, req->max_hours * 3600.0 / LIMIT_FACTOR);
+        double target = fmax(longest, floor_s);
+        workers = target > 0 ? (long)ceil(total / target - 1e-9) : 1;
         if (workers > n) workers = n;
         if (workers < 1) workers = 1;
         plan->ranks = n <= 1 ? 1 : workers + 1;

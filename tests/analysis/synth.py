@@ -209,3 +209,38 @@ def grid(m_values, eps_values, seeds, success, **const):
                 pts.append(point(m=int(m), epsilon=float(eps), seed=int(s),
                                  min_surrogate=eps * (0.5 if ok else 2.0), **extra))
     return pts
+
+
+def write_bad(directory, kind):
+    """A broken input file in `directory`; returns its path (for 'missing', a path that does not exist).
+
+    kinds: text (not HDF5), plain (HDF5 without the sweep attributes), newer (layout_version 2),
+    empty (P = 0), pending (no point done), tool (tool attribute not advsweep), nostatus (no /status),
+    truncated (cut after 4 KiB), missing."""
+    import os
+    path = os.path.join(str(directory), f"{kind}.h5")
+    ok = grid([8, 16], [0.1], [1], lambda m, e, s: m >= 16)
+    if kind == "text":
+        with open(path, "w") as fh:
+            fh.write("this is not HDF5\n")
+    elif kind == "plain":
+        with h5py.File(path, "w") as f:
+            f["x"] = np.arange(3)
+    elif kind == "newer":
+        write_sweep(path, ok, layout_version=2)
+    elif kind == "empty":
+        write_sweep(path, [])
+    elif kind == "pending":
+        write_sweep(path, [point(status=PENDING, m=8), point(status=RUNNING, m=16)])
+    elif kind == "tool":
+        write_sweep(path, ok, tool="other")
+    elif kind == "nostatus":
+        write_sweep(path, ok, omit=("status",))
+    elif kind == "truncated":          # e.g. copied while being written
+        whole = path + ".whole"
+        write_sweep(whole, ok)
+        with open(whole, "rb") as src, open(path, "wb") as dst:
+            dst.write(src.read()[:4096])
+    elif kind != "missing":
+        raise ValueError(kind)
+    return path

@@ -111,33 +111,10 @@ def test_same_file_twice_is_read_once(tmp_path):
     ("tool", "tool is 'other'"),
     ("missing", "no such file"),
     ("nostatus", "missing /status"),
+    ("truncated", "cannot open as HDF5"),
 ])
 def test_bad_input_raises_sweep_error(tmp_path, kind, needle):
-    path = make_bad(tmp_path, kind)
+    path = synth.write_bad(tmp_path, kind)
     with pytest.raises(SweepError) as e:
         load([path])
     assert needle in str(e.value) and "\n" not in str(e.value)
-
-
-def make_bad(tmp_path, kind):
-    """A broken input of the given kind (shared with test_report.py)."""
-    import h5py
-    path = tmp_path / f"{kind}.h5"
-    if kind == "text":
-        path.write_text("this is not HDF5\n")
-    elif kind == "plain":
-        with h5py.File(path, "w") as f:
-            f["x"] = np.arange(3)
-    elif kind == "newer":
-        write_sweep(path, small_grid(), layout_version=2)
-    elif kind == "empty":
-        write_sweep(path, [])
-    elif kind == "pending":
-        write_sweep(path, [point(status=PENDING, m=8), point(status=RUNNING, m=16)])
-    elif kind == "tool":
-        write_sweep(path, small_grid(), tool="other")
-    elif kind == "nostatus":
-        write_sweep(path, small_grid(), omit=("status",))
-    elif kind == "missing":
-        pass
-    return path

@@ -2,15 +2,16 @@
 import csv
 import os
 import re
+import subprocess
+import sys
 
-import numpy as np
 import pytest
 
 import synth
-from conftest import run_report
 from synth import DIVERGED, FAILED, PENDING, RUNNING, point, write_sweep
-from test_load import make_bad
 from advsweep_analysis import build_report, load, write_csv
+
+REPORT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "analysis", "report.py")
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 MS = [8, 16, 32, 64, 128]
@@ -28,6 +29,13 @@ def mixed_sweep(path, **kw):
     pts[-2] = point(status=RUNNING, **pts[-2]["params"])
     write_sweep(path, pts, job_name="mixed", **kw)
     return pts
+
+
+def run_report(*args, cwd=None):
+    """analysis/report.py run by this interpreter, as a user would; the CompletedProcess."""
+    env = {k: v for k, v in os.environ.items() if k != "ADVSWEEP_DEBUG"}
+    return subprocess.run([sys.executable, os.path.abspath(REPORT), *map(str, args)], capture_output=True,
+                          text=True, cwd=cwd, env=env, timeout=120)
 
 
 def assert_png(path):
@@ -130,9 +138,10 @@ def test_cli_merges_shards_and_writes_csv(tmp_path):
         assert len(list(csv.DictReader(fh))) == len(full)
 
 
-@pytest.mark.parametrize("kind", ["text", "plain", "newer", "empty", "pending", "tool", "missing"])
+@pytest.mark.parametrize("kind", ["text", "plain", "newer", "empty", "pending", "tool", "nostatus", "truncated",
+                                  "missing"])
 def test_cli_bad_input_exit_2_one_line(tmp_path, kind):
-    path = make_bad(tmp_path, kind)
+    path = synth.write_bad(tmp_path, kind)
     r = run_report(path, "-o", tmp_path / "out")
     assert r.returncode == 2
     lines = r.stderr.strip().splitlines()
@@ -146,3 +155,36 @@ def test_cli_bad_fraction(tmp_path):
     mixed_sweep(tmp_path / "s.h5")
     r = run_report(tmp_path / "s.h5", "-o", tmp_path / "out", "--fraction", "1.5")
     assert r.returncode == 2 and "--fraction" in r.stderr and "Traceback" not in r.stderr
+
+
+def test_cli_warns_on_conflicting_shards(tmp_path):
+    full = synth.grid([8, 16, 32], [0.2, 0.1], [1], lambda m, e, s: m >= 16)
+    other = list(full)
+    other[2] = point(min_surrogate=0.001, **full[2]["params"])
+    write_sweep(tmp_path / "a.h5", full)
+    write_sweep(tmp_path / "b.h5", other)
+    r = run_report(tmp_path / "a.h5", tmp_path / "b.h5", "-o", tmp_path / "out")
+    assert r.returncode == 0, r.stderr
+    warn = [line for line in r.stderr.splitlines() if line.startswith("report.py: warning: ")]
+    assert len(warn) == 1 and "different results" in warn[0] and "Traceback" not in r.stderr
+    assert "different results" in (tmp_path / "out" / "report.md").read_text()
+
+
+def test_missing_trajectories_and_two_sweeps(tmp_path):
+    """Datasets beyond the required ones may be absent (warned); different grid hashes sit side by side."""
+    write_sweep(tmp_path / "h2.h5", synth.grid([8, 16, 32], [0.2, 0.1, 0.05], [1], lambda m, e, s: m >= 16,
+                                               H=2), job_name="depth2",
+                omit=("traj/step", "traj/surrogate_loss", "traj/clean_loss", "traj/clean_acc", "traj/dist",
+                      "traj/length"))
+    write_sweep(tmp_path / "h4.h5", synth.grid([8, 16, 32], [0.2, 0.1, 0.05], [1], lambda m, e, s: m >= 32,
+                                               H=4), job_name="depth4")
+    p = load([tmp_path / "h2.h5", tmp_path / "h4.h5"])
+    assert any("/traj/step" in w for w in p.warnings)
+    md = build_report(p, str(tmp_path / "out"))
+    text = open(md).read()
+    assert "2 sweeps with different grid hashes" in text and "depth2" in text and "depth4" in text
+    assert "| 2 | 0.1 | 16 | reached |" in text and "| 4 | 0.1 | 32 | reached |" in text
+    h = text[text.index("## Width requirement against H"):]
+    assert "fit not possible (2 points; needs 3)" in h.split("##")[1]   # 2 depths: said, not fitted
+    for i in images(md):
+        assert_png(i)

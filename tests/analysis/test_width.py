@@ -1,5 +1,4 @@
 """width.py: m*, fraction of seeds, not reached, provisional, diverged/failed counting, capacity."""
-import numpy as np
 
 import synth
 from synth import DIVERGED, FAILED, PENDING, RUNNING, point, write_sweep

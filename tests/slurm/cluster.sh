@@ -33,6 +33,16 @@ DAEMONS="slurmd slurmctld munged"     # stop order
 # PID we check /proc/PID/exe still is the expected binary and that its
 # command line mentions DIR, so a recycled PID is never killed.
 # --------------------------------------------------------------------------
+is_live() {  # PID: exists and is not a zombie (some container inits never reap)
+    local k v
+    [ -d "/proc/$1" ] || return 1
+    while read -r k v; do
+        [ "$k" = State: ] || continue
+        [ "${v%% *}" != Z ]; return
+    done 2>/dev/null <"/proc/$1/status"
+    return 1
+}
+
 pid_of() {  # NAME -> prints PID if recorded and the process is ours & alive
     local name=$1 f pid exe
     f="$DIR/pids/$name"
@@ -45,8 +55,7 @@ pid_of() {  # NAME -> prints PID if recorded and the process is ours & alive
     # Debian installs slurmctld/slurmd as alternatives (slurmctld-wlm ...)
     case ${exe##*/} in "$name"|"$name"-*) ;; *) return 1 ;; esac
     tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | grep -qF -- "$DIR/" || return 1
-    # zombies count as dead
-    [ "$(awk '/^State:/{print $2}' "/proc/$pid/status" 2>/dev/null)" != Z ] || return 1
+    is_live "$pid" || return 1   # zombies count as dead
     echo "$pid"
 }
 
@@ -58,9 +67,11 @@ stepd_pids() {
     if [ -r /proc/net/unix ]; then
         inodes=$(awk -v d="$DIR/" 'index($8, d) == 1 {print "socket:[" $7 "]"}' /proc/net/unix | sort -u)
     fi
+    local comm
     for p in /proc/[0-9]*; do
         p=${p#/proc/}
-        [ "$(cat /proc/$p/comm 2>/dev/null)" = slurmstepd ] || continue
+        read -r comm 2>/dev/null <"/proc/$p/comm" || continue   # builtin: no fork per process
+        [ "$comm" = slurmstepd ] || continue
         if find /proc/$p/fd -mindepth 1 -maxdepth 1 -printf '%l\n' 2>/dev/null |
                grep -qF -e "$DIR/${inodes:+
 $inodes}"; then   # newline-separated fixed patterns
@@ -90,9 +101,7 @@ wait_gone() {  # TIMEOUT_DS PID... ; returns 0 when all are gone
     while :; do
         alive=""
         for p in "$@"; do
-            if [ -d /proc/$p ] && [ "$(awk '/^State:/{print $2}' /proc/$p/status 2>/dev/null)" != Z ]; then
-                alive="$alive $p"
-            fi
+            is_live "$p" && alive="$alive $p"
         done
         [ -z "$alive" ] && return 0
         [ "$n" -le 0 ] && return 1
@@ -144,9 +153,9 @@ do_stop() {
 }
 
 free_port() {  # prints a TCP port nobody listens on
-    local port i used
+    local port used
     used=$(ss -Htan 2>/dev/null | awk '{n=split($4,a,":"); print a[n]}' | sort -u)
-    for i in $(seq 200); do
+    for _ in $(seq 200); do
         port=$(( 20000 + (RANDOM * 32768 + RANDOM) % 30000 ))
         echo "$used" | grep -qx "$port" && continue
         # nothing should answer on it either
@@ -174,11 +183,17 @@ do_start() {
 
     mkdir -p "$DIR" || die "cannot create $DIR"
     DIR=$(cd "$DIR" && pwd -P) || die "cannot enter $DIR"
+    # Never clobber a directory that is not ours: DIR must be empty or carry
+    # the marker of an earlier start.
+    if [ ! -e "$DIR/.advsweep-slurm-cluster" ] && [ -n "$(ls -A "$DIR")" ]; then
+        die "$DIR is not empty and was not made by $PROG; use an empty or new directory"
+    fi
+    : >"$DIR/.advsweep-slurm-cluster"
     # A previous cluster in the same DIR (e.g. a killed test) is stopped first
     # and its state wiped; clusters in other dirs do not matter (own ports).
     do_stop || die "could not stop the previous cluster in $DIR"
-    rm -rf "$DIR/etc" "$DIR/munge" "$DIR/state" "$DIR/spool" "$DIR/log" "$DIR/pids" "$DIR/tmp" \
-           "$DIR/env.sh" "$DIR/startup_seconds"
+    rm -rf "${DIR:?}/etc" "$DIR/munge" "$DIR/state" "$DIR/spool" "$DIR/log" "$DIR/pids" \
+           "$DIR/tmp" "$DIR/env.sh" "$DIR/startup_seconds"
     mkdir -p "$DIR/etc" "$DIR/munge" "$DIR/state" "$DIR/spool" "$DIR/log" "$DIR/pids" "$DIR/tmp" ||
         die "cannot create dirs in $DIR"
     chmod 755 "$DIR/munge"

@@ -55,6 +55,7 @@ _slurm_test_on_exit() {
     if declare -F slurm_test_cleanup >/dev/null; then slurm_test_cleanup; fi
 }
 
+# shellcheck disable=SC2120  # optional --keep
 slurm_cluster_stop() {  # [--keep]: do not remove the temp dir
     local rc=0 keep=${SLURM_TEST_KEEP:-0}
     [ "${1:-}" = --keep ] && keep=quiet

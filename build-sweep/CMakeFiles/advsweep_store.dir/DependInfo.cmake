@@ -8,7 +8,10 @@ set(CMAKE_DEPENDS_LANGUAGES
 
 # The set of dependency files which are needed:
 set(CMAKE_DEPENDS_DEPENDENCY_FILES
+  "/work/main/src/store/data.c" "CMakeFiles/advsweep_store.dir/src/store/data.c.o" "gcc" "CMakeFiles/advsweep_store.dir/src/store/data.c.o.d"
+  "/work/main/src/store/h5util.c" "CMakeFiles/advsweep_store.dir/src/store/h5util.c.o" "gcc" "CMakeFiles/advsweep_store.dir/src/store/h5util.c.o.d"
   "/work/main/src/store/load.c" "CMakeFiles/advsweep_store.dir/src/store/load.c.o" "gcc" "CMakeFiles/advsweep_store.dir/src/store/load.c.o.d"
+  "/work/main/src/store/read.c" "CMakeFiles/advsweep_store.dir/src/store/read.c.o" "gcc" "CMakeFiles/advsweep_store.dir/src/store/read.c.o.d"
   "/work/main/src/store/store.c" "CMakeFiles/advsweep_store.dir/src/store/store.c.o" "gcc" "CMakeFiles/advsweep_store.dir/src/store/store.c.o.d"
   )
 

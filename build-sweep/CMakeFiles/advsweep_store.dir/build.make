@@ -97,19 +97,67 @@ CMakeFiles/advsweep_store.dir/src/store/load.c.s: cmake_force
 	@$(CMAKE_COMMAND) -E cmake_echo_color --switch=$(COLOR) --green "Compiling C source to assembly CMakeFiles/advsweep_store.dir/src/store/load.c.s"
 	/usr/bin/cc $(C_DEFINES) $(C_INCLUDES) $(C_FLAGS) -S /work/main/src/store/load.c -o CMakeFiles/advsweep_store.dir/src/store/load.c.s
 
+CMakeFiles/advsweep_store.dir/src/store/h5util.c.o: CMakeFiles/advsweep_store.dir/flags.make
+CMakeFiles/advsweep_store.dir/src/store/h5util.c.o: /work/main/src/store/h5util.c
+CMakeFiles/advsweep_store.dir/src/store/h5util.c.o: CMakeFiles/advsweep_store.dir/compiler_depend.ts
+	@$(CMAKE_COMMAND) -E cmake_echo_color --switch=$(COLOR) --green --progress-dir=/work/main/build-sweep/CMakeFiles --progress-num=$(CMAKE_PROGRESS_3) "Building C object CMakeFiles/advsweep_store.dir/src/store/h5util.c.o"
+	/usr/bin/cc $(C_DEFINES) $(C_INCLUDES) $(C_FLAGS) -MD -MT CMakeFiles/advsweep_store.dir/src/store/h5util.c.o -MF CMakeFiles/advsweep_store.dir/src/store/h5util.c.o.d -o CMakeFiles/advsweep_store.dir/src/store/h5util.c.o -c /work/main/src/store/h5util.c
+
+CMakeFiles/advsweep_store.dir/src/store/h5util.c.i: cmake_force
+	@$(CMAKE_COMMAND) -E cmake_echo_color --switch=$(COLOR) --green "Preprocessing C source to CMakeFiles/advsweep_store.dir/src/store/h5util.c.i"
+	/usr/bin/cc $(C_DEFINES) $(C_INCLUDES) $(C_FLAGS) -E /work/main/src/store/h5util.c > CMakeFiles/advsweep_store.dir/src/store/h5util.c.i
+
+CMakeFiles/advsweep_store.dir/src/store/h5util.c.s: cmake_force
+	@$(CMAKE_COMMAND) -E cmake_echo_color --switch=$(COLOR) --green "Compiling C source to assembly CMakeFiles/advsweep_store.dir/src/store/h5util.c.s"
+	/usr/bin/cc $(C_DEFINES) $(C_INCLUDES) $(C_FLAGS) -S /work/main/src/store/h5util.c -o CMakeFiles/advsweep_store.dir/src/store/h5util.c.s
+
+CMakeFiles/advsweep_store.dir/src/store/read.c.o: CMakeFiles/advsweep_store.dir/flags.make
+CMakeFiles/advsweep_store.dir/src/store/read.c.o: /work/main/src/store/read.c
+CMakeFiles/advsweep_store.dir/src/store/read.c.o: CMakeFiles/advsweep_store.dir/compiler_depend.ts
+	@$(CMAKE_COMMAND) -E cmake_echo_color --switch=$(COLOR) --green --progress-dir=/work/main/build-sweep/CMakeFiles --progress-num=$(CMAKE_PROGRESS_4) "Building C object CMakeFiles/advsweep_store.dir/src/store/read.c.o"
+	/usr/bin/cc $(C_DEFINES) $(C_INCLUDES) $(C_FLAGS) -MD -MT CMakeFiles/advsweep_store.dir/src/store/read.c.o -MF CMakeFiles/advsweep_store.dir/src/store/read.c.o.d -o CMakeFiles/advsweep_store.dir/src/store/read.c.o -c /work/main/src/store/read.c
+
+CMakeFiles/advsweep_store.dir/src/store/read.c.i: cmake_force
+	@$(CMAKE_COMMAND) -E cmake_echo_color --switch=$(COLOR) --green "Preprocessing C source to CMakeFiles/advsweep_store.dir/src/store/read.c.i"
+	/usr/bin/cc $(C_DEFINES) $(C_INCLUDES) $(C_FLAGS) -E /work/main/src/store/read.c > CMakeFiles/advsweep_store.dir/src/store/read.c.i
+
+CMakeFiles/advsweep_store.dir/src/store/read.c.s: cmake_force
+	@$(CMAKE_COMMAND) -E cmake_echo_color --switch=$(COLOR) --green "Compiling C source to assembly CMakeFiles/advsweep_store.dir/src/store/read.c.s"
+	/usr/bin/cc $(C_DEFINES) $(C_INCLUDES) $(C_FLAGS) -S /work/main/src/store/read.c -o CMakeFiles/advsweep_store.dir/src/store/read.c.s
+
+CMakeFiles/advsweep_store.dir/src/store/data.c.o: CMakeFiles/advsweep_store.dir/flags.make
+CMakeFiles/advsweep_store.dir/src/store/data.c.o: /work/main/src/store/data.c
+CMakeFiles/advsweep_store.dir/src/store/data.c.o: CMakeFiles/advsweep_store.dir/compiler_depend.ts
+	@$(CMAKE_COMMAND) -E cmake_echo_color --switch=$(COLOR) --green --progress-dir=/work/main/build-sweep/CMakeFiles --progress-num=$(CMAKE_PROGRESS_5) "Building C object CMakeFiles/advsweep_store.dir/src/store/data.c.o"
+	/usr/bin/cc $(C_DEFINES) $(C_INCLUDES) $(C_FLAGS) -MD -MT CMakeFiles/advsweep_store.dir/src/store/data.c.o -MF CMakeFiles/advsweep_store.dir/src/store/data.c.o.d -o CMakeFiles/advsweep_store.dir/src/store/data.c.o -c /work/main/src/store/data.c
+
+CMakeFiles/advsweep_store.dir/src/store/data.c.i: cmake_force
+	@$(CMAKE_COMMAND) -E cmake_echo_color --switch=$(COLOR) --green "Preprocessing C source to CMakeFiles/advsweep_store.dir/src/store/data.c.i"
+	/usr/bin/cc $(C_DEFINES) $(C_INCLUDES) $(C_FLAGS) -E /work/main/src/store/data.c > CMakeFiles/advsweep_store.dir/src/store/data.c.i
+
+CMakeFiles/advsweep_store.dir/src/store/data.c.s: cmake_force
+	@$(CMAKE_COMMAND) -E cmake_echo_color --switch=$(COLOR) --green "Compiling C source to assembly CMakeFiles/advsweep_store.dir/src/store/data.c.s"
+	/usr/bin/cc $(C_DEFINES) $(C_INCLUDES) $(C_FLAGS) -S /work/main/src/store/data.c -o CMakeFiles/advsweep_store.dir/src/store/data.c.s
+
 # Object files for target advsweep_store
 advsweep_store_OBJECTS = \
 "CMakeFiles/advsweep_store.dir/src/store/store.c.o" \
-"CMakeFiles/advsweep_store.dir/src/store/load.c.o"
+"CMakeFiles/advsweep_store.dir/src/store/load.c.o" \
+"CMakeFiles/advsweep_store.dir/src/store/h5util.c.o" \
+"CMakeFiles/advsweep_store.dir/src/store/read.c.o" \
+"CMakeFiles/advsweep_store.dir/src/store/data.c.o"
 
 # External object files for target advsweep_store
 advsweep_store_EXTERNAL_OBJECTS =
 
 libadvsweep_store.a: CMakeFiles/advsweep_store.dir/src/store/store.c.o
 libadvsweep_store.a: CMakeFiles/advsweep_store.dir/src/store/load.c.o
+libadvsweep_store.a: CMakeFiles/advsweep_store.dir/src/store/h5util.c.o
+libadvsweep_store.a: CMakeFiles/advsweep_store.dir/src/store/read.c.o
+libadvsweep_store.a: CMakeFiles/advsweep_store.dir/src/store/data.c.o
 libadvsweep_store.a: CMakeFiles/advsweep_store.dir/build.make
 libadvsweep_store.a: CMakeFiles/advsweep_store.dir/link.txt
-	@$(CMAKE_COMMAND) -E cmake_echo_color --switch=$(COLOR) --green --bold --progress-dir=/work/main/build-sweep/CMakeFiles --progress-num=$(CMAKE_PROGRESS_3) "Linking C static library libadvsweep_store.a"
+	@$(CMAKE_COMMAND) -E cmake_echo_color --switch=$(COLOR) --green --bold --progress-dir=/work/main/build-sweep/CMakeFiles --progress-num=$(CMAKE_PROGRESS_6) "Linking C static library libadvsweep_store.a"
 	$(CMAKE_COMMAND) -P CMakeFiles/advsweep_store.dir/cmake_clean_target.cmake
 	$(CMAKE_COMMAND) -E cmake_link_script CMakeFiles/advsweep_store.dir/link.txt --verbose=$(VERBOSE)
 

@@ -28,6 +28,16 @@ CMakeFiles/advsweep_sweep.dir/src/sweep/grid.c.o: /work/main/src/sweep/grid.c \
   /work/main/include/advsweep/nn.h \
   /work/main/include/advsweep/rng.h \
   /work/main/include/advsweep/data.h \
+  /usr/include/math.h \
+  /usr/include/x86_64-linux-gnu/bits/math-vector.h \
+  /usr/include/x86_64-linux-gnu/bits/libm-simd-decl-stubs.h \
+  /usr/include/x86_64-linux-gnu/bits/floatn.h \
+  /usr/include/x86_64-linux-gnu/bits/floatn-common.h \
+  /usr/include/x86_64-linux-gnu/bits/flt-eval-method.h \
+  /usr/include/x86_64-linux-gnu/bits/fp-logb.h \
+  /usr/include/x86_64-linux-gnu/bits/fp-fast.h \
+  /usr/include/x86_64-linux-gnu/bits/mathcalls-helper-functions.h \
+  /usr/include/x86_64-linux-gnu/bits/mathcalls.h \
   /usr/include/stdio.h \
   /usr/lib/gcc/x86_64-linux-gnu/12/include/stdarg.h \
   /usr/include/x86_64-linux-gnu/bits/types/__fpos_t.h \
@@ -37,8 +47,6 @@ CMakeFiles/advsweep_sweep.dir/src/sweep/grid.c.o: /work/main/src/sweep/grid.c \
   /usr/include/x86_64-linux-gnu/bits/types/FILE.h \
   /usr/include/x86_64-linux-gnu/bits/types/struct_FILE.h \
   /usr/include/x86_64-linux-gnu/bits/stdio_lim.h \
-  /usr/include/x86_64-linux-gnu/bits/floatn.h \
-  /usr/include/x86_64-linux-gnu/bits/floatn-common.h \
   /usr/include/x86_64-linux-gnu/bits/stdio.h \
   /usr/include/stdlib.h \
   /usr/include/x86_64-linux-gnu/bits/waitflags.h \
@@ -170,15 +178,19 @@ CMakeFiles/advsweep_sweep.dir/src/sweep/plan.c.o: /work/main/src/sweep/plan.c \
 
 /usr/include/strings.h:
 
-/usr/include/yaml.h:
+/usr/include/asm-generic/errno-base.h:
 
-/usr/include/x86_64-linux-gnu/bits/mathcalls.h:
+/usr/include/x86_64-linux-gnu/bits/errno.h:
 
-/usr/include/x86_64-linux-gnu/bits/flt-eval-method.h:
+/usr/include/errno.h:
 
-/usr/include/x86_64-linux-gnu/bits/libm-simd-decl-stubs.h:
+/usr/include/x86_64-linux-gnu/bits/endianness.h:
 
-/usr/lib/gcc/x86_64-linux-gnu/12/include/stdarg.h:
+/usr/include/math.h:
+
+/usr/include/x86_64-linux-gnu/bits/typesizes.h:
+
+/usr/include/x86_64-linux-gnu/bits/types/struct_FILE.h:
 
 /work/main/include/advsweep/data.h:
 
@@ -186,7 +198,15 @@ CMakeFiles/advsweep_sweep.dir/src/sweep/plan.c.o: /work/main/src/sweep/plan.c \
 
 /usr/include/x86_64-linux-gnu/bits/types.h:
 
+/usr/include/x86_64-linux-gnu/asm/errno.h:
+
+/usr/include/x86_64-linux-gnu/bits/stdio_lim.h:
+
 /work/main/include/advsweep/attack.h:
+
+/usr/include/linux/errno.h:
+
+/work/main/include/advsweep/config.h:
 
 /usr/include/x86_64-linux-gnu/bits/wchar.h:
 
@@ -194,29 +214,13 @@ CMakeFiles/advsweep_sweep.dir/src/sweep/plan.c.o: /work/main/src/sweep/plan.c \
 
 /usr/include/x86_64-linux-gnu/bits/stdint-intn.h:
 
-/work/main/include/advsweep/config.h:
+/usr/include/asm-generic/errno.h:
 
-/usr/include/linux/errno.h:
-
-/usr/include/x86_64-linux-gnu/bits/typesizes.h:
-
-/usr/include/x86_64-linux-gnu/bits/types/struct_FILE.h:
-
-/usr/include/x86_64-linux-gnu/bits/endianness.h:
-
-/usr/include/math.h:
+/work/main/include/advsweep/nn.h:
 
 /usr/include/x86_64-linux-gnu/bits/math-vector.h:
 
 /work/main/src/sweep/grid.c:
-
-/usr/include/x86_64-linux-gnu/bits/fp-logb.h:
-
-/work/main/include/advsweep/train.h:
-
-/usr/include/ctype.h:
-
-/usr/include/errno.h:
 
 /usr/include/features.h:
 
@@ -230,10 +234,6 @@ CMakeFiles/advsweep_sweep.dir/src/sweep/plan.c.o: /work/main/src/sweep/plan.c \
 
 /usr/include/x86_64-linux-gnu/bits/libc-header-start.h:
 
-/usr/include/x86_64-linux-gnu/bits/mathcalls-helper-functions.h:
-
-/usr/lib/gcc/x86_64-linux-gnu/12/include/stdint.h:
-
 /usr/include/x86_64-linux-gnu/bits/wordsize.h:
 
 /usr/include/stdlib.h:
@@ -242,11 +242,13 @@ CMakeFiles/advsweep_sweep.dir/src/sweep/plan.c.o: /work/main/src/sweep/plan.c \
 
 /usr/include/x86_64-linux-gnu/bits/types/locale_t.h:
 
-/usr/include/x86_64-linux-gnu/bits/fp-fast.h:
-
-/usr/include/stdint.h:
-
 /usr/include/x86_64-linux-gnu/bits/timesize.h:
+
+/work/main/include/advsweep/train.h:
+
+/usr/include/ctype.h:
+
+/usr/include/x86_64-linux-gnu/bits/fp-logb.h:
 
 /usr/include/features-time64.h:
 
@@ -256,9 +258,29 @@ CMakeFiles/advsweep_sweep.dir/src/sweep/plan.c.o: /work/main/src/sweep/plan.c \
 
 /usr/include/x86_64-linux-gnu/sys/cdefs.h:
 
-/usr/include/x86_64-linux-gnu/bits/errno.h:
-
 /usr/include/x86_64-linux-gnu/bits/long-double.h:
+
+/usr/include/x86_64-linux-gnu/bits/libm-simd-decl-stubs.h:
+
+/usr/include/x86_64-linux-gnu/bits/floatn.h:
+
+/usr/include/yaml.h:
+
+/usr/include/x86_64-linux-gnu/bits/mathcalls.h:
+
+/usr/include/x86_64-linux-gnu/bits/floatn-common.h:
+
+/usr/include/x86_64-linux-gnu/bits/flt-eval-method.h:
+
+/usr/include/stdint.h:
+
+/usr/include/x86_64-linux-gnu/bits/fp-fast.h:
+
+/usr/lib/gcc/x86_64-linux-gnu/12/include/stdint.h:
+
+/usr/include/x86_64-linux-gnu/bits/mathcalls-helper-functions.h:
+
+/usr/lib/gcc/x86_64-linux-gnu/12/include/stdarg.h:
 
 /usr/include/x86_64-linux-gnu/bits/types/__fpos64_t.h:
 
@@ -267,10 +289,6 @@ CMakeFiles/advsweep_sweep.dir/src/sweep/plan.c.o: /work/main/src/sweep/plan.c \
 /usr/include/x86_64-linux-gnu/bits/types/__locale_t.h:
 
 /usr/include/x86_64-linux-gnu/bits/types/__FILE.h:
-
-/usr/include/x86_64-linux-gnu/bits/floatn.h:
-
-/usr/include/x86_64-linux-gnu/bits/floatn-common.h:
 
 /usr/include/x86_64-linux-gnu/bits/types/FILE.h:
 
@@ -293,13 +311,3 @@ CMakeFiles/advsweep_sweep.dir/src/sweep/plan.c.o: /work/main/src/sweep/plan.c \
 /usr/include/string.h:
 
 /usr/include/x86_64-linux-gnu/bits/endian.h:
-
-/usr/include/x86_64-linux-gnu/bits/stdio_lim.h:
-
-/usr/include/x86_64-linux-gnu/asm/errno.h:
-
-/work/main/include/advsweep/nn.h:
-
-/usr/include/asm-generic/errno.h:
-
-/usr/include/asm-generic/errno-base.h:
