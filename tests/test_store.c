@@ -1,0 +1,1214 @@
+/* test_store.c — the sweep file (docs/layout.md) as written by src/store.
+ *
+ *   test_store --serial   never calls MPI_Init: STORE_SERIAL files, the layout,
+ *                         a killed writer, resume/refusals, reset, status, merge,
+ *                         user data files, h5dump
+ *   mpiexec -n N test_store   MPI_Init; every rank writes its own points
+ *                         independently into one file, read back bit-exact;
+ *                         resume, reset of failed points and refusals collectively
+ *
+ * The file is checked with HDF5 directly (not through the store), by the names
+ * and shapes of docs/layout.md.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <math.h>
+#include <setjmp.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <hdf5.h>
+#include <mpi.h>
+
+#include <cmocka.h>
+
+#include "advsweep/common.h"
+#include "advsweep/config.h"
+#include "advsweep/store.h"
+#include "advsweep/train.h"
+
+/* ---- fixtures ----------------------------------------------------------------- */
+
+enum { P = 7, K = 5, E = 3, NW = 6, NF = 4, DN = 3, DD = 2 };
+
+static int g_mpi = 0, g_rank = 0, g_size = 1;
+static char g_dir[256];
+
+typedef struct {
+    StoreLayout layout;
+    TrainConfig configs[P];
+    double flops[P];
+} Fixture;
+
+static void make_layout(Fixture *fx, uint64_t hash, int shard_index, int shard_count, int weights) {
+    memset(fx, 0, sizeof *fx);
+    for (long i = 0; i < P; i++) {
+        TrainConfig *c = &fx->configs[i];
+        config_defaults(c);
+        c->m = 16 + 2 * i;
+        c->seed = 100 + i;
+        c->attack = (int)(i % 4);
+        c->epsilon = 0.1 / (double)(i + 1);
+        snprintf(c->data_file, sizeof c->data_file, "file-%ld.h5", i);
+        fx->flops[i] = 1e9 * (double)(i + 1);
+    }
+    StoreLayout *l = &fx->layout;
+    l->n_points = P;
+    l->configs = fx->configs;
+    l->cost_flops = fx->flops;
+    l->records_max = K;
+    l->evals_max = E;
+    l->job_text = "name: test\ngrid: {m: [16, 18]}\n";
+    l->job_name = "test";
+    l->axes = "m,attack,seed";
+    l->grid_hash = hash;
+    l->shard_index = shard_index;
+    l->shard_count = shard_count;
+    l->store_weights = weights;
+    l->weights_max = NW;
+    l->fixed_max = NF;
+    l->data_n_max = DN;
+    l->data_d_max = DD;
+    l->ranks = g_size;
+    l->omp_threads = 1;
+    l->blas_version = "TestBLAS 1.0";
+}
+
+/* Every summary field of point i a distinct value (reals not exact in decimal). */
+static void make_summary(TrainSummary *s, long i, int status, double salt) {
+    memset(s, 0, sizeof *s);
+    for (int j = 0; j < N_SUMMARY_FIELDS; j++) {
+        const SummaryField *f = &SUMMARY_FIELDS[j];
+        char *p = (char *)s + f->offset;
+        if (f->type == FIELD_I32) {
+            int32_t v = (int32_t)(100 * i + j);
+            memcpy(p, &v, 4);
+        } else if (f->type == FIELD_I64) {
+            int64_t v = 1000 * i + j;
+            memcpy(p, &v, 8);
+        } else if (f->type == FIELD_F64) {
+            double v = salt + 0.1 * (double)i + 1.0 / (double)(j + 3);
+            memcpy(p, &v, 8);
+        } else {
+            snprintf(p, f->size, "reason of point %ld", i);
+        }
+    }
+    s->status = status;
+}
+
+static Trajectory *make_traj(long i) {
+    Trajectory *t = trajectory_create(K, E);
+    t->count = K - (i % 2);
+    for (long k = 0; k < t->count; k++) {
+        t->step[k] = 3 * k + i;
+        t->surrogate[k] = sin((double)(i + k));
+        t->clean_loss[k] = cos((double)(i + k));
+        t->clean_acc[k] = 1.0 / (double)(k + 3);
+        t->dist[k] = sqrt((double)(i + k + 2));
+    }
+    t->eval_count = E - 1;
+    for (long k = 0; k < t->eval_count; k++) {
+        t->eval_step[k] = 7 * k;
+        t->robust_loss[k] = exp(-(double)(i + k));
+        t->robust_acc[k] = 1.0 / 3.0 + (double)k;
+    }
+    return t;
+}
+
+static void make_worker(StoreWorker *w, long i) {
+    w->rank = (int)(i % 3);
+    w->threads = 2;
+    snprintf(w->host, sizeof w->host, "host-%ld", i);
+}
+
+/* Weights and data of point i (static storage). */
+static const StorePointData *make_extra(long i) {
+    static double W0[NW], W[NW], fixed[NF], X[DN * DD], y[DN];
+    static StorePointData x;
+    for (int k = 0; k < NW; k++) W0[k] = 0.5 * (double)k + (double)i, W[k] = -W0[k] / 3.0;
+    for (int k = 0; k < NF; k++) fixed[k] = 1.0 / (double)(k + i + 1);
+    for (int k = 0; k < DN * DD; k++) X[k] = 0.1 * (double)k - (double)i;
+    for (int k = 0; k < DN; k++) y[k] = k % 2 ? 1.0 : -1.0;
+    x = (StorePointData){W0, W, fixed, NW - 1, NF - 1, X, y, DN - 1, DD};
+    return &x;
+}
+
+static int status_of_point(long i) { return i % 5 == 1 ? RUN_FAILED : i % 5 == 2 ? RUN_DIVERGED : RUN_DONE; }
+
+static void write_point(Store *st, long i, double salt, int weights) {
+    TrainSummary sum;
+    make_summary(&sum, i, status_of_point(i), salt);
+    Trajectory *t = make_traj(i);
+    StoreWorker w;
+    make_worker(&w, i);
+    assert_int_equal(store_mark_running(st, i), ADV_OK);
+    assert_int_equal(store_status(st)[i], RUN_RUNNING);
+    int rc = store_write_point(st, i, &sum, t, &w, weights ? make_extra(i) : NULL);
+    if (rc != ADV_OK) print_error("store_write_point: %s\n", adv_errmsg());
+    assert_int_equal(rc, ADV_OK);
+    assert_int_equal(store_status(st)[i], status_of_point(i));
+    trajectory_destroy(&t);
+}
+
+static void path_in_dir(char *buf, size_t len, const char *name) { snprintf(buf, len, "%s/%s", g_dir, name); }
+
+static int64_t comm_world(void) { return g_mpi ? (int64_t)MPI_Comm_c2f(MPI_COMM_WORLD) : STORE_SERIAL; }
+
+static Store *open_ok(const char *path, const StoreLayout *l, int64_t comm, int mode) {
+    Store *st = NULL;
+    int rc = store_open(&st, path, l, comm, mode);
+    if (rc != ADV_OK) print_error("store_open(%s): %s\n", path, adv_errmsg());
+    assert_int_equal(rc, ADV_OK);
+    assert_non_null(st);
+    return st;
+}
+
+static void close_ok(Store **st) {
+    int rc = store_close(st);
+    if (rc != ADV_OK) print_error("store_close: %s\n", adv_errmsg());
+    assert_int_equal(rc, ADV_OK);
+    assert_null(*st);
+}
+
+/* ---- raw HDF5 readers -------------------------------------------------------------- */
+
+static hid_t open_ro(const char *path) {
+    hid_t fapl = H5Pcreate(H5P_FILE_ACCESS);
+    H5Pset_file_locking(fapl, 0, 1);
+    hid_t f = H5Fopen(path, H5F_ACC_RDONLY, fapl);
+    H5Pclose(fapl);
+    assert_true(f >= 0);
+    return f;
+}
+
+/* Shape of dataset `name`: returns the rank. */
+static int dims_of(hid_t f, const char *name, hsize_t dims[3]) {
+    hid_t ds = H5Dopen2(f, name, H5P_DEFAULT);
+    if (ds < 0) print_error("no dataset /%s\n", name);
+    assert_true(ds >= 0);
+    hid_t sp = H5Dget_space(ds);
+    int rank = H5Sget_simple_extent_ndims(sp);
+    H5Sget_simple_extent_dims(sp, dims, NULL);
+    H5Sclose(sp);
+    H5Dclose(ds);
+    return rank;
+}
+
+static void read_all(hid_t f, const char *name, hid_t memtype, void *buf) {
+    hid_t ds = H5Dopen2(f, name, H5P_DEFAULT);
+    if (ds < 0) print_error("no dataset /%s\n", name);
+    assert_true(ds >= 0);
+    assert_true(H5Dread(ds, memtype, H5S_ALL, H5S_ALL, H5P_DEFAULT, buf) >= 0);
+    H5Dclose(ds);
+}
+
+/* Row i of dataset `name` (all trailing dimensions). */
+static void read_row(hid_t f, const char *name, long i, hid_t memtype, void *buf) {
+    hid_t ds = H5Dopen2(f, name, H5P_DEFAULT);
+    if (ds < 0) print_error("no dataset /%s\n", name);
+    assert_true(ds >= 0);
+    hid_t sp = H5Dget_space(ds);
+    hsize_t dims[3], start[3] = {(hsize_t)i, 0, 0};
+    int rank = H5Sget_simple_extent_ndims(sp);
+    H5Sget_simple_extent_dims(sp, dims, NULL);
+    dims[0] = 1;
+    H5Sselect_hyperslab(sp, H5S_SELECT_SET, start, NULL, dims, NULL);
+    hid_t ms = H5Screate_simple(rank, dims, NULL);
+    assert_true(H5Dread(ds, memtype, ms, sp, H5P_DEFAULT, buf) >= 0);
+    H5Sclose(ms);
+    H5Sclose(sp);
+    H5Dclose(ds);
+}
+
+static hid_t str_type(size_t n) {
+    hid_t t = H5Tcopy(H5T_C_S1);
+    H5Tset_size(t, n);
+    return t;
+}
+
+static int64_t attr_i64(hid_t f, const char *name) {
+    int64_t v = -999;
+    hid_t a = H5Aopen(f, name, H5P_DEFAULT);
+    if (a < 0) print_error("no attribute %s\n", name);
+    assert_true(a >= 0);
+    assert_true(H5Aread(a, H5T_NATIVE_INT64, &v) >= 0);
+    H5Aclose(a);
+    return v;
+}
+
+/* A fixed-length string attribute (caller frees). */
+static char *attr_str(hid_t f, const char *name) {
+    hid_t a = H5Aopen(f, name, H5P_DEFAULT);
+    if (a < 0) print_error("no attribute %s\n", name);
+    assert_true(a >= 0);
+    hid_t ft = H5Aget_type(a);
+    assert_int_equal(H5Tget_class(ft), H5T_STRING);
+    assert_true(H5Tis_variable_str(ft) == 0);
+    size_t n = H5Tget_size(ft);
+    char *buf = calloc(n + 1, 1);
+    hid_t mt = str_type(n + 1);
+    assert_true(H5Aread(a, mt, buf) >= 0);
+    H5Tclose(mt);
+    H5Tclose(ft);
+    H5Aclose(a);
+    return buf;
+}
+
+static void assert_attr_str(hid_t f, const char *name, const char *want) {
+    char *got = attr_str(f, name);
+    if (strcmp(got, want) != 0) print_error("attribute %s = '%s', want '%s'\n", name, got, want);
+    assert_string_equal(got, want);
+    free(got);
+}
+
+static unsigned char *slurp(const char *path, size_t *len) {
+    FILE *fp = fopen(path, "rb");
+    assert_non_null(fp);
+    fseek(fp, 0, SEEK_END);
+    long n = ftell(fp);
+    fseek(fp, 0, SEEK_SET);
+    unsigned char *buf = malloc((size_t)n + 1);
+    assert_int_equal(fread(buf, 1, (size_t)n, fp), (size_t)n);
+    fclose(fp);
+    *len = (size_t)n;
+    return buf;
+}
+
+static int same_bytes(const unsigned char *a, size_t na, const char *path) {
+    size_t nb;
+    unsigned char *b = slurp(path, &nb);
+    int same = na == nb && memcmp(a, b, na) == 0;
+    free(b);
+    return same;
+}
+
+static void write_text_file(const char *path, const char *text) {
+    FILE *fp = fopen(path, "w");
+    assert_non_null(fp);
+    fputs(text, fp);
+    fclose(fp);
+}
+
+/* No PATH.tmp.* left next to `path`. */
+static void assert_no_tmp_files(void) {
+    char cmd[512];
+    snprintf(cmd, sizeof cmd, "ls %s | grep -q '\\.tmp\\.'", g_dir);
+    assert_int_not_equal(system(cmd), 0);
+}
+
+/* ---- what a written point must look like ------------------------------------------ */
+
+static int same_double(double a, double b) { return memcmp(&a, &b, sizeof a) == 0; }
+
+static void check_point(hid_t f, long i, double salt, int weights) {
+    TrainSummary want;
+    make_summary(&want, i, status_of_point(i), salt);
+    int8_t s8 = -1;
+    read_row(f, "status", i, H5T_NATIVE_INT8, &s8);
+    assert_int_equal(s8, status_of_point(i));
+    char reason[STATUS_REASON_MAX + 1] = {0};
+    hid_t rt = str_type(STATUS_REASON_MAX);
+    read_row(f, "reason", i, rt, reason);
+    H5Tclose(rt);
+    assert_string_equal(reason, want.reason);
+    /* every summary field, bit-exact */
+    for (int j = 0; j < N_SUMMARY_FIELDS; j++) {
+        const SummaryField *fl = &SUMMARY_FIELDS[j];
+        char name[96];
+        snprintf(name, sizeof name, "summary/%s", fl->name);
+        const char *wp = (const char *)&want + fl->offset;
+        if (fl->type == FIELD_I32) {
+            int32_t v;
+            read_row(f, name, i, H5T_NATIVE_INT32, &v);
+            assert_memory_equal(&v, wp, 4);
+        } else if (fl->type == FIELD_I64) {
+            int64_t v;
+            read_row(f, name, i, H5T_NATIVE_INT64, &v);
+            assert_memory_equal(&v, wp, 8);
+        } else if (fl->type == FIELD_F64) {
+            double v;
+            read_row(f, name, i, H5T_NATIVE_DOUBLE, &v);
+            assert_memory_equal(&v, wp, 8);
+        } else {
+            char v[512] = {0};
+            hid_t t = str_type(fl->size);
+            read_row(f, name, i, t, v);
+            H5Tclose(t);
+            assert_string_equal(v, wp);
+        }
+    }
+    /* trajectories: values, then padding */
+    Trajectory *t = make_traj(i);
+    int64_t steps[K];
+    double vals[K];
+    read_row(f, "traj/step", i, H5T_NATIVE_INT64, steps);
+    for (long k = 0; k < K; k++) assert_int_equal(steps[k], k < t->count ? t->step[k] : -1);
+    const double *cols[4] = {t->surrogate, t->clean_loss, t->clean_acc, t->dist};
+    const char *names[4] = {"traj/surrogate_loss", "traj/clean_loss", "traj/clean_acc", "traj/dist"};
+    for (int c = 0; c < 4; c++) {
+        read_row(f, names[c], i, H5T_NATIVE_DOUBLE, vals);
+        for (long k = 0; k < K; k++) assert_true(k < t->count ? same_double(vals[k], cols[c][k]) : isnan(vals[k]));
+    }
+    int32_t len = -1;
+    read_row(f, "traj/length", i, H5T_NATIVE_INT32, &len);
+    assert_int_equal(len, t->count);
+    int64_t esteps[E];
+    read_row(f, "eval/step", i, H5T_NATIVE_INT64, esteps);
+    for (long k = 0; k < E; k++) assert_int_equal(esteps[k], k < t->eval_count ? t->eval_step[k] : -1);
+    read_row(f, "eval/robust_loss", i, H5T_NATIVE_DOUBLE, vals);
+    for (long k = 0; k < E; k++) assert_true(k < t->eval_count ? same_double(vals[k], t->robust_loss[k]) : isnan(vals[k]));
+    read_row(f, "eval/robust_acc", i, H5T_NATIVE_DOUBLE, vals);
+    for (long k = 0; k < E; k++) assert_true(k < t->eval_count ? same_double(vals[k], t->robust_acc[k]) : isnan(vals[k]));
+    read_row(f, "eval/length", i, H5T_NATIVE_INT32, &len);
+    assert_int_equal(len, t->eval_count);
+    trajectory_destroy(&t);
+    /* worker */
+    StoreWorker w;
+    make_worker(&w, i);
+    int32_t wr = -5, wt = -5;
+    char host[65] = {0};
+    read_row(f, "worker/rank", i, H5T_NATIVE_INT32, &wr);
+    read_row(f, "worker/threads", i, H5T_NATIVE_INT32, &wt);
+    hid_t ht = str_type(64);
+    read_row(f, "worker/host", i, ht, host);
+    H5Tclose(ht);
+    assert_int_equal(wr, w.rank);
+    assert_int_equal(wt, w.threads);
+    assert_string_equal(host, w.host);
+    /* the runs row, read through a compound of a few members by name */
+    struct {
+        int64_t index;
+        int32_t status;
+        int64_t m;
+        double lr_used, min_surrogate;
+        char attack[16];
+        char reason[96];
+    } row;
+    hid_t ct = H5Tcreate(H5T_COMPOUND, sizeof row);
+    hid_t s16 = str_type(16), s96 = str_type(96);
+    H5Tinsert(ct, "index", offsetof(__typeof__(row), index), H5T_NATIVE_INT64);
+    H5Tinsert(ct, "status", offsetof(__typeof__(row), status), H5T_NATIVE_INT32);
+    H5Tinsert(ct, "m", offsetof(__typeof__(row), m), H5T_NATIVE_INT64);
+    H5Tinsert(ct, "summary_lr", offsetof(__typeof__(row), lr_used), H5T_NATIVE_DOUBLE);
+    H5Tinsert(ct, "min_surrogate", offsetof(__typeof__(row), min_surrogate), H5T_NATIVE_DOUBLE);
+    H5Tinsert(ct, "attack", offsetof(__typeof__(row), attack), s16);
+    H5Tinsert(ct, "reason", offsetof(__typeof__(row), reason), s96);
+    read_row(f, "runs", i, ct, &row);
+    H5Tclose(s96);
+    H5Tclose(s16);
+    H5Tclose(ct);
+    assert_int_equal(row.index, i);
+    assert_int_equal(row.status, status_of_point(i));
+    assert_int_equal(row.m, 16 + 2 * i);
+    assert_true(same_double(row.lr_used, want.lr));
+    assert_true(same_double(row.min_surrogate, want.min_surrogate));
+    assert_string_equal(row.attack, choice_name("attack", (int)(i % 4)));
+    assert_string_equal(row.reason, want.reason);
+    if (weights) {
+        const StorePointData *x = make_extra(i);
+        double wrow[NW], frow[NF], X[DN * DD], y[DN];
+        read_row(f, "weights/W0", i, H5T_NATIVE_DOUBLE, wrow);
+        for (int k = 0; k < NW; k++) assert_true(k < x->n_trained ? same_double(wrow[k], x->W0[k]) : isnan(wrow[k]));
+        read_row(f, "weights/W", i, H5T_NATIVE_DOUBLE, wrow);
+        for (int k = 0; k < NW; k++) assert_true(k < x->n_trained ? same_double(wrow[k], x->W[k]) : isnan(wrow[k]));
+        read_row(f, "weights/fixed", i, H5T_NATIVE_DOUBLE, frow);
+        for (int k = 0; k < NF; k++) assert_true(k < x->n_fixed ? same_double(frow[k], x->fixed[k]) : isnan(frow[k]));
+        read_row(f, "data/X", i, H5T_NATIVE_DOUBLE, X);
+        for (int r = 0; r < DN; r++)
+            for (int c = 0; c < DD; c++)
+                assert_true(r < x->n && c < x->d ? same_double(X[r * DD + c], x->X[r * x->d + c]) : isnan(X[r * DD + c]));
+        read_row(f, "data/y", i, H5T_NATIVE_DOUBLE, y);
+        for (int r = 0; r < DN; r++) assert_true(r < x->n ? same_double(y[r], x->y[r]) : isnan(y[r]));
+    }
+}
+
+/* Point i untouched since creation: pending and every fill value. */
+static void check_pending(hid_t f, long i) {
+    int8_t s8 = -1;
+    read_row(f, "status", i, H5T_NATIVE_INT8, &s8);
+    assert_int_equal(s8, RUN_PENDING);
+    int64_t steps[K];
+    read_row(f, "traj/step", i, H5T_NATIVE_INT64, steps);
+    for (long k = 0; k < K; k++) assert_int_equal(steps[k], -1);
+    double v;
+    read_row(f, "summary/min_surrogate", i, H5T_NATIVE_DOUBLE, &v);
+    assert_true(isnan(v));
+    int64_t e;
+    read_row(f, "summary/eps_step", i, H5T_NATIVE_INT64, &e);
+    assert_int_equal(e, -1);
+}
+
+/* ==== serial part (no MPI_Init) ====================================================== */
+
+static void test_layout_of_new_file(void **state) {
+    (void)state;
+    Fixture fx;
+    make_layout(&fx, 0x0123456789abcdefULL, 0, 1, 1);
+    char path[512];
+    path_in_dir(path, sizeof path, "layout.h5");
+    Store *st = open_ok(path, &fx.layout, STORE_SERIAL, STORE_FRESH);
+    assert_int_equal(store_points(st), P);
+    for (long i = 0; i < P; i++) assert_int_equal(store_status(st)[i], RUN_PENDING);
+    close_ok(&st);
+    assert_no_tmp_files();
+
+    hid_t f = open_ro(path);
+    assert_int_equal(attr_i64(f, "layout_version"), 1);
+    assert_attr_str(f, "tool", "advsweep");
+    assert_attr_str(f, "tool_version", ADVSWEEP_VERSION);
+    assert_attr_str(f, "job_text", fx.layout.job_text);
+    assert_attr_str(f, "job_name", "test");
+    assert_attr_str(f, "grid_hash", "0123456789abcdef");
+    assert_attr_str(f, "axes", "m,attack,seed");
+    assert_attr_str(f, "blas_version", "TestBLAS 1.0");
+    assert_attr_str(f, "mpi_version", ""); /* MPI never initialised in this process */
+    char *created = attr_str(f, "created");
+    assert_int_equal(strlen(created), 20);
+    assert_true(created[4] == '-' && created[10] == 'T' && created[19] == 'Z');
+    free(created);
+    char *h5ver = attr_str(f, "hdf5_version");
+    unsigned maj, min, rel;
+    H5get_libversion(&maj, &min, &rel);
+    char want[32];
+    snprintf(want, sizeof want, "%u.%u.%u", maj, min, rel);
+    assert_string_equal(h5ver, want);
+    free(h5ver);
+    assert_int_equal(attr_i64(f, "n_points"), P);
+    assert_int_equal(attr_i64(f, "records_max"), K);
+    assert_int_equal(attr_i64(f, "evals_max"), E);
+    assert_int_equal(attr_i64(f, "shard_index"), 0);
+    assert_int_equal(attr_i64(f, "shard_count"), 1);
+    assert_int_equal(attr_i64(f, "omp_threads"), 1);
+    assert_int_equal(attr_i64(f, "ranks"), 1);
+
+    /* shapes, types and storage of every dataset */
+    static const struct {
+        const char *name;
+        int rank;
+        hsize_t d1, d2;
+        H5T_class_t cls;
+        size_t size;
+    } want_ds[] = {
+        {"status", 1, 0, 0, H5T_INTEGER, 1},          {"reason", 1, 0, 0, H5T_STRING, 96},
+        {"traj/step", 2, K, 0, H5T_INTEGER, 8},       {"traj/surrogate_loss", 2, K, 0, H5T_FLOAT, 8},
+        {"traj/clean_loss", 2, K, 0, H5T_FLOAT, 8},   {"traj/clean_acc", 2, K, 0, H5T_FLOAT, 8},
+        {"traj/dist", 2, K, 0, H5T_FLOAT, 8},         {"traj/length", 1, 0, 0, H5T_INTEGER, 4},
+        {"eval/step", 2, E, 0, H5T_INTEGER, 8},       {"eval/robust_loss", 2, E, 0, H5T_FLOAT, 8},
+        {"eval/robust_acc", 2, E, 0, H5T_FLOAT, 8},   {"eval/length", 1, 0, 0, H5T_INTEGER, 4},
+        {"worker/rank", 1, 0, 0, H5T_INTEGER, 4},     {"worker/host", 1, 0, 0, H5T_STRING, 64},
+        {"worker/threads", 1, 0, 0, H5T_INTEGER, 4},  {"plan/flops", 1, 0, 0, H5T_FLOAT, 8},
+        {"runs", 1, 0, 0, H5T_COMPOUND, 0},           {"weights/W0", 2, NW, 0, H5T_FLOAT, 8},
+        {"weights/W", 2, NW, 0, H5T_FLOAT, 8},        {"weights/fixed", 2, NF, 0, H5T_FLOAT, 8},
+        {"data/X", 3, DN, DD, H5T_FLOAT, 8},          {"data/y", 2, DN, 0, H5T_FLOAT, 8},
+    };
+    for (size_t k = 0; k < sizeof want_ds / sizeof want_ds[0]; k++) {
+        hsize_t dims[3];
+        int rank = dims_of(f, want_ds[k].name, dims);
+        if (rank != want_ds[k].rank) print_error("/%s: rank %d\n", want_ds[k].name, rank);
+        assert_int_equal(rank, want_ds[k].rank);
+        assert_int_equal(dims[0], P);
+        if (rank > 1) assert_int_equal(dims[1], want_ds[k].d1);
+        if (rank > 2) assert_int_equal(dims[2], want_ds[k].d2);
+        hid_t ds = H5Dopen2(f, want_ds[k].name, H5P_DEFAULT);
+        hid_t t = H5Dget_type(ds);
+        assert_int_equal(H5Tget_class(t), want_ds[k].cls);
+        if (want_ds[k].size) assert_int_equal(H5Tget_size(t), want_ds[k].size);
+        hid_t dcpl = H5Dget_create_plist(ds);
+        H5D_alloc_time_t at;
+        H5Pget_alloc_time(dcpl, &at);
+        assert_int_equal(H5Pget_layout(dcpl), H5D_CONTIGUOUS);
+        assert_int_equal(at, H5D_ALLOC_TIME_EARLY);
+        assert_int_equal(H5Pget_nfilters(dcpl), 0);
+        H5Pclose(dcpl);
+        H5Tclose(t);
+        H5Dclose(ds);
+    }
+    /* /params: one dataset per parameter, by type */
+    for (int k = 0; k < N_PARAMS; k++) {
+        char name[96];
+        snprintf(name, sizeof name, "params/%s", PARAMS[k].name);
+        hsize_t dims[3];
+        assert_int_equal(dims_of(f, name, dims), 1);
+        assert_int_equal(dims[0], P);
+        hid_t ds = H5Dopen2(f, name, H5P_DEFAULT);
+        hid_t t = H5Dget_type(ds);
+        H5T_class_t cls = H5Tget_class(t);
+        switch (PARAMS[k].type) {
+        case PARAM_INT: assert_true(cls == H5T_INTEGER && H5Tget_size(t) == 8); break;
+        case PARAM_REAL: assert_true(cls == H5T_FLOAT && H5Tget_size(t) == 8); break;
+        case PARAM_CHOICE: assert_true(cls == H5T_STRING && H5Tget_size(t) == 16); break;
+        case PARAM_TEXT: assert_true(cls == H5T_STRING && H5Tget_size(t) == 256); break;
+        }
+        H5Tclose(t);
+        H5Dclose(ds);
+    }
+    int64_t m[P];
+    read_all(f, "params/m", H5T_NATIVE_INT64, m);
+    double eps[P], flops[P];
+    read_all(f, "params/epsilon", H5T_NATIVE_DOUBLE, eps);
+    read_all(f, "plan/flops", H5T_NATIVE_DOUBLE, flops);
+    char attack[P][17], data_file[P][257];
+    hid_t s16 = str_type(17), s256 = str_type(257);
+    read_all(f, "params/attack", s16, attack);
+    read_all(f, "params/data_file", s256, data_file);
+    H5Tclose(s16);
+    H5Tclose(s256);
+    double R[P];
+    read_all(f, "params/R", H5T_NATIVE_DOUBLE, R);
+    for (long i = 0; i < P; i++) {
+        assert_int_equal(m[i], 16 + 2 * i);
+        assert_true(same_double(eps[i], 0.1 / (double)(i + 1)));
+        assert_true(same_double(flops[i], 1e9 * (double)(i + 1)));
+        assert_string_equal(attack[i], choice_name("attack", (int)(i % 4)));
+        char want_file[64];
+        snprintf(want_file, sizeof want_file, "file-%ld.h5", i);
+        assert_string_equal(data_file[i], want_file);
+        assert_true(isinf(R[i])); /* default R = inf stored as inf */
+    }
+    /* /summary: one per field; fill values */
+    for (int j = 0; j < N_SUMMARY_FIELDS; j++) {
+        char name[96];
+        snprintf(name, sizeof name, "summary/%s", SUMMARY_FIELDS[j].name);
+        hsize_t dims[3];
+        assert_int_equal(dims_of(f, name, dims), 1);
+        assert_int_equal(dims[0], P);
+    }
+    int32_t sstat[P];
+    read_all(f, "summary/status", H5T_NATIVE_INT32, sstat);
+    for (long i = 0; i < P; i++) {
+        assert_int_equal(sstat[i], 0);
+        check_pending(f, i);
+    }
+    double W0[P][NW];
+    read_all(f, "weights/W0", H5T_NATIVE_DOUBLE, W0);
+    for (long i = 0; i < P; i++)
+        for (int k = 0; k < NW; k++) assert_true(isnan(W0[i][k]));
+    /* /runs: index, status, every parameter, every summary field but status */
+    hid_t ds = H5Dopen2(f, "runs", H5P_DEFAULT);
+    hid_t t = H5Dget_type(ds);
+    assert_int_equal(H5Tget_nmembers(t), 2 + N_PARAMS + N_SUMMARY_FIELDS - 1);
+    assert_true(H5Tget_member_index(t, "index") >= 0);
+    assert_true(H5Tget_member_index(t, "status") >= 0);
+    assert_true(H5Tget_member_index(t, "lr") >= 0);
+    assert_true(H5Tget_member_index(t, "summary_lr") >= 0);
+    assert_true(H5Tget_member_index(t, "wall_time") >= 0);
+    H5Tclose(t);
+    H5Dclose(ds);
+    H5Fclose(f);
+
+    /* h5dump reads it */
+    char cmd[640];
+    snprintf(cmd, sizeof cmd, "h5dump -H %s > /dev/null 2>&1", path);
+    assert_int_equal(system(cmd), 0);
+}
+
+static void test_write_points_serial(void **state) {
+    (void)state;
+    Fixture fx;
+    make_layout(&fx, 42, 0, 1, 1);
+    char path[512];
+    path_in_dir(path, sizeof path, "serial.h5");
+    Store *st = open_ok(path, &fx.layout, STORE_SERIAL, STORE_FRESH);
+    for (long i = 0; i < P; i += 2) write_point(st, i, 0.0, 1);
+    close_ok(&st);
+    hid_t f = open_ro(path);
+    for (long i = 0; i < P; i++) {
+        if (i % 2 == 0) check_point(f, i, 0.0, 1);
+        else check_pending(f, i);
+    }
+    H5Fclose(f);
+}
+
+/* A write that fails half-way leaves the point's status as it was. */
+static void test_status_written_last(void **state) {
+    (void)state;
+    Fixture fx;
+    make_layout(&fx, 43, 0, 1, 0);
+    char path[512];
+    path_in_dir(path, sizeof path, "last.h5");
+    Store *st = open_ok(path, &fx.layout, STORE_SERIAL, STORE_FRESH);
+    assert_int_equal(store_mark_running(st, 3), ADV_OK);
+    TrainSummary sum;
+    make_summary(&sum, 3, RUN_DONE, 0.0);
+    Trajectory *t = trajectory_create(K + 2, E);
+    t->count = K + 2; /* more records than the file has room for: fails after the summary rows */
+    assert_int_equal(store_write_point(st, 3, &sum, t, NULL, NULL), ADV_ERR_INTERNAL);
+    trajectory_destroy(&t);
+    assert_int_equal(store_status(st)[3], RUN_RUNNING);
+    assert_int_equal(store_refresh_status(st), ADV_OK);
+    assert_int_equal(store_status(st)[3], RUN_RUNNING);
+    close_ok(&st);
+    hid_t f = open_ro(path);
+    int8_t s8;
+    read_row(f, "status", 3, H5T_NATIVE_INT8, &s8);
+    assert_int_equal(s8, RUN_RUNNING);
+    double v; /* the summary row was already written */
+    read_row(f, "summary/min_surrogate", 3, H5T_NATIVE_DOUBLE, &v);
+    assert_true(same_double(v, sum.min_surrogate));
+    H5Fclose(f);
+    /* out-of-range points are refused */
+    st = open_ok(path, &fx.layout, STORE_SERIAL, STORE_RESUME);
+    assert_int_equal(store_write_point(st, P, &sum, NULL, NULL, NULL), ADV_ERR_INTERNAL);
+    assert_int_equal(store_mark_running(st, -1), ADV_ERR_INTERNAL);
+    close_ok(&st);
+}
+
+/* A writer killed without closing leaves a readable file whose done rows are complete. */
+static void test_killed_writer(void **state) {
+    (void)state;
+    Fixture fx;
+    make_layout(&fx, 44, 0, 1, 1);
+    char path[512];
+    path_in_dir(path, sizeof path, "killed.h5");
+    Store *st = open_ok(path, &fx.layout, STORE_SERIAL, STORE_FRESH);
+    close_ok(&st);
+    fflush(NULL);
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        Store *cs = NULL;
+        if (store_open(&cs, path, &fx.layout, STORE_SERIAL, STORE_RESUME) != ADV_OK) _exit(3);
+        for (long i = 0; i < 4; i++) {
+            TrainSummary sum;
+            make_summary(&sum, i, status_of_point(i), 0.5);
+            Trajectory *t = make_traj(i);
+            StoreWorker w;
+            make_worker(&w, i);
+            if (store_mark_running(cs, i) != ADV_OK) _exit(4);
+            if (store_write_point(cs, i, &sum, t, &w, make_extra(i)) != ADV_OK) _exit(5);
+            trajectory_destroy(&t);
+        }
+        if (store_mark_running(cs, 5) != ADV_OK) _exit(6);
+        kill(getpid(), SIGKILL); /* no close, no flush, no atexit */
+        _exit(7);
+    }
+    int wstatus = 0;
+    assert_int_equal(waitpid(pid, &wstatus, 0), pid);
+    if (!WIFSIGNALED(wstatus)) print_error("child exited with %d\n", WEXITSTATUS(wstatus));
+    assert_true(WIFSIGNALED(wstatus) && WTERMSIG(wstatus) == SIGKILL);
+
+    StoreStatus s;
+    assert_int_equal(store_status_of(path, &s), ADV_OK);
+    assert_int_equal(s.counts[RUN_RUNNING], 1);
+    assert_int_equal(s.counts[RUN_DONE] + s.counts[RUN_FAILED] + s.counts[RUN_DIVERGED], 4);
+    hid_t f = open_ro(path);
+    for (long i = 0; i < 4; i++) check_point(f, i, 0.5, 1);
+    H5Fclose(f);
+    char cmd[640];
+    snprintf(cmd, sizeof cmd, "h5dump -H %s > /dev/null 2>&1", path);
+    assert_int_equal(system(cmd), 0);
+    /* and it resumes with the points kept */
+    st = open_ok(path, &fx.layout, STORE_SERIAL, STORE_RESUME);
+    for (long i = 0; i < 4; i++) assert_int_equal(store_status(st)[i], status_of_point(i));
+    assert_int_equal(store_status(st)[5], RUN_RUNNING);
+    close_ok(&st);
+}
+
+static void test_resume_and_refusals(void **state) {
+    (void)state;
+    Fixture fx, other;
+    make_layout(&fx, 45, 0, 1, 0);
+    char path[512], text[512], foreign[512];
+    path_in_dir(path, sizeof path, "resume.h5");
+    Store *st = open_ok(path, &fx.layout, STORE_SERIAL, STORE_RESUME); /* creates */
+    write_point(st, 0, 0.25, 0);
+    write_point(st, 3, 0.25, 0);
+    close_ok(&st);
+    st = open_ok(path, &fx.layout, STORE_SERIAL, STORE_RESUME);
+    assert_int_equal(store_status(st)[0], RUN_DONE);
+    assert_int_equal(store_status(st)[3], status_of_point(3));
+    assert_int_equal(store_status(st)[1], RUN_PENDING);
+    close_ok(&st);
+    hid_t f = open_ro(path);
+    check_point(f, 0, 0.25, 0);
+    H5Fclose(f);
+
+    size_t len;
+    unsigned char *before = slurp(path, &len);
+    /* a different grid */
+    make_layout(&other, 46, 0, 1, 0);
+    st = (Store *)1;
+    assert_int_equal(store_open(&st, path, &other.layout, STORE_SERIAL, STORE_RESUME), ADV_ERR_INPUT);
+    assert_null(st);
+    assert_non_null(strstr(adv_errmsg(), "different job"));
+    assert_non_null(strstr(adv_errmsg(), path));
+    assert_true(same_bytes(before, len, path));
+    /* another shard of the same grid */
+    make_layout(&other, 45, 1, 2, 0);
+    assert_int_equal(store_open(&st, path, &other.layout, STORE_SERIAL, STORE_RESUME), ADV_ERR_INPUT);
+    assert_non_null(strstr(adv_errmsg(), "shard"));
+    assert_true(same_bytes(before, len, path));
+    /* stored weights asked for, file has none */
+    make_layout(&other, 45, 0, 1, 1);
+    assert_int_equal(store_open(&st, path, &other.layout, STORE_SERIAL, STORE_RESUME), ADV_ERR_INPUT);
+    assert_true(same_bytes(before, len, path));
+    free(before);
+
+    /* a text file at the path: refused, untouched */
+    path_in_dir(text, sizeof text, "notes.h5");
+    write_text_file(text, "not an HDF5 file\n");
+    before = slurp(text, &len);
+    assert_int_equal(store_open(&st, text, &fx.layout, STORE_SERIAL, STORE_RESUME), ADV_ERR_INPUT);
+    assert_null(st);
+    assert_non_null(strstr(adv_errmsg(), "not an HDF5 file"));
+    assert_true(same_bytes(before, len, text));
+    free(before);
+    /* an HDF5 file that is not a sweep: refused, untouched */
+    path_in_dir(foreign, sizeof foreign, "foreign.h5");
+    hid_t ff = H5Fcreate(foreign, H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
+    hsize_t n = 3;
+    hid_t sp = H5Screate_simple(1, &n, NULL);
+    hid_t ds = H5Dcreate2(ff, "x", H5T_IEEE_F64LE, sp, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+    double x[3] = {1, 2, 3};
+    H5Dwrite(ds, H5T_NATIVE_DOUBLE, H5S_ALL, H5S_ALL, H5P_DEFAULT, x);
+    H5Dclose(ds);
+    H5Sclose(sp);
+    H5Fclose(ff);
+    before = slurp(foreign, &len);
+    assert_int_equal(store_open(&st, foreign, &fx.layout, STORE_SERIAL, STORE_RESUME), ADV_ERR_INPUT);
+    assert_non_null(strstr(adv_errmsg(), "not an advsweep sweep file"));
+    assert_true(same_bytes(before, len, foreign));
+    free(before);
+    /* STORE_FRESH replaces both, and a done file */
+    st = open_ok(text, &fx.layout, STORE_SERIAL, STORE_FRESH);
+    close_ok(&st);
+    st = open_ok(path, &fx.layout, STORE_SERIAL, STORE_FRESH);
+    for (long i = 0; i < P; i++) assert_int_equal(store_status(st)[i], RUN_PENDING);
+    close_ok(&st);
+    StoreStatus s;
+    assert_int_equal(store_status_of(text, &s), ADV_OK);
+    assert_int_equal(s.counts[RUN_PENDING], P);
+    /* a directory that does not exist: an I/O error, no file */
+    char bad[600];
+    snprintf(bad, sizeof bad, "%s/no/such/dir.h5", g_dir);
+    assert_int_equal(store_open(&st, bad, &fx.layout, STORE_SERIAL, STORE_FRESH), ADV_ERR_IO);
+    assert_no_tmp_files();
+}
+
+static void test_reset_failed_serial(void **state) {
+    (void)state;
+    Fixture fx;
+    make_layout(&fx, 47, 0, 1, 0);
+    char path[512];
+    path_in_dir(path, sizeof path, "reset.h5");
+    Store *st = open_ok(path, &fx.layout, STORE_SERIAL, STORE_FRESH);
+    for (long i = 0; i < P; i++) write_point(st, i, 0.0, 0); /* 1, 6 failed; 2 diverged */
+    long count = -1;
+    assert_int_equal(store_reset_failed(st, &count), ADV_OK);
+    assert_int_equal(count, 3);
+    for (long i = 0; i < P; i++) assert_int_equal(store_status(st)[i], status_of_point(i) == RUN_DONE ? RUN_DONE : RUN_PENDING);
+    close_ok(&st);
+    hid_t f = open_ro(path);
+    check_point(f, 0, 0.0, 0);
+    for (long i = 1; i <= 2; i++) {
+        int8_t s8;
+        int32_t s32;
+        char reason[97] = {0};
+        hid_t t = str_type(96);
+        read_row(f, "status", i, H5T_NATIVE_INT8, &s8);
+        read_row(f, "summary/status", i, H5T_NATIVE_INT32, &s32);
+        read_row(f, "reason", i, t, reason);
+        H5Tclose(t);
+        assert_int_equal(s8, RUN_PENDING);
+        assert_int_equal(s32, RUN_PENDING);
+        assert_string_equal(reason, "");
+    }
+    H5Fclose(f);
+}
+
+static void test_status_of(void **state) {
+    (void)state;
+    Fixture fx;
+    make_layout(&fx, 48, 1, 2, 0); /* shard 1 of 2: points 1, 3, 5 */
+    char path[512];
+    path_in_dir(path, sizeof path, "status.h5");
+    Store *st = open_ok(path, &fx.layout, STORE_SERIAL, STORE_FRESH);
+    write_point(st, 3, 0.0, 0); /* done */
+    write_point(st, 1, 0.0, 0); /* failed */
+    assert_int_equal(store_mark_running(st, 5), ADV_OK);
+    close_ok(&st);
+    StoreStatus s;
+    assert_int_equal(store_status_of(path, &s), ADV_OK);
+    assert_int_equal(s.n_points, P);
+    assert_int_equal(s.counts[RUN_DONE], 1);
+    assert_int_equal(s.counts[RUN_FAILED], 1);
+    assert_int_equal(s.counts[RUN_RUNNING], 1);
+    assert_int_equal(s.counts[RUN_PENDING], P - 3);
+    assert_int_equal(s.in_shard, 3);
+    assert_int_equal(s.shard_counts[RUN_PENDING], 0);
+    assert_int_equal(s.shard_index, 1);
+    assert_int_equal(s.shard_count, 2);
+    assert_string_equal(s.job_name, "test");
+    assert_int_equal(strlen(s.created), 20);
+    TrainSummary sum;
+    make_summary(&sum, 3, RUN_DONE, 0.0);
+    assert_true(s.done_wall == sum.wall_time);
+    assert_true(s.done_flops_planned == fx.flops[3]);
+    assert_true(s.pending_flops_planned == fx.flops[5]); /* running point 5; 0, 2, 4, 6 are not ours */
+    assert_int_equal(s.ranks, 1);
+
+    char other[512];
+    path_in_dir(other, sizeof other, "status.txt");
+    write_text_file(other, "hello\n");
+    assert_int_equal(store_status_of(other, &s), ADV_ERR_INPUT);
+    assert_non_null(strstr(adv_errmsg(), other));
+    path_in_dir(other, sizeof other, "missing.h5");
+    assert_int_equal(store_status_of(other, &s), ADV_ERR_INPUT);
+    assert_non_null(strstr(adv_errmsg(), "no such file"));
+}
+
+static void test_merge_shards(void **state) {
+    (void)state;
+    Fixture a, b;
+    make_layout(&a, 49, 0, 2, 1);
+    make_layout(&b, 49, 1, 2, 1);
+    char pa[512], pb[512], out[512];
+    path_in_dir(pa, sizeof pa, "shard0.h5");
+    path_in_dir(pb, sizeof pb, "shard1.h5");
+    path_in_dir(out, sizeof out, "merged.h5");
+    Store *st = open_ok(pa, &a.layout, STORE_SERIAL, STORE_FRESH);
+    for (long i = 0; i < P; i += 2) write_point(st, i, 1.0, 1);
+    close_ok(&st);
+    st = open_ok(pb, &b.layout, STORE_SERIAL, STORE_FRESH);
+    for (long i = 1; i < P; i += 2) write_point(st, i, 2.0, 1);
+    write_point(st, 0, 1.0, 1); /* also done in b, same result: no conflict */
+    close_ok(&st);
+
+    const char *inputs[2] = {pa, pb};
+    long taken[2] = {-1, -1};
+    int rc = store_merge_counts(out, inputs, 2, taken);
+    if (rc != ADV_OK) print_error("merge: %s\n", adv_errmsg());
+    assert_int_equal(rc, ADV_OK);
+    assert_int_equal(taken[0], 4); /* 0, 2, 4, 6 */
+    assert_int_equal(taken[1], 3); /* 1, 3, 5 */
+    assert_no_tmp_files();
+    hid_t f = open_ro(out);
+    for (long i = 0; i < P; i++) check_point(f, i, i % 2 ? 2.0 : 1.0, 1);
+    assert_int_equal(attr_i64(f, "shard_index"), 0);
+    assert_int_equal(attr_i64(f, "shard_count"), 1);
+    H5Fclose(f);
+    StoreStatus s;
+    assert_int_equal(store_status_of(out, &s), ADV_OK);
+    assert_int_equal(s.counts[RUN_PENDING] + s.counts[RUN_RUNNING], 0);
+    assert_int_equal(s.in_shard, P);
+
+    /* the other order gives the same union */
+    const char *reversed[2] = {pb, pa};
+    assert_int_equal(store_merge(out, reversed, 2), ADV_OK);
+    f = open_ro(out);
+    for (long i = 0; i < P; i++) check_point(f, i, i % 2 ? 2.0 : 1.0, 1);
+    H5Fclose(f);
+
+    /* a different grid is refused, naming both files; no output */
+    Fixture c;
+    char pc[512], out2[512];
+    make_layout(&c, 50, 0, 1, 0);
+    path_in_dir(pc, sizeof pc, "othergrid.h5");
+    path_in_dir(out2, sizeof out2, "merged2.h5");
+    st = open_ok(pc, &c.layout, STORE_SERIAL, STORE_FRESH);
+    close_ok(&st);
+    const char *bad[2] = {pa, pc};
+    assert_int_equal(store_merge(out2, bad, 2), ADV_ERR_INPUT);
+    assert_non_null(strstr(adv_errmsg(), pa));
+    assert_non_null(strstr(adv_errmsg(), pc));
+    struct stat sb;
+    assert_int_not_equal(stat(out2, &sb), 0);
+    assert_no_tmp_files();
+    /* a non-sweep input is refused */
+    char text[512];
+    path_in_dir(text, sizeof text, "merge-notes.h5");
+    write_text_file(text, "x\n");
+    const char *bad2[2] = {pa, text};
+    assert_int_equal(store_merge(out2, bad2, 2), ADV_ERR_INPUT);
+    assert_int_not_equal(stat(out2, &sb), 0);
+}
+
+/* A point done in two inputs: taken from the first; a weights-less input gives fill rows. */
+static void test_merge_overlap(void **state) {
+    (void)state;
+    Fixture a, b;
+    make_layout(&a, 51, 0, 1, 1);
+    make_layout(&b, 51, 0, 1, 0);
+    char pa[512], pb[512], out[512];
+    path_in_dir(pa, sizeof pa, "ov-a.h5");
+    path_in_dir(pb, sizeof pb, "ov-b.h5");
+    path_in_dir(out, sizeof out, "ov-out.h5");
+    Store *st = open_ok(pa, &a.layout, STORE_SERIAL, STORE_FRESH);
+    write_point(st, 0, 1.0, 1);
+    write_point(st, 1, 1.0, 1); /* failed in a */
+    close_ok(&st);
+    st = open_ok(pb, &b.layout, STORE_SERIAL, STORE_FRESH);
+    write_point(st, 0, 3.0, 0); /* done in both, different results: warning, a's kept */
+    TrainSummary sum;
+    make_summary(&sum, 1, RUN_DONE, 3.0);
+    Trajectory *t = make_traj(1);
+    StoreWorker w;
+    make_worker(&w, 1);
+    assert_int_equal(store_write_point(st, 1, &sum, t, &w, NULL), ADV_OK); /* done in b beats failed in a */
+    trajectory_destroy(&t);
+    close_ok(&st);
+    const char *inputs[2] = {pa, pb};
+    long taken[2];
+    assert_int_equal(store_merge_counts(out, inputs, 2, taken), ADV_OK);
+    assert_int_equal(taken[0], 1);
+    assert_int_equal(taken[1], 1);
+    hid_t f = open_ro(out);
+    check_point(f, 0, 1.0, 1);
+    int8_t s8;
+    double v, W0[NW];
+    read_row(f, "status", 1, H5T_NATIVE_INT8, &s8);
+    assert_int_equal(s8, RUN_DONE);
+    read_row(f, "summary/min_surrogate", 1, H5T_NATIVE_DOUBLE, &v);
+    assert_true(same_double(v, sum.min_surrogate));
+    read_row(f, "weights/W0", 1, H5T_NATIVE_DOUBLE, W0); /* b has no weights: fill */
+    for (int k = 0; k < NW; k++) assert_true(isnan(W0[k]));
+    for (long i = 2; i < P; i++) check_pending(f, i);
+    H5Fclose(f);
+}
+
+static void write_data_file(const char *path, int x_rank, hsize_t n, hsize_t d, hsize_t ny, int y_int, int with_y) {
+    hid_t f = H5Fcreate(path, H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
+    hsize_t xd[2] = {n, d};
+    hid_t sp = H5Screate_simple(x_rank, xd, NULL);
+    hid_t ds = H5Dcreate2(f, "x", H5T_IEEE_F32LE, sp, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+    double *x = calloc(n * d, sizeof(double));
+    for (hsize_t k = 0; k < n * d; k++) x[k] = 0.25 * (double)k;
+    H5Dwrite(ds, H5T_NATIVE_DOUBLE, H5S_ALL, H5S_ALL, H5P_DEFAULT, x);
+    free(x);
+    H5Dclose(ds);
+    H5Sclose(sp);
+    if (with_y) {
+        sp = H5Screate_simple(1, &ny, NULL);
+        ds = H5Dcreate2(f, "y", y_int ? H5T_STD_I32LE : H5T_IEEE_F64LE, sp, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+        int32_t *y = calloc(ny, sizeof(int32_t));
+        for (hsize_t k = 0; k < ny; k++) y[k] = k % 2 ? 1 : -1;
+        H5Dwrite(ds, H5T_NATIVE_INT32, H5S_ALL, H5S_ALL, H5P_DEFAULT, y);
+        free(y);
+        H5Dclose(ds);
+        H5Sclose(sp);
+    }
+    H5Fclose(f);
+}
+
+static void read_data_fails(const char *path, const char *expect) {
+    double *X = (double *)1, *y = (double *)1;
+    long n = 5, d = 5;
+    int rc = store_read_data(path, &X, &y, &n, &d);
+    if (rc != ADV_ERR_INPUT || !strstr(adv_errmsg(), expect))
+        print_error("%s: got %d '%s', want '%s'\n", path, rc, adv_errmsg(), expect);
+    assert_int_equal(rc, ADV_ERR_INPUT);
+    assert_non_null(strstr(adv_errmsg(), expect));
+    assert_null(X);
+    assert_null(y);
+}
+
+static void test_read_data(void **state) {
+    (void)state;
+    char path[512];
+    path_in_dir(path, sizeof path, "data.h5");
+    write_data_file(path, 2, 4, 3, 4, 1, 1);
+    double *X = NULL, *y = NULL;
+    long n = 0, d = 0;
+    assert_int_equal(store_read_data(path, &X, &y, &n, &d), ADV_OK);
+    assert_int_equal(n, 4);
+    assert_int_equal(d, 3);
+    for (long k = 0; k < 12; k++) assert_true(X[k] == 0.25 * (double)k);
+    for (long k = 0; k < 4; k++) assert_true(y[k] == (k % 2 ? 1.0 : -1.0));
+    free(X);
+    free(y);
+
+    write_data_file(path, 2, 4, 3, 5, 0, 1);
+    read_data_fails(path, "/y has shape (5)");
+    write_data_file(path, 1, 4, 3, 4, 0, 1);
+    read_data_fails(path, "/x has rank 1");
+    write_data_file(path, 2, 4, 3, 4, 0, 0);
+    read_data_fails(path, "no dataset /y");
+    hid_t f = H5Fcreate(path, H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
+    H5Fclose(f);
+    read_data_fails(path, "no dataset /x");
+    write_text_file(path, "x,y\n1,2\n");
+    read_data_fails(path, "not an HDF5 file");
+    char missing[512];
+    path_in_dir(missing, sizeof missing, "nothere.h5");
+    read_data_fails(missing, "no such file");
+}
+
+/* Beyond the 64 KiB header-message limit of compact attributes. */
+static void test_long_job_text(void **state) {
+    (void)state;
+    Fixture fx;
+    make_layout(&fx, 52, 0, 1, 0);
+    size_t len = 100000;
+    char *text = malloc(len + 1);
+    for (size_t k = 0; k < len; k++) text[k] = k % 61 == 60 ? '\n' : (char)('a' + k % 26);
+    text[len] = '\0';
+    fx.layout.job_text = text;
+    char path[512];
+    path_in_dir(path, sizeof path, "long.h5");
+    Store *st = open_ok(path, &fx.layout, STORE_SERIAL, STORE_FRESH);
+    write_point(st, 0, 0.0, 0);
+    close_ok(&st);
+    hid_t f = open_ro(path);
+    assert_attr_str(f, "job_text", text);
+    check_point(f, 0, 0.0, 0);
+    H5Fclose(f);
+    free(text);
+}
+
+/* The serial part never initialised MPI (the parallel HDF5 is fine without it). */
+static void test_no_mpi_needed(void **state) {
+    (void)state;
+    int initialized = 1;
+    MPI_Initialized(&initialized);
+    assert_int_equal(initialized, 0);
+}
+
+/* ==== MPI part ======================================================================== */
+
+static void bcast_dir(void) { MPI_Bcast(g_dir, sizeof g_dir, MPI_CHAR, 0, MPI_COMM_WORLD); }
+
+/* Every rank writes the points i % size == rank, independently. */
+static void test_mpi_write(void **state) {
+    (void)state;
+    Fixture fx;
+    make_layout(&fx, 60, 0, 1, 1);
+    char path[512];
+    path_in_dir(path, sizeof path, "mpi.h5");
+    Store *st = open_ok(path, &fx.layout, comm_world(), STORE_FRESH);
+    assert_int_equal(store_points(st), P);
+    for (long i = g_rank; i < P; i += g_size) write_point(st, i, 0.75, 1);
+    close_ok(&st);
+    MPI_Barrier(MPI_COMM_WORLD);
+    hid_t f = open_ro(path);
+    for (long i = 0; i < P; i++) check_point(f, i, 0.75, 1);
+    char *mpiver = attr_str(f, "mpi_version");
+    assert_true(strlen(mpiver) > 0);
+    free(mpiver);
+    assert_int_equal(attr_i64(f, "ranks"), g_size);
+    H5Fclose(f);
+    MPI_Barrier(MPI_COMM_WORLD);
+}
+
+/* Resume keeps the points; retry resets failed/diverged on every rank's copy. */
+static void test_mpi_resume_reset(void **state) {
+    (void)state;
+    Fixture fx;
+    make_layout(&fx, 60, 0, 1, 1);
+    char path[512];
+    path_in_dir(path, sizeof path, "mpi.h5");
+    Store *st = open_ok(path, &fx.layout, comm_world(), STORE_RESUME);
+    for (long i = 0; i < P; i++) assert_int_equal(store_status(st)[i], status_of_point(i));
+    long count = -1;
+    assert_int_equal(store_reset_failed(st, &count), ADV_OK);
+    assert_int_equal(count, 3);
+    for (long i = 0; i < P; i++)
+        assert_int_equal(store_status(st)[i], status_of_point(i) == RUN_DONE ? RUN_DONE : RUN_PENDING);
+    /* rerun them on the last rank */
+    if (g_rank == g_size - 1)
+        for (long i = 0; i < P; i++)
+            if (status_of_point(i) != RUN_DONE) write_point(st, i, 0.75, 1);
+    close_ok(&st);
+    MPI_Barrier(MPI_COMM_WORLD);
+    if (g_rank == 0) {
+        hid_t f = open_ro(path);
+        for (long i = 0; i < P; i++) check_point(f, i, 0.75, 1);
+        H5Fclose(f);
+        StoreStatus s;
+        assert_int_equal(store_status_of(path, &s), ADV_OK);
+        assert_int_equal(s.counts[RUN_DONE], 4);
+        assert_int_equal(s.counts[RUN_PENDING], 0);
+    }
+    MPI_Barrier(MPI_COMM_WORLD);
+}
+
+/* Refusals reach every rank with the same message; files untouched. */
+static void test_mpi_refusals(void **state) {
+    (void)state;
+    Fixture fx;
+    make_layout(&fx, 61, 0, 1, 0);
+    char path[512], text[512];
+    path_in_dir(path, sizeof path, "mpi.h5");
+    path_in_dir(text, sizeof text, "mpi-notes.h5");
+    if (g_rank == 0) write_text_file(text, "notes\n");
+    MPI_Barrier(MPI_COMM_WORLD);
+    size_t len, tlen;
+    unsigned char *before = slurp(path, &len), *tbefore = slurp(text, &tlen);
+    Store *st = NULL;
+    assert_int_equal(store_open(&st, path, &fx.layout, comm_world(), STORE_RESUME), ADV_ERR_INPUT);
+    assert_null(st);
+    assert_non_null(strstr(adv_errmsg(), "different job"));
+    assert_int_equal(store_open(&st, text, &fx.layout, comm_world(), STORE_RESUME), ADV_ERR_INPUT);
+    assert_non_null(strstr(adv_errmsg(), "not an HDF5 file"));
+    MPI_Barrier(MPI_COMM_WORLD);
+    assert_true(same_bytes(before, len, path));
+    assert_true(same_bytes(tbefore, tlen, text));
+    free(before);
+    free(tbefore);
+    /* STORE_FRESH replaces it */
+    st = open_ok(text, &fx.layout, comm_world(), STORE_FRESH);
+    for (long i = 0; i < P; i++) assert_int_equal(store_status(st)[i], RUN_PENDING);
+    close_ok(&st);
+    MPI_Barrier(MPI_COMM_WORLD);
+}
+
+/* ---- main ------------------------------------------------------------------------------ */
+
+static void remove_dir(void) {
+    char cmd[512];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", g_dir);
+    if (system(cmd) != 0) fprintf(stderr, "could not remove %s\n", g_dir);
+}
+
+static void make_dir(void) {
+    const char *base = getenv("TMPDIR");
+    snprintf(g_dir, sizeof g_dir, "%s/test_store.XXXXXX", base && *base ? base : "/tmp");
+    if (!mkdtemp(g_dir)) {
+        perror("mkdtemp");
+        exit(1);
+    }
+}
+
+int main(int argc, char **argv) {
+    int serial = argc > 1 && !strcmp(argv[1], "--serial");
+    if (serial) {
+        make_dir();
+        const struct CMUnitTest tests[] = {
+            cmocka_unit_test(test_layout_of_new_file), cmocka_unit_test(test_write_points_serial),
+            cmocka_unit_test(test_status_written_last), cmocka_unit_test(test_killed_writer),
+            cmocka_unit_test(test_resume_and_refusals), cmocka_unit_test(test_reset_failed_serial),
+            cmocka_unit_test(test_status_of),           cmocka_unit_test(test_merge_shards),
+            cmocka_unit_test(test_merge_overlap),       cmocka_unit_test(test_read_data),
+            cmocka_unit_test(test_long_job_text),       cmocka_unit_test(test_no_mpi_needed),
+        };
+        int failed = cmocka_run_group_tests_name("store (serial, no MPI)", tests, NULL, NULL);
+        if (!failed) remove_dir();
+        return failed;
+    }
+    MPI_Init(&argc, &argv);
+    g_mpi = 1;
+    MPI_Comm_rank(MPI_COMM_WORLD, &g_rank);
+    MPI_Comm_size(MPI_COMM_WORLD, &g_size);
+    if (g_rank == 0) make_dir();
+    bcast_dir();
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_mpi_write),
+        cmocka_unit_test(test_mpi_resume_reset),
+        cmocka_unit_test(test_mpi_refusals),
+    };
+    char name[64];
+    snprintf(name, sizeof name, "store (MPI rank %d of %d)", g_rank, g_size);
+    int failed = cmocka_run_group_tests_name(name, tests, NULL, NULL);
+    int any = 0;
+    MPI_Allreduce(&failed, &any, 1, MPI_INT, MPI_MAX, MPI_COMM_WORLD);
+    if (g_rank == 0 && !any) remove_dir();
+    MPI_Finalize();
+    return any;
+}
