@@ -116,6 +116,9 @@ def plot_width_requirement(rows, fits, path, axis="epsilon", sweep_labels=None, 
     ax.set_ylabel("m* (smallest width reaching ε)")
     who = "all seeds" if fraction >= 1.0 else f"≥ {fraction:.0%} of seeds"
     title = f"width requirement: {who} reach min L_A ≤ ε"
+    bounds = sorted({(f.paper, f.paper_source) for f in fits if f.paper is not None})
+    if bounds:
+        title += "\npaper: " + "; ".join(f"{src} → exponent {p:g}" for p, src in bounds)
     ax.set_title(title, fontsize=10)
     if any_nr:
         ax.scatter([], [], marker="^", facecolors="none", edgecolors="gray", label="not reached (m* > largest m)")

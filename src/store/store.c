@@ -322,8 +322,10 @@ static int create_file(const char *path, const StoreLayout *l) {
     H5TRY(fapl = h5_fapl_serial(), "cannot set up file access");
     H5TRY(fcpl = H5Pcreate(H5P_FILE_CREATE), "cannot make a property list");
     /* A job text beyond the 64 KiB object-header message limit needs dense attribute storage. */
-    if (l->job_text && strlen(l->job_text) > 32 * 1024)
+    if (l->job_text && strlen(l->job_text) > 32 * 1024) {
         H5TRY(H5Pset_attr_phase_change(fcpl, 0, 0), "cannot set dense attribute storage");
+        H5TRY(H5Pset_libver_bounds(fapl, H5F_LIBVER_V18, H5F_LIBVER_V18), "cannot set the file format");
+    }
     H5TRY(file = H5Fcreate(tmp, H5F_ACC_TRUNC, fcpl, fapl), "%s: cannot create", tmp);
     CHECK(write_root_attributes(file, l, K, E));
     /* /status first: its storage comes first in the file. */
