@@ -269,10 +269,10 @@ static void test_default_job(void **state) {
     assert_true(job_points(job) > 1);
     assert_string_equal(job_text(job), job_default_text());
     assert_string_equal(job_name(job), "demo");
-    assert_string_equal(job_axes(job), "m,attack,seed");
-    assert_int_equal(job_points(job), 20);
-    assert_int_equal(point(job, 0).m, 16);
-    assert_int_equal(point(job, 19).m, 256);
+    assert_string_equal(job_axes(job), "m,epsilon,attack,seed");
+    assert_int_equal(job_points(job), 7 * 3 * 2 * 3);
+    assert_int_equal(point(job, 0).m, 2);
+    assert_int_equal(point(job, 125).m, 128);
     assert_int_equal(job_store_weights(job), 0);
     PointCost *costs = NULL;
     assert_int_equal(sweep_costs(&costs, job), ADV_OK);

@@ -34,6 +34,9 @@ typedef struct Job Job;
  * validated (config_validate) so a bad combination is reported before
  * anything runs. *out is NULL on failure. */
 int job_parse(Job **out, const char *text, const char *origin);
+/* Read a job file's text (caller frees *text). ADV_ERR_INPUT if it cannot be
+ * read or is not text. */
+int job_read_text(const char *path, char **text);
 /* Read and parse a file (ADV_ERR_INPUT if it cannot be read). */
 int job_load(Job **out, const char *path);
 void job_destroy(Job **job);

@@ -53,56 +53,11 @@ typedef struct {
 
 /* ---- helpers ------------------------------------------------------------------- */
 
-static int read_text_file(const char *path, char **text) {
-    FILE *fp = fopen(path, "rb");
-    if (!fp) return adv_err(ADV_ERR_INPUT, "cannot read job file %s: %s", path, strerror(errno));
-    size_t cap = 4096, len = 0;
-    char *buf = xcalloc(cap, 1);
-    size_t got;
-    while ((got = fread(buf + len, 1, cap - len - 1, fp)) > 0) {
-        len += got;
-        if (len + 1 >= cap) {
-            char *bigger = xcalloc(cap * 2, 1);
-            memcpy(bigger, buf, len);
-            free(buf);
-            buf = bigger;
-            cap *= 2;
-        }
-    }
-    int failed = ferror(fp);
-    fclose(fp);
-    if (failed) {
-        free(buf);
-        return adv_err(ADV_ERR_INPUT, "cannot read job file %s", path);
-    }
-    *text = buf;
-    return ADV_OK;
-}
-
 static int in_shard(const RunOptions *opt, long index) {
     return opt->shard_count <= 1 || index % opt->shard_count == opt->shard_index;
 }
 
 static int is_final(int status) { return status == RUN_DONE || status == RUN_FAILED || status == RUN_DIVERGED; }
-
-/* "m=16 attack=pgd seed=2": the point's values on the job's axes. */
-static void point_label(char *buf, size_t len, const Sweep *sw, long index) {
-    TrainConfig cfg;
-    job_point(&cfg, sw->job, index);
-    char axes[512];
-    snprintf(axes, sizeof axes, "%s", job_axes(sw->job));
-    buf[0] = '\0';
-    size_t used = 0;
-    for (char *name = strtok(axes, ","); name; name = strtok(NULL, ",")) {
-        const ParamSpec *p = param_find(name);
-        if (!p) continue;
-        char value[300];
-        param_format(value, sizeof value, &cfg, p);
-        int w = snprintf(buf + used, len - used, "%s%s=%s", used ? " " : "", name, value);
-        if (w < 0 || (size_t)w >= len - used) break;
-        used += (size_t)w;
-    }
-}
 
 static void log_report(Sweep *sw, const Report *r, int rank) {
     if (r->index < 0) return;
@@ -114,7 +69,7 @@ static void log_report(Sweep *sw, const Report *r, int rank) {
     if (r->status != RUN_RUNNING) sw->finished++;
     if (sw->opt->quiet) return;
     char label[512], what[160];
-    point_label(label, sizeof label, sw, r->index);
+    job_point_label(label, sizeof label, sw->job, r->index);
     switch (r->status) {
     case RUN_DONE:
         if (r->eps_step >= 0) snprintf(what, sizeof what, "done, min L_A %.4g, <= eps at step %ld", r->min_surrogate, r->eps_step);
@@ -389,7 +344,7 @@ int sweep_run(Comm *c, const RunOptions *opt) {
     char *text = NULL;
     int rc = ADV_OK;
     if (comm_rank(c) == 0) {
-        if (opt->job_path) rc = read_text_file(opt->job_path, &text);
+        if (opt->job_path) rc = job_read_text(opt->job_path, &text);
         else text = xstrdup(job_default_text());
     }
     rc = comm_agree(c, rc);

@@ -174,7 +174,7 @@ static long select_rows(hid_t space, int rank, const hsize_t *dims, const int *c
 
 /* Copy the rows with choice == j of dataset `name` from input `in` into `out`
  * (fill values when the input lacks the dataset or has another row shape). */
-static int copy_rows(hid_t out, const char *name, const MergeInput *in, const int *choice, int j, int *warned) {
+static int copy_rows(hid_t out, const char *name, const MergeInput *in, const int *choice, int j, int *missing) {
     int rc = ADV_OK;
     hid_t dst = H5I_INVALID_HID, src = H5I_INVALID_HID, type = H5I_INVALID_HID, dcpl = H5I_INVALID_HID;
     hid_t dspace = H5I_INVALID_HID, sspace = H5I_INVALID_HID, mspace = H5I_INVALID_HID;
@@ -193,11 +193,7 @@ static int copy_rows(hid_t out, const char *name, const MergeInput *in, const in
         if (usable) H5Sget_simple_extent_dims(sspace, sdims, NULL);
         for (int k = 0; usable && k < rank; k++) usable = sdims[k] == dims[k];
     }
-    if (!usable) {
-        if (!*warned)
-            adv_warn("%s has no /%s like the first input's; its points get fill values there", in->path, name);
-        *warned = 1;
-    }
+    *missing = !usable;
     size_t elem = H5Tget_size(type);
     size_t per_row = 1;
     for (int k = 1; k < rank; k++) per_row *= (size_t)dims[k];
@@ -343,7 +339,7 @@ int store_merge_counts(const char *out_path, const char *const *inputs, int n_in
     if (n_inputs < 1 || !inputs) return adv_err(ADV_ERR_INPUT, "merge: no input files");
     int rc = ADV_OK;
     MergeInput *in = xcalloc((size_t)n_inputs, sizeof *in);
-    int *choice = NULL, *warned = NULL;
+    int *choice = NULL;
     char *tmp = NULL;
     hid_t out = H5I_INVALID_HID, fapl = H5I_INVALID_HID;
     DatasetList list = {0}, other = {0};
@@ -396,24 +392,27 @@ int store_merge_counts(const char *out_path, const char *const *inputs, int n_in
     H5TRY(fapl = h5_fapl_serial(), "cannot set up file access");
     H5TRY(out = H5Fopen(tmp, H5F_ACC_RDWR, fapl), "%s: cannot open the copy of %s", tmp, in[0].path);
     CHECK(list_point_datasets(out, (hsize_t)P, &list, tmp));
-    warned = xcalloc((size_t)(n_inputs * (list.count + 1)), sizeof(int));
     for (int j = 1; j < n_inputs; j++) {
         int any = 0;
         for (long i = 0; i < P && !any; i++) any = choice[i] == j;
         if (!any) continue;
+        long n_missing = 0;
+        const char *example = NULL;
         for (long k = 0; k < list.count; k++) {
             if (!strcmp(list.names[k], D_STATUS)) continue;
-            CHECK(copy_rows(out, list.names[k], &in[j], choice, j, &warned[j * list.count + k]));
+            int missing = 0;
+            CHECK(copy_rows(out, list.names[k], &in[j], choice, j, &missing));
+            if (missing && !n_missing++) example = list.names[k];
         }
+        if (n_missing)
+            adv_warn("%s lacks %ld dataset(s) of %s (e.g. /%s, or another shape); its points have fill values there",
+                     in[j].path, n_missing, in[0].path, example);
         CHECK(list_point_datasets(in[j].file, (hsize_t)P, &other, in[j].path));
         long dropped = 0;
-        const char *example = NULL;
         for (long k = 0; k < other.count; k++)
-            if (!h5_has_dataset(out, other.names[k])) {
-                if (!dropped++) example = other.names[k];
-            }
+            if (!h5_has_dataset(out, other.names[k]) && !dropped++) example = other.names[k];
         if (dropped)
-            adv_warn("%s has %ld dataset(s) the first input %s lacks (e.g. /%s); they are not in the output "
+            adv_warn("%s has %ld dataset(s) that %s lacks (e.g. /%s); they are not in the output "
                      "(give a file that has them first)",
                      in[j].path, dropped, in[0].path, example);
         dataset_list_free(&other);
@@ -437,7 +436,6 @@ cleanup:
     h5_close(&fapl);
     if (rc != ADV_OK && tmp) unlink(tmp);
     free(tmp);
-    free(warned);
     free(choice);
     for (int j = n_inputs - 1; j >= 0; j--) {
         h5_close(&in[j].file);

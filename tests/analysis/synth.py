@@ -153,7 +153,7 @@ def write_sweep(path, points, *, job_name="synth", grid_hash_value=None, axes=No
             elif name == "reason":
                 vals = _strings([pt["reason"] for pt in points], 96)
             else:
-                fill = np.nan if kind == "f" else (-1 if name in ("eps_step", "diverged_step") else 0)
+                fill = np.nan if kind == "f" else -1      # the writer's fill values: NaN, -1, ""
                 vals = np.array([pt["summary"].get(name, fill) for pt in points], dtype=_NUMPY[kind])
             summary[name] = vals
             put(f, f"summary/{name}", vals)
@@ -178,20 +178,22 @@ def write_sweep(path, points, *, job_name="synth", grid_hash_value=None, axes=No
         put(f, "worker/rank", np.zeros(P, np.int32))
         put(f, "worker/host", _strings(["node01"] * P, 64))
         put(f, "worker/threads", np.ones(P, np.int32))
-        # /runs: index, status, every parameter, every summary field. A name that is
-        # both (status, lr) appears once, first come: docs/layout.md does not say how
-        # the writer resolves it, and the reader does not use /runs.
-        fields = [("index", np.int64), ("status", np.int8)]
+        # /runs: index, status (int32), every parameter, every summary field but status; a
+        # summary field named like a parameter (lr) is "summary_lr" (as src/store writes it;
+        # docs/layout.md does not say). The reader does not use /runs.
+        def runs_name(n):
+            return f"summary_{n}" if n in params else n
+        fields = [("index", np.int64), ("status", np.int32)]
         fields += [(n, params[n].dtype) for n in params]
-        fields += [(n, summary[n].dtype) for n in summary if n not in params and n != "status"]
+        fields += [(runs_name(n), summary[n].dtype) for n in summary if n != "status"]
         runs = np.zeros(P, dtype=fields)
         runs["index"] = np.arange(P)
         runs["status"] = status
         for n in params:
             runs[n] = params[n]
         for n in summary:
-            if n not in params and n != "status":
-                runs[n] = summary[n]
+            if n != "status":
+                runs[runs_name(n)] = summary[n]
         put(f, "runs", runs)
     return gh
 

@@ -104,7 +104,7 @@ def test_capacity_section(tmp_path):
                                  summary={"final_clean_acc": 1.0 if ok else 0.9,
                                           "final_robust_acc": 1.0 if ok else 0.5}))
     write_sweep(tmp_path / "c.h5", pts)
-    md = build_report(load([tmp_path / "c.h5"]), str(tmp_path / "out"))
+    md = build_report(load([tmp_path / "c.h5"]), str(tmp_path / "out"), max_panels=2)
     text = open(md).read()
     assert "## Capacity" in text and "Theorem 6.1" in text
     assert "robust interpolation needs 4× the clean width" in text
