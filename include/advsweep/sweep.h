@@ -75,8 +75,10 @@ int sweep_costs(PointCost **costs, const Job *job);
 /* order[0..n) = point indices, costliest first (ties: lower index first). */
 void sweep_order(long *order, const PointCost *costs, long n);
 
-/* The rate assumed when none was measured: GFLOP/s per core (x cpus_per_task). */
-#define SWEEP_DEFAULT_GFLOPS_PER_CORE 2.0
+/* The rate assumed when none was measured: GFLOP/s per core (x cpus_per_task).
+ * Measured here: 8.7 GFLOP/s per core over the default job's small shapes,
+ * 15-25 on m >= 256 (`advsweep bench`); 5 keeps estimates on the safe side. */
+#define SWEEP_DEFAULT_GFLOPS_PER_CORE 5.0
 
 typedef struct {
     double rate_gflops;   /* achieved GFLOP/s per rank (bench); <= 0: the default above */
