@@ -68,12 +68,12 @@ int cmd_train(int argc, char **argv) {
     TrainPlan plan;
     int rc = train_plan(&plan, &cfg);
     if (rc != ADV_OK) return cli_fail(rc);
-    if (plan.steps_capped && !quiet)
-        adv_warn("the step count derived from epsilon exceeds max_steps; training for T=%lld steps",
-                 (long long)plan.steps);
     Dataset *data = NULL;
     rc = store_training_set(&data, &cfg);
     if (rc != ADV_OK) return cli_fail(rc);
+    if (plan.steps_capped && !quiet)
+        adv_warn("the step count derived from epsilon %s exceeds max_steps; training for T=%lld steps",
+                 isinf(cfg.R) ? "and R = inf" : "", (long long)plan.steps);
 
     Trajectory *traj = trajectory_create(plan.records, plan.evals);
     TrainSummary sum;

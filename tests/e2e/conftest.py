@@ -84,6 +84,18 @@ def assert_same_results(a, b):
         assert x.tobytes() == y.tobytes(), f"{name} differs between {a} and {b}"
 
 
+def everything(path):
+    """Every dataset and root attribute of a file, as bytes."""
+    out = {}
+    with h5py.File(path, "r", locking=False) as f:
+        f.visititems(lambda name, obj: out.__setitem__(name, obj[()].tobytes())
+                     if isinstance(obj, h5py.Dataset) else None)
+        for key, value in f.attrs.items():
+            if key not in ("ranks", "omp_threads"):  # resume records the current run size
+                out["@" + key] = str(value)
+    return out
+
+
 def status(path):
     with h5py.File(path, "r", locking=False) as f:
         return f["status"][()]

@@ -9,7 +9,7 @@ import h5py
 import numpy as np
 import pytest
 
-from conftest import assert_same_results, digest, mpi_env, run, status
+from conftest import assert_same_results, digest, everything, mpi_env, run, status
 
 JOB = """\
 name: e2e
@@ -21,8 +21,16 @@ grid:
   attack: [none, pgd]
 """
 
-# Long enough to be interrupted: the same grid, many more steps.
-SLOW_JOB = JOB.replace("name: e2e", "name: slow").replace("steps: 80", "steps: 3000")
+# Long enough to be interrupted (a few seconds per point).
+SLOW_JOB = """\
+name: slow
+seeds: 2
+fixed: {d: 8, n: 32, delta: 0.1, epsilon: 0.05, steps: 300, H: 2,
+        eval_count: 2, eval_steps: 5, eval_restarts: 2, pgd_steps: 5}
+grid:
+  m: [128, 256, 512]
+  attack: [none, pgd]
+"""
 
 
 @pytest.fixture(scope="module")
@@ -64,10 +72,13 @@ def test_rank_count_does_not_change_results(advsweep, jobs, reference, tmp_path,
 def test_rerun_resumes_and_rewrites_nothing(advsweep, jobs, reference, tmp_path):
     out = tmp_path / "resume.h5"
     run([advsweep, "run", str(jobs / "e2e.yaml"), "-o", str(out)], check=0)
-    before = digest(out)
+    before = everything(out)
     proc = run([advsweep, "run", str(jobs / "e2e.yaml"), "-o", str(out)], ranks=2, check=0)
     assert "0 to run" in proc.stdout
-    assert digest(out) == before
+    after = everything(out)  # every dataset, wall times and worker ranks included: nothing was rewritten
+    assert sorted(before) == sorted(after)
+    for name in before:
+        assert before[name] == after[name], name
 
 
 def test_other_job_refused_and_file_untouched(advsweep, jobs, reference, tmp_path):
@@ -110,7 +121,10 @@ def interrupt(advsweep, job, out, sig, after, ranks=3, extra=()):
     if sig == signal.SIGKILL:
         os.killpg(proc.pid, signal.SIGKILL)  # mpirun and every rank, at once
     else:
-        os.kill(proc.pid, sig)  # mpirun forwards it to the ranks
+        # As SLURM does (--signal, scancel --signal): the ranks get the signal and
+        # mpirun passes their exit status on. (A signal to mpirun itself makes it
+        # kill the job and exit 1, whatever the ranks return.)
+        subprocess.run(["pkill", f"-{sig.name[3:]}", "-x", "advsweep", "-P", str(proc.pid)])
     out_text, err_text = proc.communicate(timeout=120)
     return proc.returncode, out_text, err_text
 
@@ -164,7 +178,7 @@ def test_shards_and_merge_equal_one_run(advsweep, jobs, reference, tmp_path):
 
 FAILING_JOB = """\
 name: failing
-fixed: {d: 2, n: 40, steps: 20, eval_count: 1, eval_steps: 2, m: 8, H: 1}
+fixed: {d: 2, n: 40, steps: 20, eval_count: 1, eval_steps: 2, m: 8, H: 2}
 grid:
   delta: [0.01, 1.9]       # 1.9: opposite labels cannot be 3.8 apart: the point fails
   lr: [0.01, 1e200]        # 1e200: the point diverges
@@ -211,8 +225,13 @@ def test_bad_job_files(advsweep, tmp_path, text, fragment):
     job = tmp_path / "bad.yaml"
     job.write_text(text)
     out = tmp_path / "bad.h5"
-    proc = run([advsweep, "run", str(job), "-o", str(out)], ranks=2, check=2)
+    proc = run([advsweep, "run", str(job), "-o", str(out)], check=2)
     lines = proc.stderr.strip().splitlines()
     assert len(lines) == 1 and fragment in lines[0], proc.stderr
+    assert not out.exists()
+    # under mpirun: the same one line from advsweep (mpirun adds its own notice)
+    proc = run([advsweep, "run", str(job), "-o", str(out)], ranks=2, check=2)
+    ours = [l for l in proc.stderr.splitlines() if l.startswith("advsweep")]
+    assert ours == lines
     assert not out.exists()
     assert run([advsweep, "run", str(tmp_path / "missing.yaml")], check=2).stderr.count("\n") == 1
