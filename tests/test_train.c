@@ -49,6 +49,8 @@ static void test_step_rules(void **state) {
     cfg.R = 2;
     cfg.c_alpha = 0.5;
     cfg.c_T = 3;
+    cfg.steps = 0; /* auto: derive T */
+    cfg.lr = 0;    /* auto: derive alpha */
     cfg.max_steps = 1000000;
     TrainPlan p;
     assert_int_equal(train_plan(&p, &cfg), ADV_OK);
