@@ -20,6 +20,37 @@ static double median(double *v, int count) {
     return count % 2 ? v[count / 2] : 0.5 * (v[count / 2 - 1] + v[count / 2]);
 }
 
+/* Seconds per call of Z = X W^T at (n,m) x (m,m): repeated for at least `span` seconds. */
+static double time_gemm(const double *X, const double *W, double *Z, long n, long m, double span) {
+    long reps = 0;
+    double t0 = adv_now(), t1;
+    do {
+        // Z = X W^T
+        cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)n, (int)m, (int)m, 1.0, X, (int)m, W, (int)m, 0.0, Z,
+                    (int)m);
+        reps++;
+        t1 = adv_now();
+    } while (t1 - t0 < span);
+    return (t1 - t0) / (double)reps;
+}
+
+/* Seconds per full training step (attack, forward, backward, projected update);
+ * *flops receives the counted FLOPs of one step. */
+static double time_steps(Trainer *tr, double span, double *flops) {
+    long reps = 0;
+    double loss, acc, before = tr->nw->flops;
+    double t0 = adv_now(), t1;
+    do {
+        trainer_attack_forward(tr, reps, &loss, &acc);
+        trainer_gradient(tr);
+        trainer_apply(tr);
+        reps++;
+        t1 = adv_now();
+    } while (t1 - t0 < span || reps < 2);
+    *flops = (tr->nw->flops - before) / (double)reps;
+    return (t1 - t0) / (double)reps;
+}
+
 void bench_measure(BenchResult *res, long m, long H, long n, long d, long k, int repeats) {
     memset(res, 0, sizeof *res);
     res->m = m;
@@ -28,36 +59,15 @@ void bench_measure(BenchResult *res, long m, long H, long n, long d, long k, int
     res->d = d;
     res->k = k;
     if (repeats < 1) repeats = 1;
-    double *times = xcalloc((size_t)repeats, sizeof(double));
+    double *gemm_times = xcalloc((size_t)repeats, sizeof(double)), *step_times = xcalloc((size_t)repeats, sizeof(double));
 
-    /* DGEMM at the forward shape: Z = X W^T, (n,m) x (m,m). */
     double *X = xaligned((size_t)(n * m) * sizeof(double)), *W = xaligned((size_t)(m * m) * sizeof(double));
     double *Z = xaligned((size_t)(n * m) * sizeof(double));
     Rng rng;
     rng_seed(&rng, 1, RNG_BENCH, 0);
     rng_fill_normal(&rng, X, n * m, 1.0);
     rng_fill_normal(&rng, W, m * m, 1.0 / sqrt((double)m));
-    double gemm_flops = 2.0 * (double)n * (double)m * (double)m;
-    cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)n, (int)m, (int)m, 1.0, X, (int)m, W, (int)m, 0.0, Z,
-                (int)m); /* warm-up */
-    for (int r = 0; r < repeats; r++) {
-        long reps = 0;
-        double t0 = adv_now(), t1;
-        do {
-            // Z = X W^T
-            cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)n, (int)m, (int)m, 1.0, X, (int)m, W, (int)m,
-                        0.0, Z, (int)m);
-            reps++;
-            t1 = adv_now();
-        } while (t1 - t0 < 0.2);
-        times[r] = (t1 - t0) / (double)reps;
-    }
-    res->gemm_gflops = gemm_flops / median(times, repeats) * 1e-9;
-    free(X);
-    free(W);
-    free(Z);
 
-    /* Full PGD-k training steps: attack, forward, backward, projected update. */
     TrainConfig cfg;
     config_defaults(&cfg);
     cfg.model = MODEL_DEEP;
@@ -78,26 +88,24 @@ void bench_measure(BenchResult *res, long m, long H, long n, long d, long k, int
         data->y[i] = (rng_next(&rng) >> 63) ? 1.0 : -1.0;
     }
     Trainer *tr = trainer_create(&cfg, &plan, data);
-    double loss, acc, flops_before = 0;
+
+    /* Warm up both, then alternate them so that both see the same machine load. */
+    double flops_per_step = 0;
+    time_gemm(X, W, Z, n, m, 0.05);
+    time_steps(tr, 0.05, &flops_per_step);
     for (int r = 0; r < repeats; r++) {
-        long reps = 0;
-        flops_before = tr->nw->flops;
-        double t0 = adv_now(), t1;
-        do {
-            trainer_attack_forward(tr, reps, &loss, &acc);
-            trainer_gradient(tr);
-            trainer_apply(tr);
-            reps++;
-            t1 = adv_now();
-        } while (t1 - t0 < 0.3 || reps < 2);
-        times[r] = (t1 - t0) / (double)reps;
-        res->step_gflops = (tr->nw->flops - flops_before) / (double)reps; /* FLOPs per step */
+        gemm_times[r] = time_gemm(X, W, Z, n, m, 0.2);
+        step_times[r] = time_steps(tr, 0.3, &flops_per_step);
     }
-    double per_step = res->step_gflops;
-    res->step_seconds = median(times, repeats);
-    res->step_gflops = per_step / res->step_seconds * 1e-9;
+    res->gemm_gflops = 2.0 * (double)n * (double)m * (double)m / median(gemm_times, repeats) * 1e-9;
+    res->step_seconds = median(step_times, repeats);
+    res->step_gflops = flops_per_step / res->step_seconds * 1e-9;
     res->ratio = res->step_gflops / res->gemm_gflops;
     trainer_destroy(&tr);
     dataset_destroy(&data);
-    free(times);
+    free(X);
+    free(W);
+    free(Z);
+    free(gemm_times);
+    free(step_times);
 }
