@@ -1,4 +1,4 @@
-# shellcheck shell=bash
+# shellcheck shell=bash disable=SC2034  # site settings are used by the scripts sourcing this
 # slurm/jobenv.sh — what every advsweep batch job does before and around
 # `advsweep run`: read site.conf, load modules, set the threads, work out the
 # time left, and launch the ranks with srun. Sourced by sweep.sbatch,

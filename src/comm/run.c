@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -44,11 +45,13 @@ typedef struct {
     double deadline;      /* adv_now() clock; INFINITY when none */
     double rate;          /* GFLOP/s per rank for time estimates; 0 = unknown */
     double done_flops, done_wall;
+    double busy, longest; /* sum and max of the wall times of points run here (any outcome) */
     long finished, todo;  /* points finished this run / to do at start */
     long *queue;          /* (todo) pending points, costliest first; -1 once handed out */
     long cursor;
     int store_weights;
     char host[64];
+    double t_begin;       /* when sweep_run started */
 } Sweep;
 
 /* ---- helpers ------------------------------------------------------------------- */
@@ -67,6 +70,8 @@ static void log_report(Sweep *sw, const Report *r, int rank) {
         sw->rate = sw->done_flops / fmax(sw->done_wall, 1e-9) * 1e-9;
     }
     if (r->status != RUN_RUNNING) sw->finished++;
+    sw->busy += r->wall;
+    if (r->wall > sw->longest) sw->longest = r->wall;
     if (sw->opt->quiet) return;
     char label[512], what[160];
     job_point_label(label, sizeof label, sw->job, r->index);
@@ -82,6 +87,14 @@ static void log_report(Sweep *sw, const Report *r, int rank) {
     printf("[%ld/%ld] point %ld (%s): %s; %.2f s on rank %d\n", sw->finished, sw->todo, r->index, label, what, r->wall,
            rank);
     fflush(stdout);
+}
+
+/* User plus system CPU seconds of this process. */
+static double cpu_seconds(void) {
+    struct rusage usage;
+    getrusage(RUSAGE_SELF, &usage);
+    return (double)usage.ru_utime.tv_sec + 1e-6 * (double)usage.ru_utime.tv_usec + (double)usage.ru_stime.tv_sec +
+           1e-6 * (double)usage.ru_stime.tv_usec;
 }
 
 /* ---- one point (any rank) ---------------------------------------------------------- */
@@ -333,6 +346,7 @@ static void build_queue(Sweep *sw) {
 int sweep_run(Comm *c, const RunOptions *opt) {
     Sweep sw;
     memset(&sw, 0, sizeof sw);
+    sw.t_begin = adv_now();
     sw.c = c;
     sw.opt = opt;
     gethostname(sw.host, sizeof sw.host - 1);
@@ -393,10 +407,22 @@ int sweep_run(Comm *c, const RunOptions *opt) {
                        comm_size(c) == 1 ? "" : "s", comm_size(c) == 1 ? "serial" : "1 master + workers", path);
             fflush(stdout);
         }
+        double start = adv_now(), cpu_start = cpu_seconds();
         if (comm_size(c) == 1) serial_loop(&sw);
         else if (comm_rank(c) == 0) master_loop(&sw);
         else worker_loop(&sw);
         comm_idle_barrier(c); /* workers that finish early sleep here instead of spinning in the close */
+        if (comm_rank(c) == 0 && comm_size(c) > 1 && sw.finished > 0 && !opt->quiet) {
+            /* How well the dispatch did: the makespan against the best possible,
+             * max(total point time / workers, longest point), and the master's CPU. */
+            double makespan = adv_now() - start, workers = (double)(comm_size(c) - 1);
+            double ideal = fmax(sw.busy / workers, sw.longest);
+            double cpu = cpu_seconds(), wall = adv_now() - sw.t_begin;
+            printf("advsweep run: makespan %.2f s, ideal max(sum/workers, longest) %.2f s (%+.1f%%); master CPU "
+                   "%.3f s while dispatching (%.2f%%), %.3f s in all (%.2f%% of %.2f s)\n",
+                   makespan, ideal, 100.0 * (makespan / fmax(ideal, 1e-9) - 1.0), cpu - cpu_start,
+                   100.0 * (cpu - cpu_start) / fmax(makespan, 1e-9), cpu, 100.0 * cpu / fmax(wall, 1e-9), wall);
+        }
 
         /* 4. Complete, or interrupted with points left? */
         int left = 0;
