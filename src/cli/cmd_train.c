@@ -1,6 +1,8 @@
 /* cmd_train.c — `advsweep train`: one configuration, a one-line summary, and
  * with -o the same file layout as a sweep of one point. */
+#include <cblas.h>
 #include <math.h>
+#include <omp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -84,8 +86,6 @@ int cmd_train(int argc, char **argv) {
     if (show) fprintf(stderr, "\r%60s\r", "");
     if (rc == ADV_OK && out_path) {
         char *text = command_line(argc, argv);
-        NetShape shape = train_net_shape(&cfg);
-        (void)shape;
         StoreLayout layout = {.n_points = 1,
                               .configs = &cfg,
                               .cost_flops = &plan.flops_total,
@@ -98,7 +98,8 @@ int cmd_train(int argc, char **argv) {
                               .shard_index = 0,
                               .shard_count = 1,
                               .ranks = 1,
-                              .omp_threads = 0};
+                              .omp_threads = omp_get_max_threads(),
+                              .blas_version = openblas_get_config()};
         Store *st = NULL;
         rc = store_open(&st, out_path, &layout, STORE_SERIAL, STORE_FRESH);
         StoreWorker worker = {0, 0, ""};

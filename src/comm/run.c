@@ -6,7 +6,7 @@
  * depends only on its parameters: seeds come from params, never from the
  * rank, the order or the number of restarts.
  */
-#include <errno.h>
+#include <cblas.h>
 #include <math.h>
 #include <omp.h>
 #include <stdio.h>
@@ -316,6 +316,7 @@ static int build_layout(StoreLayout *layout, TrainConfig **configs, double **flo
     layout->store_weights = sw->store_weights;
     layout->ranks = comm_size(sw->c);
     layout->omp_threads = omp_get_max_threads();
+    layout->blas_version = openblas_get_config();
     if (sw->store_weights) {
         double per_point = (double)(2 * layout->weights_max + layout->fixed_max) +
                            (double)layout->data_n_max * (double)(layout->data_d_max + 1);
