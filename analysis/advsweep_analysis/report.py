@@ -179,6 +179,9 @@ def _pyv(v):
 def _compare(fit, paper, source) -> str:
     if paper is None:
         return ""
+    if fit.ci_low == fit.ci_high == fit.exponent == 0.0:
+        return (f"flat: m* is the same at every value in the grid, so the exponent is below what the width "
+                f"grid resolves (a finer grid of m would be needed to compare with the exponent {paper:g} of {source})")
     if fit.ci_low <= 0.0 <= fit.ci_high:
         return f"too uncertain (the interval includes 0) to compare with the exponent {paper:g} of {source}"
     if fit.ci_high < paper:
