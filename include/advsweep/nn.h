@@ -41,8 +41,8 @@ typedef struct {
 /* Activations of one batch, kept by net_forward for net_backward. */
 typedef struct {
     long n_max, m, d, planes; /* planes = H + 1 (deep) or 1 (two-layer) */
-    double *Z;  /* (planes, n_max, m) pre-activations: Z[0] = A x (deep) or W x (two-layer) */
-    double *Xa; /* (planes, n_max, m) post-activations x(h); x(0) = Z[0] for the linear input layer */
+    double *Z;  /* (planes, n_max, m) pre-activations; Z[0] = A x only with the relu input layer, W x (two-layer) */
+    double *Xa; /* (planes, n_max, m) post-activations x(h); x(0) = A x or relu(A x) */
     double *G;  /* (n_max, m) backward scratch */
     double *G2; /* (n_max, m) backward scratch */
     double flops; /* running count of floating-point operations of the GEMM/GEMV model */

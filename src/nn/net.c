@@ -167,11 +167,12 @@ void net_forward(double *f, const Net *net, NetWork *wk, const double *X, long n
         wk->flops += (double)n * net_flops_forward(s);
         return;
     }
-    // Z0 = X A^T   (n,d) x (d,m) -> (n,m)
+    /* x(0) = A x goes straight into the feature plane; only relu(A x) needs Z[0] kept for its mask. */
+    int relu_input = s->input_layer == INPUT_RELU;
+    // x(0) (or Z0) = X A^T   (n,d) x (d,m) -> (n,m)
     cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)n, (int)m, (int)d, 1.0, X, (int)d, net->A, (int)d, 0.0,
-                wk->Z, (int)m);
-    if (s->input_layer == INPUT_RELU) activate(wk->Xa, wk->Z, plane, ACT_RELU);
-    else memcpy(wk->Xa, wk->Z, (size_t)plane * sizeof(double));
+                relu_input ? wk->Z : wk->Xa, (int)m);
+    if (relu_input) activate(wk->Xa, wk->Z, plane, ACT_RELU);
     for (long h = 1; h <= s->H; h++) {
         const double *W = net->trained + (h - 1) * m * m;
         double *Zh = wk->Z + h * plane;
