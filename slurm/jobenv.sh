@@ -35,8 +35,9 @@ jobenv_init() {
     else
         jobenv_log "note: no site config at $conf; using the defaults"
     fi
-    # a value from slurm/submit (the --signal this job was really given) wins
+    # values from slurm/submit (the --signal this job was really given, its --rate) win
     SIGNAL_LEAD=${ADVSWEEP_SIGNAL_LEAD:-$SIGNAL_LEAD}
+    RATE=${ADVSWEEP_RATE:-$RATE}
 
     if [ -n "$MODULES" ]; then
         if ! type module >/dev/null 2>&1; then
@@ -93,7 +94,7 @@ jobenv_run_options() {
         limit=$((left - SIGNAL_LEAD - TIME_SLACK))
         if [ "$limit" -ge 10 ]; then
             RUN_OPTS+=(--time-limit "$limit")
-            jobenv_log "time left ${left} s: --time-limit ${limit} s (minus SIGNAL_LEAD=${SIGNAL_LEAD}, TIME_SLACK=${TIME_SLACK}), SIGTERM expected at ~$((left - SIGNAL_LEAD)) s"
+            jobenv_log "time left ${left} s: --time-limit ${limit} s (minus SIGNAL_LEAD=${SIGNAL_LEAD}, TIME_SLACK=${TIME_SLACK}), SIGTERM due at ~$((left - SIGNAL_LEAD)) s (Slurm may send it up to 60 s earlier)"
         else
             jobenv_log "time left ${left} s is not enough for a --time-limit before the signal (SIGNAL_LEAD=${SIGNAL_LEAD}, TIME_SLACK=${TIME_SLACK}); relying on SIGTERM"
         fi
