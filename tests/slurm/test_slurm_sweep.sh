@@ -189,6 +189,7 @@ T=$(date +%s.%N)
 out=$("$SUBMIT" --config "$CONF" "$W/resub.yaml" --ntasks=2 --time=1 2>&1)
 echo "$out" | sed 's/^/  | /'
 first=$(sed -n 's/.*submitted job \([0-9]*\):.*/\1/p' <<<"$out")
+[ -n "$first" ] || fail "the test sweep was not submitted"
 chain=()
 id=$first
 while [ -n "$id" ]; do
@@ -200,7 +201,7 @@ while [ -n "$id" ]; do
     [ "${#chain[@]}" -le $((MAX_RESUBMITS + 2)) ] || { fail "chain longer than MAX_RESUBMITS + 1"; break; }
 done
 resubmits=$(( ${#chain[@]} - 1 ))
-last=${chain[${#chain[@]}-1]:-}
+last=""; [ ${#chain[@]} -gt 0 ] && last=${chain[${#chain[@]}-1]}
 logs=()
 for id in "${chain[@]}"; do logs+=("$W/resub-$id.out"); done
 echo "  chain: ${chain[*]} ($resubmits resubmission(s)) in $(since "$T") s"
