@@ -280,7 +280,7 @@ static void test_default_job(void **state) {
     PlanRequest req = {.cpus_per_task = 2};
     SweepPlan plan;
     assert_int_equal(sweep_plan(&plan, job, costs, &req), ADV_OK);
-    assert_true(plan.total_flops / (2 * SWEEP_DEFAULT_GFLOPS_PER_CORE * 1e9) < 120);
+    assert_true(plan.total_cost / (2 * SWEEP_DEFAULT_GFLOPS_PER_CORE * 1e9) < 120);
     free(costs);
     job_destroy(&job);
 }
@@ -425,10 +425,10 @@ static void test_costs(void **state) {
     assert_int_equal(c[0].n_fixed, 16 * 8 + 16);
     assert_int_equal(c[3].n_trained, 32 * 8);
     assert_int_equal(c[3].n_fixed, 32);
-    assert_true(c[1].flops > c[0].flops && c[0].flops > 0);
+    assert_true(c[1].cost > c[0].cost && c[0].cost > 0);
     assert_true(c[1].bytes > c[0].bytes);
     assert_true(c[0].records > 0 && c[0].evals > 0);
-    PointCost one = {.flops = 3e9};
+    PointCost one = {.cost = 3e9};
     assert_true(fabs(sweep_point_seconds(&one, 2.0) - 1.5) < 1e-12);
     free(c);
     job_destroy(&job);
@@ -436,7 +436,7 @@ static void test_costs(void **state) {
 
 static void test_order_costliest_first(void **state) {
     (void)state;
-    PointCost c[6] = {{.flops = 5}, {.flops = 9}, {.flops = 5}, {.flops = 1}, {.flops = 9}, {.flops = 0}};
+    PointCost c[6] = {{.cost = 5}, {.cost = 9}, {.cost = 5}, {.cost = 1}, {.cost = 9}, {.cost = 0}};
     long order[6];
     sweep_order(order, c, 6);
     long want[6] = {1, 4, 0, 2, 3, 5};
@@ -471,7 +471,7 @@ static void test_plan_suggestion(void **state) {
     PointCost *c = NULL;
     assert_int_equal(sweep_costs(&c, job), ADV_OK);
     double total = 0, longest = 0;
-    for (long i = 0; i < n; i++) total += c[i].flops, longest = fmax(longest, c[i].flops);
+    for (long i = 0; i < n; i++) total += c[i].cost, longest = fmax(longest, c[i].cost);
 
     /* a rate at which the costliest point takes an hour */
     double rate = longest / 1e9 / 3600, T = total / 1e9 / rate, L = 3600;
@@ -479,7 +479,7 @@ static void test_plan_suggestion(void **state) {
     SweepPlan p;
     assert_int_equal(sweep_plan(&p, job, c, &req), ADV_OK);
     assert_int_equal(p.points, n);
-    assert_true(p.total_flops == total && p.max_flops == longest);
+    assert_true(p.total_cost == total && p.max_cost == longest);
     assert_int_equal(p.cpus_per_task, 2);
     assert_true(fabs(p.core_hours - T * 2 / 3600) < 1e-9 * T);
     assert_true(p.ranks >= 2 && p.ranks <= n + 1);
@@ -517,7 +517,7 @@ static void test_plan_suggestion(void **state) {
     /* equal points of 20 minutes: one worker each */
     job = parse_ok("fixed: {m: 16, d: 4, n: 8, steps: 10, lr: 0.1}\ngrid:\n  epsilon: [0.1, 0.2, 0.3, 0.4, 0.5]\n");
     assert_int_equal(sweep_costs(&c, job), ADV_OK);
-    req = (PlanRequest){.rate_gflops = c[0].flops / 1e9 / 1200, .cpus_per_task = 1};
+    req = (PlanRequest){.rate_gflops = c[0].cost / 1e9 / 1200, .cpus_per_task = 1};
     assert_int_equal(sweep_plan(&p, job, c, &req), ADV_OK);
     assert_int_equal(p.ranks, 6);
     assert_true(fabs(p.wall_hours * 3600 - 1200) < 1e-6);

@@ -211,6 +211,19 @@ static void test_divergence_is_a_result(void **state) {
     assert_true(sum.diverged_step >= 1 && sum.diverged_step <= 50);
     assert_int_equal(sum.steps_run, sum.diverged_step);
     assert_non_null(strstr(sum.reason, "step"));
+    assert_true(isnan(sum.final_robust_loss));
+    trajectory_destroy(&traj);
+    /* weights running off to 1e100 with a finite (saturated) loss are a divergence too */
+    cfg = small_config();
+    cfg.model = MODEL_TWOLAYER;
+    cfg.activation = ACT_QUADRELU;
+    cfg.c_alpha = 1000;
+    cfg.epsilon = 0.2;
+    cfg.m = 64;
+    cfg.steps = 200;
+    assert_int_equal(run(&sum, &traj, &cfg, NULL), ADV_OK);
+    assert_int_equal(sum.status, RUN_DIVERGED);
+    assert_non_null(strstr(sum.reason, "blew up"));
     trajectory_destroy(&traj);
 }
 

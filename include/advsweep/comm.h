@@ -53,7 +53,9 @@ typedef struct {
     int shard_index, shard_count; /* run points with index % count == index (0/1: all) */
 } RunOptions;
 
-/* Run a sweep. Collective on c. Returns ADV_OK when every point of the shard
+/* Run a sweep. Collective on c. Call signals_install() first (before MPI
+ * starts, so that an early SIGTERM is caught too): a stop requested before
+ * dispatch hands out nothing and returns ADV_INTERRUPTED. Returns ADV_OK when every point of the shard
  * is done, failed or diverged; ADV_INTERRUPTED when a signal or the deadline
  * stopped it with points left (rerun the same command to resume);
  * ADV_ERR_INPUT for a bad job file or a file of another job (nothing written). */

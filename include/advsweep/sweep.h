@@ -62,7 +62,8 @@ double job_store_weights_max_mb(const Job *job);
 /* ---- cost model and plan ----------------------------------------------------- */
 
 typedef struct {
-    double flops;      /* train_plan's flops_total: T x passes per step x n x m^2 H (+ evaluations) */
+    double cost;       /* train_plan's cost in FLOP-equivalents: the GEMM FLOPs (T x passes per step x
+                          n x m^2 H, + evaluations) plus per-pass and elementwise work */
     double bytes;      /* memory of one run */
     long records, evals;
     long n_trained, n_fixed;
@@ -91,7 +92,7 @@ typedef struct {
 
 typedef struct {
     long points;
-    double total_flops, max_flops, max_bytes;
+    double total_cost, max_cost, max_bytes; /* FLOP-equivalents (PointCost.cost), bytes */
     double core_hours;         /* total time x cpus_per_task at the rate */
     long ranks, cpus_per_task; /* suggested request */
     double wall_hours;         /* estimated makespan of the suggestion */

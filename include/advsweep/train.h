@@ -38,6 +38,9 @@ typedef struct {
     AttackSpec eval;    /* strong evaluation attack */
     double flops_per_step; /* FLOP model of one training step (attack + forward + backward) */
     double flops_total;    /* whole run, including clean-loss records and evaluations */
+    double passes;         /* forward + backward passes of the whole run */
+    double cost;           /* flops_total + per-pass and elementwise work, in FLOP-equivalents
+                              (train_cost_model): what the planner and the time estimates use */
     double bytes;          /* memory of one run (parameters, activations, data) */
 } TrainPlan;
 
@@ -45,6 +48,17 @@ typedef struct {
  * schedules' lengths. Pure function of cfg. Returns ADV_ERR_INPUT if cfg is
  * inconsistent (config_validate) . */
 int train_plan(TrainPlan *plan, const TrainConfig *cfg);
+
+/* The cost model behind TrainPlan.cost, fitted to wall times measured on this
+ * project's machines (one thread, relu and softplus, m = 2..512, H = 1..3): a
+ * pass of the net costs its GEMM FLOPs plus PASS_LAYER_COST per layer (BLAS
+ * call and OpenMP region overheads) plus an elementwise cost per activation
+ * entry (memory traffic, exp/log for softplus); a point costs POINT_COST more
+ * (data, file rows). At large m the GEMM FLOPs dominate, so `advsweep bench`'s
+ * rate applies directly. */
+#define COST_PASS_LAYER 3.0e4
+#define COST_POINT 2.0e8
+double cost_per_activation(int activation);
 
 /* The recording schedule for T steps: every step 0..record_dense-1, then
  * geometrically spaced steps up to T, always ending at T; at most record_max

@@ -157,18 +157,18 @@ int cmd_plan(int argc, char **argv) {
     } else {
         long n = plan.points, costliest = 0, biggest = 0;
         for (long i = 1; i < n; i++) {
-            if (costs[i].flops > costs[costliest].flops) costliest = i;
+            if (costs[i].cost > costs[costliest].cost) costliest = i;
             if (costs[i].bytes > costs[biggest].bytes) biggest = i;
         }
         if (path) printf("job          %s (name: %s)\n", path, job_name(job));
         else printf("job          embedded default (name: %s; advsweep plan --print-default shows it)\n", job_name(job));
         printf("points       %ld", n);
         if (*job_axes(job)) printf(" (axes: %s)", job_axes(job));
-        printf("\ntotal        %.4g GFLOP\n", plan.total_flops / 1e9);
+        printf("\ntotal        %.4g GFLOP-equivalents (GEMM FLOPs + per-pass and elementwise work)\n", plan.total_cost / 1e9);
         job_point_label(label, sizeof label, job, costliest);
         format_estimate(est, sizeof est, sweep_point_seconds(&costs[costliest], rate));
         printf("costliest    point %ld%s%s%s: %.4g GFLOP, ~%s, %.3g MB\n", costliest, *label ? " (" : "", label,
-               *label ? ")" : "", costs[costliest].flops / 1e9, est, costs[costliest].bytes / MB);
+               *label ? ")" : "", costs[costliest].cost / 1e9, est, costs[costliest].bytes / MB);
         if (costs[biggest].bytes > costs[costliest].bytes) {
             job_point_label(label, sizeof label, job, biggest);
             printf("largest      point %ld (%s): %.3g MB\n", biggest, label, costs[biggest].bytes / MB);
@@ -191,7 +191,7 @@ int cmd_plan(int argc, char **argv) {
             printf("note         --max-time leaves less than the usual 30%% margin: plan for a resubmission\n");
     }
     if (req.max_hours > 0) {
-        double longest = plan.max_flops / (rate * 1e9);
+        double longest = plan.max_cost / (rate * 1e9);
         if (longest > req.max_hours * 3600) {
             format_estimate(est, sizeof est, longest);
             adv_warn("the costliest point alone takes ~%s, longer than --max-time: it cannot finish within one job",

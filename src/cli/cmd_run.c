@@ -84,6 +84,7 @@ int cmd_run(int argc, char **argv) {
             return cli_fail(adv_err(ADV_ERR_INPUT, "more than one job file given ('%s' and '%s')", opt.job_path, a));
         }
     }
+    signals_install(opt.grace); /* before MPI starts: SLURM may signal at any moment */
     Comm *world = NULL;
     int rc = comm_session_begin(&argc, &argv, &world);
     if (rc != ADV_OK) return cli_fail(rc);

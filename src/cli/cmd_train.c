@@ -88,7 +88,7 @@ int cmd_train(int argc, char **argv) {
         char *text = command_line(argc, argv);
         StoreLayout layout = {.n_points = 1,
                               .configs = &cfg,
-                              .cost_flops = &plan.flops_total,
+                              .cost_flops = &plan.cost,
                               .records_max = plan.records,
                               .evals_max = plan.evals,
                               .job_text = text,

@@ -65,7 +65,7 @@ static int is_final(int status) { return status == RUN_DONE || status == RUN_FAI
 static void log_report(Sweep *sw, const Report *r, int rank) {
     if (r->index < 0) return;
     if (r->status != RUN_RUNNING && r->rc == ADV_OK) {
-        sw->done_flops += r->flops;
+        sw->done_flops += sw->costs[r->index].cost; /* the rate in the planner's units */
         sw->done_wall += r->wall;
         sw->rate = sw->done_flops / fmax(sw->done_wall, 1e-9) * 1e-9;
     }
@@ -276,14 +276,15 @@ static void serial_loop(Sweep *sw) {
 
 /* ---- setup ------------------------------------------------------------------------------- */
 
-static double deadline_from(const RunOptions *opt) {
+static double deadline_from(const RunOptions *opt, int warn) {
     double deadline = INFINITY, now = adv_now();
     if (opt->time_limit > 0) deadline = now + opt->time_limit;
     const char *end = getenv("SLURM_JOB_END_TIME"); /* epoch seconds, set by recent Slurm versions */
     if (end && *end) {
         char *stop;
-        double when = strtod(end, &stop);
-        if (stop != end && when > 0) deadline = fmin(deadline, now + (when - (double)time(NULL)));
+        double when = strtod(end, &stop), left = when - (double)time(NULL);
+        if (stop != end && when > 0 && left > 0) deadline = fmin(deadline, now + left);
+        else if (warn) adv_warn("SLURM_JOB_END_TIME=%s is not a time in the future; ignored", end);
     }
     return deadline;
 }
@@ -296,7 +297,7 @@ static int build_layout(StoreLayout *layout, TrainConfig **configs, double **flo
     for (long i = 0; i < P; i++) {
         job_point(&(*configs)[i], sw->job, i);
         const PointCost *c = &sw->costs[i];
-        (*flops)[i] = c->flops;
+        (*flops)[i] = c->cost;
         if (c->records > layout->records_max) layout->records_max = c->records;
         if (c->evals > layout->evals_max) layout->evals_max = c->evals;
         if (c->n_trained > layout->weights_max) layout->weights_max = c->n_trained;
@@ -397,8 +398,7 @@ int sweep_run(Comm *c, const RunOptions *opt) {
 
     /* 3. Dispatch. */
     if (rc == ADV_OK) {
-        signals_install(opt->grace);
-        sw.deadline = deadline_from(opt);
+        sw.deadline = deadline_from(opt, comm_rank(c) == 0);
         sw.rate = opt->rate_gflops;
         if (comm_rank(c) == 0) {
             build_queue(&sw);

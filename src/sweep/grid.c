@@ -118,7 +118,7 @@ int sweep_costs(PointCost **costs, const Job *job) {
         }
         int deep = cfg.model == MODEL_DEEP;
         out[i] = (PointCost){
-            .flops = plan.flops_total,
+            .cost = plan.cost,
             .bytes = plan.bytes,
             .records = plan.records,
             .evals = plan.evals,

@@ -24,20 +24,20 @@
 #define MIN_WALL_SECONDS 600.0
 
 typedef struct {
-    double flops;
+    double cost;
     long index;
 } Ranked;
 
 static int by_cost(const void *a, const void *b) {
     const Ranked *x = a, *y = b;
-    if (x->flops != y->flops) return x->flops > y->flops ? -1 : 1;
+    if (x->cost != y->cost) return x->cost > y->cost ? -1 : 1;
     return (x->index > y->index) - (x->index < y->index);
 }
 
 void sweep_order(long *order, const PointCost *costs, long n) {
     if (n <= 0) return;
     Ranked *r = xcalloc((size_t)n, sizeof *r);
-    for (long i = 0; i < n; i++) r[i] = (Ranked){costs[i].flops, i};
+    for (long i = 0; i < n; i++) r[i] = (Ranked){costs[i].cost, i};
     qsort(r, (size_t)n, sizeof *r, by_cost);
     for (long i = 0; i < n; i++) order[i] = r[i].index;
     free(r);
@@ -45,7 +45,7 @@ void sweep_order(long *order, const PointCost *costs, long n) {
 
 double sweep_point_seconds(const PointCost *cost, double rate_gflops) {
     if (!(rate_gflops > 0)) return INFINITY;
-    return cost->flops / (rate_gflops * 1e9);
+    return cost->cost / (rate_gflops * 1e9);
 }
 
 /* Finish time of the last worker when `workers` take points in `order`, each
@@ -88,8 +88,8 @@ int sweep_plan(SweepPlan *plan, const Job *job, const PointCost *costs, const Pl
     double budget = req->mem_per_rank_mb * MB;
     long over = 0, worst = -1;
     for (long i = 0; i < n; i++) {
-        plan->total_flops += costs[i].flops;
-        plan->max_flops = fmax(plan->max_flops, costs[i].flops);
+        plan->total_cost += costs[i].cost;
+        plan->max_cost = fmax(plan->max_cost, costs[i].cost);
         plan->max_bytes = fmax(plan->max_bytes, costs[i].bytes);
         if (budget > 0 && costs[i].bytes > budget) {
             over++;
@@ -109,7 +109,7 @@ int sweep_plan(SweepPlan *plan, const Job *job, const PointCost *costs, const Pl
 
     plan->points = n;
     plan->cpus_per_task = cpus;
-    double total = plan->total_flops / (rate * 1e9), longest = plan->max_flops / (rate * 1e9);
+    double total = plan->total_cost / (rate * 1e9), longest = plan->max_cost / (rate * 1e9);
     plan->core_hours = total * (double)cpus / 3600.0;
 
     /* Workers: as many as bring the makespan max(total / workers, longest) down

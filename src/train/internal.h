@@ -12,6 +12,7 @@ typedef struct {
     NetShape shape;
     Net *net;               /* W_t (trained) and the fixed A, a */
     double *W0;             /* (n_trained) initial weights: centre of B(R) */
+    double W0_norm2;        /* |W0|^2 (1 if zero) */
     double *grad;           /* (n_trained) grad L_A(W_t) */
     NetWork *nw;            /* activations of the last forward pass */
     AttackWork *aw;         /* attack scratch */
@@ -29,8 +30,12 @@ void trainer_destroy(Trainer **tr);
 void trainer_attack_forward(Trainer *tr, int64_t t, double *surrogate, double *acc);
 /* grad = grad L_A(W_t) from the activations of trainer_attack_forward. */
 void trainer_gradient(Trainer *tr);
-/* W_{t+1} = P_B(R)(W_t - alpha grad). */
-void trainer_apply(Trainer *tr);
+/* W_{t+1} = P_B(R)(W_t - alpha grad). Returns |W_{t+1} - W0| / |W0| when R = inf
+ * (0 with a projection, which keeps W bounded). */
+double trainer_apply(Trainer *tr);
+
+/* Relative distance |W - W0| / |W0| beyond which an unprojected run counts as diverged. */
+#define WEIGHT_BLOWUP 1e8
 /* Distance from W0 in the units of R. */
 double trainer_dist(const Trainer *tr);
 

@@ -49,11 +49,23 @@ NetShape train_net_shape(const TrainConfig *cfg) {
 
 /* ----- plan ------------------------------------------------------------------------ */
 
-static double attack_flops(const AttackSpec *a, double F, double Bx) {
+/* Forward and backward (input-gradient) passes of one call of an attack on the batch. */
+static void attack_passes(const AttackSpec *a, double *forward, double *backward) {
     switch (a->kind) {
-    case ATTACK_FGSM: return F + Bx;
-    case ATTACK_PGD: return (double)a->restarts * ((double)(a->steps + 1) * F + (double)a->steps * Bx);
-    default: return 0.0;
+    case ATTACK_FGSM: *forward = 1, *backward = 1; break;
+    case ATTACK_PGD:
+        *forward = (double)a->restarts * (double)(a->steps + 1);
+        *backward = (double)a->restarts * (double)a->steps;
+        break;
+    default: *forward = *backward = 0; break;
+    }
+}
+
+double cost_per_activation(int activation) {
+    switch (activation) {
+    case ACT_SOFTPLUS: return 430.0; /* exp and log1p per entry */
+    case ACT_QUADRELU: return 100.0;
+    default: return 75.0;
     }
 }
 
@@ -92,13 +104,22 @@ int train_plan(TrainPlan *plan, const TrainConfig *cfg) {
     plan->eval = (AttackSpec){ATTACK_PGD,           (long)cfg->eval_steps, 2.5 * cfg->delta / (double)cfg->eval_steps,
                               (long)cfg->eval_restarts, 0, cfg->delta, cfg->loss};
     NetShape s = train_net_shape(cfg);
-    double n = (double)cfg->n;
+    double n = (double)cfg->n, T = (double)plan->steps;
     double F = n * net_flops_forward(&s), Bx = n * net_flops_backward(&s, 0, 1), Bw = n * net_flops_backward(&s, 1, 0);
-    double T = (double)plan->steps;
-    plan->flops_per_step = attack_flops(&plan->attack, F, Bx) + F + Bw;
-    plan->flops_total = (T + 1) * (attack_flops(&plan->attack, F, Bx) + F) + T * Bw +
-                        (cfg->attack != ATTACK_NONE ? (double)plan->records * F : 0.0) +
-                        (double)plan->evals * attack_flops(&plan->eval, F, Bx);
+    double af, ab, ef, eb;
+    attack_passes(&plan->attack, &af, &ab);
+    attack_passes(&plan->eval, &ef, &eb);
+    ef += 1; /* the forward pass for the robust accuracy */
+    double records = cfg->attack != ATTACK_NONE ? (double)plan->records : 0.0; /* clean-loss forward passes */
+    double evals = (double)plan->evals;
+    /* T + 1 attacked forward passes, T weight-gradient passes, records and evaluations */
+    double fwd = (T + 1) * (af + 1) + records + evals * ef, bwd_x = (T + 1) * ab + evals * eb, bwd_w = T;
+    plan->flops_per_step = af * F + ab * Bx + F + Bw;
+    plan->flops_total = fwd * F + bwd_x * Bx + bwd_w * Bw;
+    plan->passes = fwd + bwd_x + bwd_w;
+    double layers = cfg->model == MODEL_DEEP ? (double)cfg->H + 1 : 1;
+    plan->cost = plan->flops_total + COST_POINT +
+                 plan->passes * layers * (COST_PASS_LAYER + n * m * cost_per_activation(cfg->activation));
     double planes = cfg->model == MODEL_DEEP ? (double)cfg->H + 1 : 1;
     double trained = cfg->model == MODEL_DEEP ? (double)cfg->H * m * m : m * (double)cfg->d;
     plan->bytes = 8.0 * (3 * trained + m * (double)cfg->d + m + (2 * planes + 2) * n * m + 5 * n * (double)cfg->d) +
@@ -186,6 +207,8 @@ Trainer *trainer_create(const TrainConfig *cfg, const TrainPlan *plan, const Dat
     tr->W0 = xaligned((size_t)nt * sizeof(double));
     tr->grad = xaligned((size_t)nt * sizeof(double));
     memcpy(tr->W0, tr->net->trained, (size_t)nt * sizeof(double));
+    for (long i = 0; i < nt; i++) tr->W0_norm2 += tr->W0[i] * tr->W0[i];
+    if (!(tr->W0_norm2 > 0)) tr->W0_norm2 = 1.0;
     tr->nw = network_create(&tr->shape, n);
     tr->aw = attack_work_create(n, d, cfg->delta);
     tr->Xadv = xaligned((size_t)(n * d) * sizeof(double));
@@ -275,13 +298,21 @@ void train_project(double *W, const double *W0, const NetShape *s, double R) {
     }
 }
 
-void trainer_apply(Trainer *tr) {
+double trainer_apply(Trainer *tr) {
     double alpha = tr->plan->lr;
     long count = tr->net->n_trained;
     double *W = tr->net->trained;
-    const double *g = tr->grad;
-    for (long i = 0; i < count; i++) W[i] -= alpha * g[i]; /* V = W - alpha grad */
-    train_project(W, tr->W0, &tr->shape, tr->cfg->R);     /* W = P_B(R)(V) */
+    const double *g = tr->grad, *W0 = tr->W0;
+    double moved2 = 0.0;
+    for (long i = 0; i < count; i++) {
+        W[i] -= alpha * g[i]; /* V = W - alpha grad */
+        moved2 += (W[i] - W0[i]) * (W[i] - W0[i]);
+    }
+    if (isfinite(tr->cfg->R)) {
+        train_project(W, W0, &tr->shape, tr->cfg->R); /* W = P_B(R)(V): bounded, cannot blow up */
+        return 0.0;
+    }
+    return sqrt(moved2 / tr->W0_norm2);
 }
 
 /* ----- one run ------------------------------------------------------------------------ */
@@ -372,6 +403,7 @@ int train_run(TrainSummary *sum, Trajectory *traj, const TrainConfig *cfg, const
     double start = adv_now(), last_progress = start;
     double target = cfg->early_stop_target > 0 ? cfg->early_stop_target : cfg->epsilon;
     int64_t below_target = 0;
+    double blowup = 0.0; /* |W_t - W0| / |W0| of an unprojected run */
     int rc = ADV_OK;
     for (int64_t t = 0;; t++) {
         if (hooks->abort_flag && *hooks->abort_flag) {
@@ -380,7 +412,8 @@ int train_run(TrainSummary *sum, Trajectory *traj, const TrainConfig *cfg, const
         }
         double surrogate, sur_acc;
         trainer_attack_forward(tr, t, &surrogate, &sur_acc);
-        int diverged = !isfinite(surrogate);
+        /* finite losses can hide weights running off towards 1e300: that diverged too */
+        int diverged = !isfinite(surrogate) || !(blowup <= WEIGHT_BLOWUP);
         if (t == 0) sum->init_surrogate = surrogate;
         if ((t >= 1 || plan.steps == 0) && surrogate < sum->min_surrogate) {
             sum->min_surrogate = surrogate;
@@ -394,9 +427,14 @@ int train_run(TrainSummary *sum, Trajectory *traj, const TrainConfig *cfg, const
         sum->final_surrogate_acc = sur_acc;
         if (diverged) {
             sum->status = RUN_DIVERGED;
+            sum->final_robust_loss = sum->final_robust_acc = NAN; /* not evaluated at a diverged step */
             sum->diverged_step = t;
-            snprintf(sum->reason, sizeof sum->reason, "surrogate loss became %s at step %lld",
-                     isnan(surrogate) ? "nan" : "inf", (long long)t);
+            if (!isfinite(surrogate))
+                snprintf(sum->reason, sizeof sum->reason, "surrogate loss became %s at step %lld",
+                         isnan(surrogate) ? "nan" : "inf", (long long)t);
+            else
+                snprintf(sum->reason, sizeof sum->reason, "weights blew up at step %lld: |W - W0| = %.3g |W0|",
+                         (long long)t, blowup);
         }
         /* The gradient needs this forward's activations, so it comes before the
          * recording passes; the update comes after them, so they see W_t. */
@@ -407,7 +445,7 @@ int train_run(TrainSummary *sum, Trajectory *traj, const TrainConfig *cfg, const
         if (!diverged && (last || (next_eval < plan.evals && eval_steps[next_eval] == t)))
             evaluate_step(traj, tr, t, loss_buf, sum);
         if (last) break;
-        trainer_apply(tr);
+        blowup = trainer_apply(tr);
         if (hooks->progress && adv_now() - last_progress > 0.5) {
             hooks->progress(hooks->ctx, t, plan.steps, surrogate);
             last_progress = adv_now();
