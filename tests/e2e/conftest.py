@@ -55,24 +55,13 @@ def digest(path):
     return hashlib.sha256(Path(path).read_bytes()).hexdigest()
 
 
-# Datasets that legitimately differ between runs of the same point.
-VOLATILE = {"summary/wall_time", "worker/rank", "worker/host", "worker/threads"}
-VOLATILE_RUN_FIELDS = {"wall_time"}
+sys.path.insert(0, str(ROOT / "tests"))
+import h5same  # noqa: E402  (the comparison the SLURM test uses too)
 
 
 def results(path):
     """Every per-point dataset of a sweep file, minus timing and worker identity."""
-    out = {}
-    with h5py.File(path, "r", locking=False) as f:
-        def visit(name, obj):
-            if isinstance(obj, h5py.Dataset) and name not in VOLATILE:
-                data = obj[()]
-                if obj.dtype.names:
-                    keep = [n for n in obj.dtype.names if n not in VOLATILE_RUN_FIELDS]
-                    data = np.array([tuple(row[n] for n in keep) for row in data])
-                out[name] = data
-        f.visititems(visit)
-    return out
+    return h5same.results(path)[0]
 
 
 def assert_same_results(a, b):

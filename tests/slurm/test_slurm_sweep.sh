@@ -227,7 +227,7 @@ echo "  logs: $once of $P points finished exactly once; $abandoned abandoned aft
     "$interrupted run(s) stopped cleanly with exit 3, $killed killed by an early SIGTERM"
 check "every point finished exactly once across the chain's logs" test "$once" -eq "$P"
 check "results bit-identical to the plain mpirun reference" \
-    "$PY" "$HERE/h5same.py" --done-only "$W/resub.h5" "$W/ref.h5"
+    "$PY" "$HERE/../h5same.py" --done-only "$W/resub.h5" "$W/ref.h5"
 [ "$FAILS" -eq 0 ] || for l in "${logs[@]}"; do show "$l" 15; done
 
 # ---------------------------------------------------------------------------
@@ -253,7 +253,7 @@ else
         "$(h5attr "$W/array.shard-0-of-2.h5" shard_index)/$(h5attr "$W/array.shard-1-of-2.h5" shard_index)" = 0/1
     check "merged array.h5: all $P points done" complete "$W/array.h5"
     check "merged results bit-identical to the plain mpirun reference" \
-        "$PY" "$HERE/h5same.py" --done-only "$W/array.h5" "$W/ref.h5"
+        "$PY" "$HERE/../h5same.py" --done-only "$W/array.h5" "$W/ref.h5"
     [ "$FAILS" -eq 0 ] || { show "$W/array-merge-$MERGE.out"; show "$W/array-shard-${ARRAY}_0.out" 10; }
 fi
 
