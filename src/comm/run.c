@@ -44,7 +44,7 @@ typedef struct {
     Store *st;
     double deadline;      /* adv_now() clock; INFINITY when none */
     double rate;          /* GFLOP/s per rank for time estimates; 0 = unknown */
-    double done_flops, done_wall;
+    double done_cost, done_wall;
     double busy, longest; /* sum and max of the wall times of points run here (any outcome) */
     long finished, todo;  /* points finished this run / to do at start */
     long *queue;          /* (todo) pending points, costliest first; -1 once handed out */
@@ -65,9 +65,9 @@ static int is_final(int status) { return status == RUN_DONE || status == RUN_FAI
 static void log_report(Sweep *sw, const Report *r, int rank) {
     if (r->index < 0) return;
     if (r->status != RUN_RUNNING && r->rc == ADV_OK) {
-        sw->done_flops += sw->costs[r->index].cost; /* the rate in the planner's units */
+        sw->done_cost += sw->costs[r->index].cost; /* the rate in the planner's units */
         sw->done_wall += r->wall;
-        sw->rate = sw->done_flops / fmax(sw->done_wall, 1e-9) * 1e-9;
+        sw->rate = sw->done_cost / fmax(sw->done_wall, 1e-9) * 1e-9;
     }
     if (r->status != RUN_RUNNING) sw->finished++;
     sw->busy += r->wall;
