@@ -85,7 +85,7 @@ static void test_sample_uniform_on_cap(void **state) {
         int N = 40000;
         double mean_phi = 0, below_mid = 0, mid = (1 + cos(theta)) / 2;
         for (int i = 0; i < N; i++) {
-            ball_sample(p, x, d, delta, aw, &rng);
+            ball_sample(p, x, aw, &rng);
             assert_true(fabs(norm(p, d) - 1) < TOL && dist(p, x, d) <= delta + TOL);
             double c = 0;
             for (long k = 0; k < d; k++) c += p[k] * x[k];

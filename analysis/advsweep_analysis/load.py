@@ -374,10 +374,16 @@ def _pad_cols(a: np.ndarray, K: int) -> np.ndarray:
     return np.concatenate([a, np.full((a.shape[0], K - a.shape[1]), fill, dtype=a.dtype)], axis=1)
 
 
-def _concat_dicts(dicts, sizes):
+def _union_names(dicts):
+    """Keys of all dicts, in first-seen order."""
     names = []
     for d in dicts:
         names += [n for n in d if n not in names]
+    return names
+
+
+def _concat_dicts(dicts, sizes):
+    names = _union_names(dicts)
     out = {}
     for n in names:
         example = next(d[n] for d in dicts if n in d)
@@ -467,9 +473,7 @@ def _merge_same_hash(parts) -> Points:
 
     def pick_dict(attr):
         dicts = [getattr(p, attr) for p in parts]
-        names = []
-        for d in dicts:
-            names += [n for n in d if n not in names]
+        names = _union_names(dicts)
         out = {}
         for n in names:
             example = next(d[n] for d in dicts if n in d)

@@ -52,8 +52,8 @@ int attack_run(double *Xadv, double *loss_out, const AttackSpec *spec, const Net
 /* Project v (d) onto B(x) in place, as described above. v == 0 becomes x. */
 void ball_project(double *v, const double *x, long d, double delta);
 
-/* out (d) = a uniform random point of B(x). */
-void ball_sample(double *out, const double *x, long d, double delta, AttackWork *aw, Rng *rng);
+/* out (d) = a uniform random point of B(x), for the (d, delta) aw was created with. */
+void ball_sample(double *out, const double *x, const AttackWork *aw, Rng *rng);
 
 /* The largest |x'| - 1 and |x' - x| - delta over rows (for tests and checks). */
 void ball_violation(double *sphere_err, double *ball_err, const double *Xadv, const double *X, long n, long d,

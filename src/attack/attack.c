@@ -34,13 +34,13 @@ struct AttackWork {
      * maxima, since the density is unimodal) drives rejection sampling. */
     double cell_max[CAP_CELLS]; /* envelope (relative to the global max) */
     double cell_cum[CAP_CELLS]; /* cumulative envelope mass */
-    double tangent[1];          /* (d) scratch, allocated with the struct */
+    double peak;                /* log of the density's maximum on [0, theta] */
 };
 
 static double log_density(double phi, long d) { return d > 2 ? (double)(d - 2) * log(sin(phi)) : 0.0; }
 
 AttackWork *attack_work_create(long n_max, long d, double delta) {
-    AttackWork *aw = xcalloc(1, sizeof *aw + (size_t)d * sizeof(double));
+    AttackWork *aw = xcalloc(1, sizeof *aw);
     aw->n_max = n_max;
     aw->d = d;
     aw->delta = delta;
@@ -54,6 +54,7 @@ AttackWork *attack_work_create(long n_max, long d, double delta) {
     if (aw->theta > 0) {
         double h = aw->theta / CAP_CELLS;
         double peak = aw->theta >= M_PI / 2 ? log_density(M_PI / 2, d) : log_density(aw->theta, d);
+        aw->peak = peak;
         double cum = 0.0;
         for (int c = 0; c < CAP_CELLS; c++) {
             double lo = c * h, hi = (c + 1) * h;
@@ -125,32 +126,26 @@ void ball_project(double *v, const double *x, long d, double delta) {
     for (long k = 0; k < d; k++) v[k] = ct * x[k] + st * tinv * v[k];
 }
 
-void ball_sample(double *out, const double *x, long d, double delta, AttackWork *aw, Rng *rng) {
-    double theta = 2.0 * asin(delta / 2.0);
-    if (!(theta > 0)) {
+void ball_sample(double *out, const double *x, const AttackWork *aw, Rng *rng) {
+    long d = aw->d;
+    if (!(aw->theta > 0)) {
         memcpy(out, x, (size_t)d * sizeof(double));
         return;
     }
-    double phi;
-    if (aw && aw->d == d && aw->delta == delta) {
-        double h = theta / CAP_CELLS, peak = theta >= M_PI / 2 ? log_density(M_PI / 2, d) : log_density(theta, d);
-        for (;;) {
-            double u = rng_uniform(rng) * aw->cell_cum[CAP_CELLS - 1];
-            int lo = 0, hi = CAP_CELLS - 1;
-            while (lo < hi) {
-                int mid = (lo + hi) / 2;
-                if (aw->cell_cum[mid] > u) hi = mid;
-                else lo = mid + 1;
-            }
-            phi = (lo + rng_uniform(rng)) * h;
-            if (phi <= 0) continue;
-            if (rng_uniform(rng) * aw->cell_max[lo] <= exp(log_density(phi, d) - peak)) break;
+    /* The polar angle: a cell by its envelope mass, a uniform point in it, accepted
+     * with probability density / envelope. */
+    double phi, h = aw->theta / CAP_CELLS;
+    for (;;) {
+        double u = rng_uniform(rng) * aw->cell_cum[CAP_CELLS - 1];
+        int lo = 0, hi = CAP_CELLS - 1;
+        while (lo < hi) {
+            int mid = (lo + hi) / 2;
+            if (aw->cell_cum[mid] > u) hi = mid;
+            else lo = mid + 1;
         }
-    } else {
-        /* No table for this (d, delta): plain rejection against the peak. */
-        double peak = theta >= M_PI / 2 ? log_density(M_PI / 2, d) : log_density(theta, d);
-        do phi = rng_uniform(rng) * theta;
-        while (!(phi > 0) || rng_uniform(rng) > exp(log_density(phi, d) - peak));
+        phi = (lo + rng_uniform(rng)) * h;
+        if (phi <= 0) continue;
+        if (rng_uniform(rng) * aw->cell_max[lo] <= exp(log_density(phi, d) - aw->peak)) break;
     }
     /* A uniform tangent direction at x, then the point at angle phi along it. */
     double *t = out, c = 0.0, norm2 = 0.0;
@@ -216,7 +211,7 @@ int attack_run(double *Xadv, double *loss_out, const AttackSpec *spec, const Net
     switch (spec->kind) {
     case ATTACK_NONE: memcpy(Xadv, X, rows); return 0;
     case ATTACK_RANDOM:
-        for (long i = 0; i < n; i++) ball_sample(Xadv + i * d, X + i * d, d, spec->delta, aw, rng);
+        for (long i = 0; i < n; i++) ball_sample(Xadv + i * d, X + i * d, aw, rng);
         return 0;
     case ATTACK_FGSM:
         net_forward(aw->f, net, nw, X, n);
@@ -231,7 +226,7 @@ int attack_run(double *Xadv, double *loss_out, const AttackSpec *spec, const Net
     for (long r = 0; r < spec->restarts; r++) {
         if (r == 0 && !spec->random_start) memcpy(aw->Xcur, X, rows);
         else
-            for (long i = 0; i < n; i++) ball_sample(aw->Xcur + i * d, X + i * d, d, spec->delta, aw, rng);
+            for (long i = 0; i < n; i++) ball_sample(aw->Xcur + i * d, X + i * d, aw, rng);
         for (long step = 0; step <= spec->steps; step++) {
             net_forward(aw->f, net, nw, aw->Xcur, n);
             int last = step == spec->steps;

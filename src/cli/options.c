@@ -27,7 +27,10 @@ int cli_param_option(TrainConfig *cfg, int argc, char **argv, int *i) {
     const char *value;
     if (eq) value = eq + 1;
     else if (*i + 1 < argc) value = argv[++*i];
-    else return adv_err(ADV_ERR_INPUT, "option --%s needs a value", key) ? -1 : -1;
+    else {
+        adv_err(ADV_ERR_INPUT, "option --%s needs a value", key);
+        return -1;
+    }
     return param_set(cfg, p, value) == ADV_OK ? 1 : -1;
 }
 

@@ -69,15 +69,19 @@ void comm_sleep(double seconds) {
     nanosleep(&ts, NULL);
 }
 
-void comm_idle_barrier(Comm *c) {
-    MPI_Request req;
-    MPI_Ibarrier(c->comm, &req);
+void comm_wait_sleeping(MPI_Request *req, MPI_Status *status) {
     int done = 0;
     double nap = 1e-4;
     for (;;) {
-        MPI_Test(&req, &done, MPI_STATUS_IGNORE);
-        if (done) break;
+        MPI_Test(req, &done, status);
+        if (done) return;
         comm_sleep(nap);
-        if (nap < 0.02) nap *= 1.5;
+        if (nap < 0.01) nap *= 1.5;
     }
+}
+
+void comm_idle_barrier(Comm *c) {
+    MPI_Request req;
+    MPI_Ibarrier(c->comm, &req);
+    comm_wait_sleeping(&req, MPI_STATUS_IGNORE);
 }

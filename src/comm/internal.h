@@ -11,5 +11,8 @@ struct Comm {
 
 /* Sleep without spinning. */
 void comm_sleep(double seconds);
+/* Wait for req with MPI_Test and growing naps (0.1 to 10 ms) instead of Open MPI's
+ * busy-polling blocking calls, so a waiting rank costs almost no CPU. */
+void comm_wait_sleeping(MPI_Request *req, MPI_Status *status);
 
 #endif

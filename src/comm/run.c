@@ -23,14 +23,14 @@
 #include "internal.h"
 
 enum { TAG_REPORT = 11, TAG_WORK = 12 };
-enum { REPORT_LEN = 7 };
+enum { REPORT_LEN = 6 };
 #define STOP_INDEX (-1L)
 
 /* What a worker tells the master about its last point. */
 typedef struct {
     long index;      /* -1: first message, nothing ran yet */
     int status;      /* RUN_* (RUN_RUNNING: abandoned after the grace period) */
-    double wall, flops, min_surrogate;
+    double wall, min_surrogate;
     long eps_step;
     int rc;          /* ADV_* of the attempt */
 } Report;
@@ -169,7 +169,6 @@ static void run_point(Sweep *sw, long index, Report *rep) {
     rep->status = sum.status;
     rep->rc = ADV_OK;
     rep->wall = sum.wall_time;
-    rep->flops = sum.flops;
     rep->min_surrogate = sum.min_surrogate;
     rep->eps_step = (long)sum.eps_step;
 cleanup:
@@ -202,32 +201,18 @@ static void pack(double *msg, const Report *r) {
     msg[0] = (double)r->index;
     msg[1] = r->status;
     msg[2] = r->wall;
-    msg[3] = r->flops;
-    msg[4] = r->min_surrogate;
-    msg[5] = (double)r->eps_step;
-    msg[6] = r->rc;
+    msg[3] = r->min_surrogate;
+    msg[4] = (double)r->eps_step;
+    msg[5] = r->rc;
 }
 
 static void unpack(Report *r, const double *msg) {
     r->index = (long)msg[0];
     r->status = (int)msg[1];
     r->wall = msg[2];
-    r->flops = msg[3];
-    r->min_surrogate = msg[4];
-    r->eps_step = (long)msg[5];
-    r->rc = (int)msg[6];
-}
-
-/* Wait for req without spinning: test, then sleep a little longer each time. */
-static void wait_sleeping(MPI_Request *req, MPI_Status *status) {
-    int done = 0;
-    double nap = 1e-4;
-    for (;;) {
-        MPI_Test(req, &done, status);
-        if (done) return;
-        comm_sleep(nap);
-        if (nap < 0.01) nap *= 1.5;
-    }
+    r->min_surrogate = msg[3];
+    r->eps_step = (long)msg[4];
+    r->rc = (int)msg[5];
 }
 
 static void master_loop(Sweep *sw) {
@@ -238,7 +223,7 @@ static void master_loop(Sweep *sw) {
         MPI_Request req;
         MPI_Status status;
         MPI_Irecv(msg, REPORT_LEN, MPI_DOUBLE, MPI_ANY_SOURCE, TAG_REPORT, comm, &req);
-        wait_sleeping(&req, &status);
+        comm_wait_sleeping(&req, &status);
         Report rep;
         unpack(&rep, msg);
         log_report(sw, &rep, status.MPI_SOURCE);
@@ -258,7 +243,7 @@ static void worker_loop(Sweep *sw) {
         long index;
         MPI_Request req;
         MPI_Irecv(&index, 1, MPI_LONG, 0, TAG_WORK, comm, &req);
-        wait_sleeping(&req, MPI_STATUS_IGNORE);
+        comm_wait_sleeping(&req, MPI_STATUS_IGNORE);
         if (index == STOP_INDEX) return;
         run_point(sw, index, &rep);
     }

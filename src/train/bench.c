@@ -82,10 +82,10 @@ void bench_measure(BenchResult *res, long m, long H, long n, long d, long k, int
     cfg.steps = 1000;
     TrainPlan plan;
     train_plan(&plan, &cfg);
-    Dataset *data = dataset_create(n, d);
-    for (long i = 0; i < n; i++) {
-        rng_sphere(&rng, data->X + i * d, (int)d);
-        data->y[i] = (rng_next(&rng) >> 63) ? 1.0 : -1.0;
+    Dataset *data = NULL;
+    if (data_generate(&data, &cfg) != ADV_OK) { /* an impossibly crowded shape: random labels, any spacing */
+        cfg.delta = 0.0;
+        data_generate(&data, &cfg);
     }
     Trainer *tr = trainer_create(&cfg, &plan, data);
 
