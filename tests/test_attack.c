@@ -8,6 +8,7 @@
 
 #include <cmocka.h>
 
+#include "advsweep/blas.h"
 #include "advsweep/attack.h"
 #include "advsweep/common.h"
 #include "advsweep/config.h"
@@ -227,7 +228,9 @@ static void test_attack_deterministic(void **state) {
     teardown(&s);
 }
 
-int main(void) {
+int main(int argc, char **argv) {
+    (void)argc;
+    blas_kernel_select(argv); /* run under the kernel advsweep itself selects */
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_project_geometry),
         cmocka_unit_test(test_sample_uniform_on_cap),

@@ -8,6 +8,7 @@
 
 #include <cmocka.h>
 
+#include "advsweep/blas.h"
 #include "advsweep/common.h"
 #include "advsweep/config.h"
 #include "advsweep/nn.h"
@@ -257,9 +258,42 @@ static void test_losses(void **state) {
         }
 }
 
-int main(void) {
+/* Kernel selection: levels, the best core for a feature set, and when to re-execute. */
+static void test_blas_kernel_choice(void **state) {
+    (void)state;
+    assert_int_equal(blas_core_level("Prescott"), BLAS_LEVEL_SSE);
+    assert_int_equal(blas_core_level("Nehalem"), BLAS_LEVEL_SSE);
+    assert_int_equal(blas_core_level("Sandybridge"), BLAS_LEVEL_AVX);
+    assert_int_equal(blas_core_level("Haswell"), BLAS_LEVEL_AVX2);
+    assert_int_equal(blas_core_level("Zen"), BLAS_LEVEL_AVX2);
+    assert_int_equal(blas_core_level("skylakex"), BLAS_LEVEL_AVX512);
+    assert_int_equal(blas_core_level("Cooperlake"), BLAS_LEVEL_AVX512);
+    assert_string_equal(blas_best_core(1, 1, 1, 1, 1, 1, 1), "SkylakeX");
+    assert_string_equal(blas_best_core(1, 1, 1, 1, 0, 0, 0), "Haswell"); /* AVX-512F alone (Knights) is not SkylakeX */
+    assert_string_equal(blas_best_core(1, 1, 1, 0, 0, 0, 0), "Haswell");
+    assert_string_equal(blas_best_core(1, 1, 0, 0, 0, 0, 0), "Sandybridge");
+    assert_null(blas_best_core(0, 0, 0, 0, 0, 0, 0));
+    /* The misread this exists for: Prescott on an AVX-512 Xeon. */
+    assert_string_equal(blas_select_decision("Prescott", "SkylakeX", 0, 0, 0), "SkylakeX");
+    assert_string_equal(blas_select_decision("Haswell", "SkylakeX", 0, 0, 0), "SkylakeX");
+    assert_null(blas_select_decision("Zen", "Haswell", 0, 0, 0));      /* same level: OpenBLAS knows best */
+    assert_null(blas_select_decision("SkylakeX", "Haswell", 0, 0, 0)); /* never downgrade */
+    assert_null(blas_select_decision("Prescott", "SkylakeX", 1, 0, 0)); /* the user's OPENBLAS_CORETYPE wins */
+    assert_null(blas_select_decision("Prescott", "SkylakeX", 0, 1, 0)); /* opt-out */
+    assert_null(blas_select_decision("Prescott", "SkylakeX", 0, 0, 1)); /* once only: no re-execution loop */
+    assert_null(blas_select_decision("Prescott", NULL, 0, 0, 0));
+    /* This process runs at least at the level of the best kernel for its CPU (the tests
+     * are started through blas_kernel_select too). */
+    const char *best = blas_best_core_here();
+    if (best && !getenv("OPENBLAS_CORETYPE")) assert_true(blas_core_level(blas_kernel_name()) >= blas_core_level(best));
+}
+
+int main(int argc, char **argv) {
+    (void)argc;
+    blas_kernel_select(argv); /* run under the kernel advsweep itself selects */
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_losses),
+        cmocka_unit_test(test_blas_kernel_choice),
         cmocka_unit_test(test_gradients_deep),
         cmocka_unit_test(test_gradients_twolayer),
         cmocka_unit_test(test_blas_matches_naive),

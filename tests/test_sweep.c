@@ -11,6 +11,7 @@
 
 #include <cmocka.h>
 
+#include "advsweep/blas.h"
 #include "advsweep/common.h"
 #include "advsweep/config.h"
 #include "advsweep/sweep.h"
@@ -730,7 +731,9 @@ static void test_plan_suggestion(void **state) {
     job_destroy(&job);
 }
 
-int main(void) {
+int main(int argc, char **argv) {
+    (void)argc;
+    blas_kernel_select(argv); /* run under the kernel advsweep itself selects */
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_list),
         cmocka_unit_test(test_range_factor),

@@ -9,6 +9,7 @@
 
 #include <cmocka.h>
 
+#include "advsweep/blas.h"
 #include "advsweep/common.h"
 #include "advsweep/train.h"
 
@@ -260,7 +261,9 @@ static void test_bad_inputs(void **state) {
     dataset_destroy(&ds);
 }
 
-int main(void) {
+int main(int argc, char **argv) {
+    (void)argc;
+    blas_kernel_select(argv); /* run under the kernel advsweep itself selects */
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_step_rules),
         cmocka_unit_test(test_schedules),

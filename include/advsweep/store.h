@@ -44,6 +44,7 @@ typedef struct {
     long data_n_max, data_d_max;
     int ranks, omp_threads;
     const char *blas_version;   /* stored in the blas_version attribute (NULL: "") */
+    const char *blas_kernel;    /* the kernel in use, blas_kernel_description() (NULL: "") */
 } StoreLayout;
 
 enum {

@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "advsweep/blas.h"
 #include "advsweep/common.h"
 #include "advsweep/train.h"
 #include "cli.h"
@@ -57,7 +58,8 @@ int cmd_bench(int argc, char **argv) {
         else return cli_fail(adv_err(ADV_ERR_INPUT, "unknown option '%s' (see advsweep bench --help)", a));
         if (!strcmp(a, "--d") && value < 2) return cli_fail(adv_err(ADV_ERR_INPUT, "option --d: bad value '%s' (must be >= 2)", v));
     }
-    printf("advsweep bench: %d OpenMP threads, double precision, median of %d\n", omp_get_max_threads(), repeats);
+    printf("advsweep bench: %d OpenMP threads, double precision, median of %d; BLAS kernel %s\n", omp_get_max_threads(),
+           repeats, blas_kernel_description());
     printf("%6s %3s %5s %4s %3s  %12s  %12s  %6s  %10s\n", "m", "H", "n", "d", "k", "DGEMM GF/s", "step GF/s", "ratio",
            "ms/step");
     double slowest = 0;

@@ -8,6 +8,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "advsweep/blas.h"
 #include "advsweep/common.h"
 #include "advsweep/store.h"
 #include "advsweep/sweep.h"
@@ -99,7 +100,8 @@ int cmd_train(int argc, char **argv) {
                               .shard_count = 1,
                               .ranks = 1,
                               .omp_threads = omp_get_max_threads(),
-                              .blas_version = openblas_get_config()};
+                              .blas_version = openblas_get_config(),
+                              .blas_kernel = blas_kernel_description()};
         Store *st = NULL;
         rc = store_open(&st, out_path, &layout, STORE_SERIAL, STORE_FRESH);
         StoreWorker worker = {0, 0, ""};
@@ -113,13 +115,13 @@ int cmd_train(int argc, char **argv) {
         char eps_text[48] = "never";
         if (sum.eps_step >= 0) snprintf(eps_text, sizeof eps_text, "at step %lld", (long long)sum.eps_step);
         printf("%s m=%lld H=%lld attack=%s eps=%g R=%g: min L_A %.4g at step %lld, L_A <= eps %s; final L_A %.4g, "
-               "robust %.4g (acc %.3f), clean acc %.3f, dist %.3g; T=%lld alpha=%.3g; %.2f s, %.2f GFLOP/s%s%s\n",
+               "robust %.4g (acc %.3f), clean acc %.3f, dist %.3g; T=%lld alpha=%.3g; %.2f s, %.2f GFLOP/s (BLAS %s)%s%s\n",
                sum.status == RUN_DONE ? "done" : "DIVERGED", (long long)cfg.m,
                (long long)(cfg.model == MODEL_DEEP ? cfg.H : 1), choice_name("attack", cfg.attack), cfg.epsilon,
                cfg.R, sum.min_surrogate, (long long)sum.min_step, eps_text, sum.final_surrogate,
                sum.final_robust_loss, sum.final_robust_acc, sum.final_clean_acc, sum.final_dist,
                (long long)sum.steps_planned, sum.lr, sum.wall_time, sum.flops / fmax(sum.wall_time, 1e-9) * 1e-9,
-               sum.reason[0] ? ": " : "", sum.reason);
+               blas_kernel_name(), sum.reason[0] ? ": " : "", sum.reason);
     }
     trajectory_destroy(&traj);
     dataset_destroy(&data);

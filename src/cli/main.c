@@ -2,6 +2,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "advsweep/blas.h"
 #include "advsweep/common.h"
 #include "cli.h"
 
@@ -25,6 +26,7 @@ static void usage(FILE *out) {
 }
 
 int main(int argc, char **argv) {
+    blas_kernel_select(argv); /* before anything else: may re-execute with better BLAS kernels */
     if (argc < 2) {
         usage(stderr);
         return ADV_ERR_INPUT;

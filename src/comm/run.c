@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "advsweep/comm.h"
+#include "advsweep/blas.h"
 #include "advsweep/common.h"
 #include "advsweep/store.h"
 #include "advsweep/sweep.h"
@@ -303,6 +304,7 @@ static int build_layout(StoreLayout *layout, TrainConfig **configs, double **flo
     layout->ranks = comm_size(sw->c);
     layout->omp_threads = omp_get_max_threads();
     layout->blas_version = openblas_get_config();
+    layout->blas_kernel = blas_kernel_description();
     if (sw->store_weights) {
         double per_point = (double)(2 * layout->weights_max + layout->fixed_max) +
                            (double)layout->data_n_max * (double)(layout->data_d_max + 1);
@@ -388,9 +390,10 @@ int sweep_run(Comm *c, const RunOptions *opt) {
         if (comm_rank(c) == 0) {
             build_queue(&sw);
             if (!opt->quiet)
-                printf("advsweep run: job '%s', %ld points, %ld to run%s, %d rank%s (%s), file %s\n", job_name(sw.job),
-                       sw.P, sw.todo, opt->shard_count > 1 ? " in this shard" : "", comm_size(c),
-                       comm_size(c) == 1 ? "" : "s", comm_size(c) == 1 ? "serial" : "1 master + workers", path);
+                printf("advsweep run: job '%s', %ld points, %ld to run%s, %d rank%s (%s), file %s; BLAS kernel %s\n",
+                       job_name(sw.job), sw.P, sw.todo, opt->shard_count > 1 ? " in this shard" : "", comm_size(c),
+                       comm_size(c) == 1 ? "" : "s", comm_size(c) == 1 ? "serial" : "1 master + workers", path,
+                       blas_kernel_description());
             fflush(stdout);
         }
         double start = adv_now(), cpu_start = cpu_seconds();

@@ -34,6 +34,7 @@
 #define A_HDF5_VERSION "hdf5_version"
 #define A_MPI_VERSION "mpi_version"
 #define A_BLAS_VERSION "blas_version"
+#define A_BLAS_KERNEL "blas_kernel"
 #define A_OMP_THREADS "omp_threads"
 #define A_RANKS "ranks"
 

@@ -178,6 +178,7 @@ static int write_root_attributes(hid_t file, const StoreLayout *l, long K, long 
     TRY(h5_attr_write_str(file, A_HDF5_VERSION, h5ver));
     TRY(h5_attr_write_str(file, A_MPI_VERSION, mpiver));
     TRY(h5_attr_write_str(file, A_BLAS_VERSION, l->blas_version));
+    TRY(h5_attr_write_str(file, A_BLAS_KERNEL, l->blas_kernel));
     TRY(h5_attr_write_i64(file, A_OMP_THREADS, l->omp_threads));
     TRY(h5_attr_write_i64(file, A_RANKS, l->ranks));
     return ADV_OK;
