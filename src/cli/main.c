@@ -4,6 +4,7 @@
 
 #include "advsweep/blas.h"
 #include "advsweep/common.h"
+#include "advsweep_revision.h" /* generated at build time: ADVSWEEP_REVISION */
 #include "cli.h"
 
 static void usage(FILE *out) {
@@ -21,7 +22,7 @@ static void usage(FILE *out) {
             "  merge    combine sweep files of the same job (shards, clusters)\n"
             "  bench    measure this machine's DGEMM rate and training-step rate\n"
             "\n"
-            "advsweep COMMAND --help shows a command's options; --version prints the version.\n"
+            "advsweep COMMAND --help shows a command's options; --version prints the version and source revision.\n"
             "exit status: 0 ok, 1 internal error, 2 bad input (nothing written), 3 interrupted (rerun to resume), 4 I/O error\n");
 }
 
@@ -46,7 +47,7 @@ int main(int argc, char **argv) {
         return 0;
     }
     if (version && !cmd) {
-        printf("advsweep %s\n", ADVSWEEP_VERSION);
+        printf("advsweep %s (%s)\n", ADVSWEEP_VERSION, ADVSWEEP_REVISION);
         return 0;
     }
     if (!cmd) {
