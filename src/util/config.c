@@ -120,7 +120,10 @@ static int in_range(const ParamSpec *p, double v) {
 
 int param_set(TrainConfig *cfg, const ParamSpec *p, const char *text) {
     char *field = (char *)cfg + p->offset;
-    while (isspace((unsigned char)*text)) text++;
+    /* Strict: the text is the value, nothing around it (" 8", "0x40", "8x" and,
+     * for an integer, "1e3" are refused), in job files as on the command line. */
+    if (!*text && p->type != PARAM_TEXT)
+        return adv_err(ADV_ERR_INPUT, "parameter %s: bad value '' (empty)", p->name);
     if ((p->flags & PARAM_ZERO_AUTO) && strcmp(text, "auto") == 0) { /* stored as 0 */
         if (p->type == PARAM_INT) *(int64_t *)field = 0;
         else *(double *)field = 0.0;
@@ -128,36 +131,21 @@ int param_set(TrainConfig *cfg, const ParamSpec *p, const char *text) {
     }
     switch (p->type) {
     case PARAM_INT: {
-        char *end;
-        errno = 0;
-        long long v = strtoll(text, &end, 10);
-        while (isspace((unsigned char)*end)) end++;
-        if (end == text || *end || errno) {
-            /* Accept integral values written as reals ("1e3", "256.0"). */
-            double dv = strtod(text, &end);
-            while (isspace((unsigned char)*end)) end++;
-            if (end == text || *end || dv != floor(dv) || fabs(dv) > BIG)
-                return adv_err(ADV_ERR_INPUT, "parameter %s: bad value '%s' (must be an integer)", p->name, text);
-            v = (long long)dv;
-        }
+        long long v;
+        int prc = adv_parse_int(text, &v);
+        if (prc == -2 || (prc == 0 && fabs((double)v) > BIG))
+            return adv_err(ADV_ERR_INPUT, "parameter %s: bad value '%s' (out of range)", p->name, text);
+        if (prc != 0)
+            return adv_err(ADV_ERR_INPUT, "parameter %s: bad value '%s' (must be an integer)", p->name, text);
         if (!in_range(p, (double)v)) return range_error(p, text);
         *(int64_t *)field = (int64_t)v;
         return ADV_OK;
     }
     case PARAM_REAL: {
-        char *end;
         double v;
-        if (strcasecmp(text, "inf") == 0 || strcasecmp(text, "infinity") == 0 || strcasecmp(text, ".inf") == 0) {
-            v = INFINITY;
-        } else {
-            errno = 0;
-            v = strtod(text, &end);
-            while (isspace((unsigned char)*end)) end++;
-            if (end == text || *end || isnan(v) || (isinf(v) && errno == 0 && !(p->flags & PARAM_ALLOW_INF)))
-                return adv_err(ADV_ERR_INPUT, "parameter %s: bad value '%s' (must be a number)", p->name, text);
-            if (errno == ERANGE && isinf(v))
-                return adv_err(ADV_ERR_INPUT, "parameter %s: bad value '%s' (out of range)", p->name, text);
-        }
+        int prc = adv_parse_real(text, &v, 1);
+        if (prc == -2) return adv_err(ADV_ERR_INPUT, "parameter %s: bad value '%s' (out of range)", p->name, text);
+        if (prc != 0) return adv_err(ADV_ERR_INPUT, "parameter %s: bad value '%s' (must be a number)", p->name, text);
         if (!in_range(p, v)) return range_error(p, text);
         *(double *)field = v;
         return ADV_OK;
