@@ -69,6 +69,27 @@ double cost_per_activation(int activation) {
     }
 }
 
+/* The two schedules' lengths. Counting the record schedule costs up to
+ * record_max exp() calls, and a sweep plans up to 10^6 points that nearly all
+ * share (T, record_dense, record_max, eval_count): the last counts are kept
+ * (per thread), so results are those of the schedule functions themselves. */
+static void schedule_counts(long *records, long *evals, const TrainConfig *cfg, int64_t T) {
+    static _Thread_local struct {
+        int valid;
+        int64_t T, dense, max, eval_count;
+        long records, evals;
+    } last;
+    if (!last.valid || last.T != T || last.dense != cfg->record_dense || last.max != cfg->record_max ||
+        last.eval_count != cfg->eval_count) {
+        last.records = train_record_schedule(NULL, cfg, T);
+        last.evals = train_eval_schedule(NULL, cfg, T);
+        last.T = T, last.dense = cfg->record_dense, last.max = cfg->record_max, last.eval_count = cfg->eval_count;
+        last.valid = 1;
+    }
+    *records = last.records;
+    *evals = last.evals;
+}
+
 int train_plan(TrainPlan *plan, const TrainConfig *cfg) {
     memset(plan, 0, sizeof *plan);
     TRY(config_validate(cfg));
@@ -92,8 +113,7 @@ int train_plan(TrainPlan *plan, const TrainConfig *cfg) {
             if (plan->steps < 1) plan->steps = 1;
         }
     }
-    plan->records = train_record_schedule(NULL, cfg, plan->steps);
-    plan->evals = train_eval_schedule(NULL, cfg, plan->steps);
+    schedule_counts(&plan->records, &plan->evals, cfg, plan->steps);
     plan->attack = (AttackSpec){cfg->attack,
                                 (long)cfg->pgd_steps,
                                 cfg->pgd_step > 0 ? cfg->pgd_step : 2.5 * cfg->delta / (double)cfg->pgd_steps,
@@ -127,6 +147,7 @@ int train_plan(TrainPlan *plan, const TrainConfig *cfg) {
     return ADV_OK;
 }
 
+/* Depends on T, record_dense and record_max only (schedule_counts keys on them). */
 long train_record_schedule(int64_t *steps, const TrainConfig *cfg, int64_t T) {
     long count = 0, dense = (long)cfg->record_dense, max = (long)cfg->record_max;
     if (T + 1 <= max) {
@@ -152,6 +173,7 @@ long train_record_schedule(int64_t *steps, const TrainConfig *cfg, int64_t T) {
     return count;
 }
 
+/* Depends on T and eval_count only (schedule_counts keys on them). */
 long train_eval_schedule(int64_t *steps, const TrainConfig *cfg, int64_t T) {
     long count = 0, k = (long)cfg->eval_count;
     int64_t prev = -1;
