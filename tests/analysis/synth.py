@@ -9,7 +9,14 @@ trains nothing.
     write_sweep(path, pts)
 
 A point is a dict: {"params": {...all parameters...}, "status": int, "reason": str,
-"summary": {...}, "traj": {...}, "eval": {...}}; point() fills in whatever is not given.
+"summary": {...}, "traj": {...}, "eval": {...}, "targets": {...}}; point() fills in whatever is
+not given.
+
+Issue 8 (SPEC-issue8-layout.md): write_sweep(..., issue8=True) also writes the parameters
+lr_rule, targets, plateau_window, plateau_tol, the summary fields outcome and trained_as, the
+datasets /targets/{tau,step,outcome} and the root attribute targets_max. target_point() makes a
+point from its per-target first steps; free_grid() a grid whose points that differ only in
+epsilon share one training run (lr_rule free). Without issue8 the file is the older layout.
 """
 from __future__ import annotations
 
@@ -33,6 +40,11 @@ PARAMS = {
     "c_alpha": ("f", 1.0), "c_T": ("f", 1.0), "max_steps": ("i", 1000), "early_stop": ("i", 0),
     "early_stop_target": ("f", 0.0), "record_dense": ("i", 100), "record_max": ("i", 256), "seed": ("i", 1),
 }
+# Issue 8's new parameters (written only with issue8=True).
+PARAMS_NEW = {"lr_rule": ("c", "free"), "targets": ("t", ""), "plateau_window": ("i", 0),
+              "plateau_tol": ("f", 0.0)}
+SUMMARY_NEW = {"outcome": "i4", "trained_as": "i"}
+OUTCOMES = {"reached": 0, "plateau": 1, "budget": 2, "diverged": 3}
 # /summary/NAME: name -> kind ("i4" int32, "i" int64, "f" float64, "s" S96)
 SUMMARY = {
     "status": "i4", "reason": "s", "lr": "f", "steps_planned": "i", "steps_run": "i", "min_surrogate": "f",
@@ -56,12 +68,15 @@ def point(status=DONE, min_surrogate=None, reason="", summary=None, traj=None, e
     are fabricated around `min_surrogate` (default epsilon / 2): the surrogate
     loss decays geometrically from 0.69 to it; the strong-attack loss is 1.5x
     the surrogate; the distance from init grows like 1/sqrt(m)."""
-    unknown = set(params) - set(PARAMS)
+    unknown = set(params) - set(PARAMS) - set(PARAMS_NEW)
     if unknown:
         raise KeyError(f"unknown parameters {sorted(unknown)}")
-    p = {k: v for k, (_, v) in PARAMS.items()}
+    p = {k: v for k, (_, v) in {**PARAMS, **PARAMS_NEW}.items()}
     p.update(params)
-    pt = {"params": p, "status": int(status), "reason": reason, "summary": {}, "traj": {}, "eval": {}}
+    if not p["targets"]:
+        p["targets"] = f"{p['epsilon']:g}"
+    pt = {"params": p, "status": int(status), "reason": reason, "summary": {}, "traj": {}, "eval": {},
+          "targets": {}}
     if status in (DONE, DIVERGED):
         ms = p["epsilon"] / 2 if min_surrogate is None else float(min_surrogate)
         steps = 30
@@ -91,6 +106,59 @@ def point(status=DONE, min_surrogate=None, reason="", summary=None, traj=None, e
     return pt
 
 
+def target_point(steps, ending="plateau", steps_planned=1000, steps_run=None, trained_as=None,
+                 status=None, **params):
+    """An issue-8 point whose training first met target tau at step steps[tau] (-1: never).
+
+    steps: {tau: first step}; the point's own epsilon must be one of the taus (default: the
+    largest). ending: why the run ended if its smallest target was not met ('plateau', 'budget',
+    'diverged'); steps_run defaults to the smallest target's step when met (early stop), else
+    steps_planned for 'budget' and steps_planned // 2 for 'plateau' and 'diverged'.
+    trained_as: index of the point whose training this row copies (default: its own index)."""
+    taus = sorted(steps, reverse=True)
+    params.setdefault("epsilon", taus[0])
+    eps = params["epsilon"]
+    if not any(math.isclose(eps, t) for t in taus):
+        raise ValueError(f"epsilon {eps} is not a target {taus}")
+    params.setdefault("targets", ",".join(f"{t:g}" for t in taus))
+    smallest_met = steps[taus[-1]] >= 0
+    if steps_run is None:
+        steps_run = steps[taus[-1]] if smallest_met else (steps_planned if ending == "budget" else steps_planned // 2)
+    reached = [t for t in taus if steps[t] >= 0]
+    ms = 0.99 * min(reached) if reached else 1.5 * taus[0]
+    if status is None:
+        status = DIVERGED if (ending == "diverged" and not smallest_met) else DONE
+    pt = point(status=status, min_surrogate=ms, **params)
+    own = next(t for t in taus if math.isclose(eps, t))
+    code = OUTCOMES[ending]
+    pt["summary"].update({"steps_planned": steps_planned, "steps_run": steps_run, "eps_step": steps[own],
+                          "outcome": 0 if smallest_met else code,
+                          "diverged_step": steps_run if (code == 3 and not smallest_met) else -1})
+    if trained_as is not None:
+        pt["summary"]["trained_as"] = trained_as
+    pt["targets"] = {"tau": taus, "step": [steps[t] for t in taus],
+                     "outcome": [0 if steps[t] >= 0 else code for t in taus]}
+    return pt
+
+
+def free_grid(m_values, eps_values, seeds, first_step, ending=lambda m, s: ("plateau", None), T=1000, **const):
+    """Points for every (epsilon, m, seed) with lr_rule free: the points of one (m, seed) share one
+    training run (trained_as = the index of the largest epsilon's point) whose targets are all of
+    eps_values. first_step(m, seed, tau) -> first step with L_A <= tau or -1; ending(m, seed) ->
+    (ending, steps_run or None) as in target_point."""
+    taus = sorted(eps_values, reverse=True)
+    cells = [(m, s) for m in m_values for s in seeds]
+    pts = []
+    for e in taus:
+        for k, (m, s) in enumerate(cells):
+            end, run = ending(m, s)
+            extra = {k2: (v(m, e, s) if callable(v) else v) for k2, v in const.items()}
+            pts.append(target_point({t: int(first_step(m, s, t)) for t in taus}, ending=end, steps_planned=T,
+                                    steps_run=run, trained_as=k, m=int(m), seed=int(s), epsilon=float(e),
+                                    lr_rule="free", **extra))
+    return pts
+
+
 def grid_hash(points) -> str:
     """16 hex digits over every point's parameters (the reader only compares it)."""
     h = hashlib.sha256()
@@ -105,16 +173,18 @@ def _strings(values, length):
 
 def write_sweep(path, points, *, job_name="synth", grid_hash_value=None, axes=None, shard_index=0, shard_count=1,
                 records_max=K_DEFAULT, evals_max=E_DEFAULT, layout_version=1, tool="advsweep", attrs=None,
-                omit=()):
+                omit=(), issue8=False):
     """Write `points` as a layout-`layout_version` sweep file at `path`; return the grid hash.
 
     attrs: extra/overriding root attributes (None value = leave out). omit: dataset
-    paths not to write (to make broken files)."""
+    paths not to write (to make broken files). issue8: also the issue-8 parameters, summary fields
+    and /targets datasets (SPEC-issue8-layout.md)."""
     P = len(points)
     K, E = records_max, evals_max
     gh = grid_hash_value or grid_hash(points)
     if axes is None:
-        axes = [k for k in PARAMS if len({repr(pt["params"][k]) for pt in points}) > 1]
+        axes = [k for k in (*PARAMS, *(PARAMS_NEW if issue8 else ())) if k != "targets"
+                and len({repr(pt["params"][k]) for pt in points}) > 1]
     root = {
         "layout_version": np.int64(layout_version), "tool": np.bytes_(tool), "tool_version": np.bytes_("0.1.0"),
         "job_text": np.bytes_(f"name: {job_name}\n"), "job_name": np.bytes_(job_name), "grid_hash": np.bytes_(gh),
@@ -124,6 +194,9 @@ def write_sweep(path, points, *, job_name="synth", grid_hash_value=None, axes=No
         "mpi_version": np.bytes_("Open MPI 4.1"), "blas_version": np.bytes_("OpenBLAS 0.3"),
         "omp_threads": np.int64(1), "ranks": np.int64(2),
     }
+    Q = max([len(pt["targets"].get("tau", [])) for pt in points] + [1])
+    if issue8:
+        root["targets_max"] = np.int64(Q)
     for k, v in (attrs or {}).items():
         if v is None:
             root.pop(k, None)
@@ -141,14 +214,19 @@ def write_sweep(path, points, *, job_name="synth", grid_hash_value=None, axes=No
         put(f, "status", status)
         put(f, "reason", _strings([pt["reason"] for pt in points], 96))
         params = {}
-        for name, (kind, _) in PARAMS.items():
+        for name, (kind, _) in {**PARAMS, **(PARAMS_NEW if issue8 else {})}.items():
             vals = [pt["params"][name] for pt in points]
             params[name] = (_strings(vals, 16) if kind == "c" else _strings(vals, 256) if kind == "t"
                             else np.array(vals, dtype=_NUMPY[kind]))
             put(f, f"params/{name}", params[name])
         summary = {}
-        for name, kind in SUMMARY.items():
-            if name == "status":
+        for name, kind in {**SUMMARY, **(SUMMARY_NEW if issue8 else {})}.items():
+            if name == "trained_as":
+                vals = np.array([pt["summary"].get("trained_as", i if pt["status"] in (DONE, DIVERGED) else -1)
+                                 for i, pt in enumerate(points)], dtype=np.int64)
+            elif name == "outcome":
+                vals = np.array([pt["summary"].get("outcome", _outcome(pt)) for pt in points], dtype=np.int32)
+            elif name == "status":
                 vals = status.astype(np.int32)
             elif name == "reason":
                 vals = _strings([pt["reason"] for pt in points], 96)
@@ -175,6 +253,22 @@ def write_sweep(path, points, *, job_name="synth", grid_hash_value=None, axes=No
             for n in names:
                 put(f, f"{group}/{n}", vals[n])
             put(f, f"{group}/length", length)
+        if issue8:
+            tau = np.full((P, Q), np.nan)
+            tstep = np.full((P, Q), -1, np.int64)
+            tout = np.full((P, Q), -1, np.int8)
+            for i, pt in enumerate(points):
+                t = pt["targets"]
+                if pt["status"] not in (DONE, DIVERGED):
+                    continue
+                if not t:       # a point made by point(): its own epsilon only
+                    es = int(pt["summary"].get("eps_step", -1))
+                    t = {"tau": [pt["params"]["epsilon"]], "step": [es], "outcome": [0 if es >= 0 else _outcome(pt)]}
+                n = len(t["tau"])
+                tau[i, :n], tstep[i, :n], tout[i, :n] = t["tau"], t["step"], t["outcome"]
+            put(f, "targets/tau", tau)
+            put(f, "targets/step", tstep)
+            put(f, "targets/outcome", tout)
         put(f, "worker/rank", np.zeros(P, np.int32))
         put(f, "worker/host", _strings(["node01"] * P, 64))
         put(f, "worker/threads", np.ones(P, np.int32))
@@ -196,6 +290,15 @@ def write_sweep(path, points, *, job_name="synth", grid_hash_value=None, axes=No
                 runs[runs_name(n)] = summary[n]
         put(f, "runs", runs)
     return gh
+
+
+def _outcome(pt):
+    """The summary outcome of a point made by point(): reached / plateau (done) / diverged; -1 without result."""
+    if pt["status"] == DIVERGED:
+        return 3
+    if pt["status"] != DONE:
+        return -1
+    return 0 if pt["summary"].get("eps_step", -1) >= 0 else 1
 
 
 def grid(m_values, eps_values, seeds, success, **const):
