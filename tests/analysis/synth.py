@@ -66,8 +66,9 @@ def point(status=DONE, min_surrogate=None, reason="", summary=None, traj=None, e
 
     For a point with a result (done or diverged) the summary and a trajectory
     are fabricated around `min_surrogate` (default epsilon / 2): the surrogate
-    loss decays geometrically from 0.69 to it; the strong-attack loss is 1.5x
-    the surrogate; the distance from init grows like 1/sqrt(m)."""
+    loss decays geometrically from 0.69 to it over the first 10 of 30 steps, then
+    stays; eps_step is the first step at or below epsilon; the strong-attack loss
+    is 1.5x the surrogate; the distance from init grows like 1/sqrt(m)."""
     unknown = set(params) - set(PARAMS) - set(PARAMS_NEW)
     if unknown:
         raise KeyError(f"unknown parameters {sorted(unknown)}")
@@ -81,7 +82,7 @@ def point(status=DONE, min_surrogate=None, reason="", summary=None, traj=None, e
         ms = p["epsilon"] / 2 if min_surrogate is None else float(min_surrogate)
         steps = 30
         t = np.arange(0, steps + 1)
-        surr = 0.69 * (ms / 0.69) ** (t / steps)
+        surr = 0.69 * (ms / 0.69) ** (np.minimum(t, 10) / 10)
         if status == DIVERGED:
             surr[steps // 2 + 1:] = np.nan
         dist = 2.0 / math.sqrt(p["m"]) * (1 - np.exp(-t / 10))
@@ -94,7 +95,8 @@ def point(status=DONE, min_surrogate=None, reason="", summary=None, traj=None, e
         final = ms if status == DONE else math.nan
         pt["summary"] = {
             "lr": 0.01, "steps_planned": steps, "steps_run": run, "min_surrogate": ms,
-            "min_step": run, "eps_step": (run if ms <= p["epsilon"] else -1), "init_surrogate": 0.69,
+            "min_step": min(run, 10), "eps_step": _first_at_or_below(surr[:run + 1], p["epsilon"]),
+            "init_surrogate": 0.69,
             "final_surrogate": final, "final_clean_loss": 0.5 * final, "final_clean_acc": 1.0,
             "final_surrogate_acc": 1.0, "final_robust_loss": 1.5 * final, "final_robust_acc": 1.0,
             "final_dist": float(dist[run]), "max_dist": float(dist[run]), "wall_time": 0.1, "flops": 1e6,
@@ -157,6 +159,12 @@ def free_grid(m_values, eps_values, seeds, first_step, ending=lambda m, s: ("pla
                                     steps_run=run, trained_as=k, m=int(m), seed=int(s), epsilon=float(e),
                                     lr_rule="free", **extra))
     return pts
+
+
+def _first_at_or_below(losses, eps) -> int:
+    """First t >= 1 with losses[t] <= eps (the C writer's eps_step), -1 if none."""
+    hit = np.nonzero(np.asarray(losses[1:]) <= eps * (1 + 1e-12))[0]
+    return int(hit[0]) + 1 if hit.size else -1
 
 
 def grid_hash(points) -> str:
@@ -301,18 +309,21 @@ def _outcome(pt):
     return 0 if pt["summary"].get("eps_step", -1) >= 0 else 1
 
 
-def grid(m_values, eps_values, seeds, success, **const):
+def grid(m_values, eps_values, seeds, success, failed_at=None, **const):
     """Points for every (m, epsilon, seed), done, reaching epsilon exactly when success(m, eps, seed).
 
-    Extra keyword arguments are parameters held fixed (or callables of (m, eps, seed))."""
+    A point that does not reach ends at step 30 (= T), or at `failed_at` (a plateau found
+    early: with issue8, a definite failure at every budget >= failed_at). Extra keyword
+    arguments are parameters held fixed (or callables of (m, eps, seed))."""
     pts = []
     for eps in eps_values:
         for m in m_values:
             for s in seeds:
                 extra = {k: (v(m, eps, s) if callable(v) else v) for k, v in const.items()}
                 ok = success(m, eps, s)
+                summary = {"steps_run": failed_at} if (failed_at is not None and not ok) else None
                 pts.append(point(m=int(m), epsilon=float(eps), seed=int(s),
-                                 min_surrogate=eps * (0.5 if ok else 2.0), **extra))
+                                 min_surrogate=eps * (0.5 if ok else 2.0), summary=summary, **extra))
     return pts
 
 
