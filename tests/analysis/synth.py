@@ -327,6 +327,28 @@ def grid(m_values, eps_values, seeds, success, failed_at=None, **const):
     return pts
 
 
+LOGISTIC_WIDTHS = [int(round(8 * 2 ** (k / 2))) for k in range(15)]       # 8 ... 1024, sqrt(2) apart
+
+
+def logistic_seeds(eps_m50, b, n_seeds, rng_seed=7, widths=None):
+    """Seeds whose outcome at width m is drawn from P(reach | m) = 1/(1 + (m50/m)^b): reached at step 50,
+    else a definite failure (plateau at step 100). One group per epsilon."""
+    widths = LOGISTIC_WIDTHS if widths is None else widths
+    rng = np.random.default_rng(rng_seed)
+    pts = []
+    for eps, m50 in eps_m50.items():
+        for m in widths:
+            p = 1.0 / (1.0 + (m50 / m) ** b)
+            for s in range(1, n_seeds + 1):
+                if rng.random() < p:
+                    pts.append(target_point({eps: 50}, steps_planned=1000, m=m, seed=s, epsilon=eps,
+                                            lr_rule="theorem"))
+                else:
+                    pts.append(target_point({eps: -1}, ending="plateau", steps_planned=1000, steps_run=100, m=m,
+                                            seed=s, epsilon=eps, lr_rule="theorem"))
+    return pts
+
+
 def write_bad(directory, kind):
     """A broken input file in `directory`; returns its path (for 'missing', a path that does not exist).
 

@@ -239,3 +239,32 @@ def test_missing_trajectories_and_two_sweeps(tmp_path):
     assert "fit not possible (2 points; needs 3)" in h.split("##")[1]   # 2 depths: said, not fitted
     for i in images(md):
         assert_png(i)
+
+
+def test_fixed_parameters_table(tmp_path):
+    mixed_sweep(tmp_path / "s.h5")
+    text = open(build_report(load([tmp_path / "s.h5"]), str(tmp_path / "out"), n_boot=0)).read()
+    fixed = {r[0]: r[1] for r in table_rows(text, "## Fixed parameters")}
+    assert fixed["data_file"] == "(none)" and fixed["n"] == "64" and fixed["d"] == "16"
+    assert fixed["delta"] == "0.1" and fixed["H"] == "2" and fixed["R"] == "2"
+    assert fixed["lr_rule"] == "free" and fixed["c_alpha"] == "1" and fixed["plateau_window"] == "0"
+    assert fixed["T (steps_planned)"] == "30"
+    for varying in ("m", "epsilon", "attack", "seed", "targets"):    # targets follows epsilon here
+        assert varying not in fixed
+    assert "Varying: `m`, `attack`, `epsilon`, `targets`, `seed`." in text
+
+
+def test_cli_bootstrap_is_reproducible(tmp_path):
+    write_sweep(tmp_path / "s.h5", synth.logistic_seeds({0.1: 40.0, 0.05: 90.0}, 3.0, n_seeds=12,
+                                                        widths=[8, 16, 32, 64, 128, 256]), issue8=True)
+    outs = []
+    for k, seed in enumerate(("3", "3", "4")):
+        out = tmp_path / f"r{k}"
+        r = run_report(tmp_path / "s.h5", "-o", out, "--bootstrap", "200", "--bootstrap-seed", seed, "--csv",
+                       "--max-panels", "2")
+        assert r.returncode == 0, r.stderr
+        outs.append((out / "m_star.csv").read_text())
+    assert outs[0] == outs[1] and outs[0] != outs[2]
+    assert "200 bootstrap replicates" in (tmp_path / "r0" / "report.md").read_text()
+    r = run_report(tmp_path / "s.h5", "-o", tmp_path / "bad", "--bootstrap", "-1")
+    assert r.returncode == 2 and "--bootstrap" in r.stderr and "Traceback" not in r.stderr

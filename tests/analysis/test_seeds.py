@@ -4,29 +4,13 @@ import math
 import numpy as np
 import pytest
 
-from synth import target_point, write_sweep
+import synth
+from synth import logistic_seeds, target_point, write_sweep
 from advsweep_analysis import bootstrap_exponents, load, logistic_fit, m_star_table, seed_statistics
 from advsweep_analysis.seeds import crossing, isotonic
 
 T = 1000
-WIDTHS = [int(round(8 * 2 ** (k / 2))) for k in range(15)]       # 8 ... 1024, sqrt(2) apart
-
-
-def logistic_seeds(eps_m50, b, n_seeds, rng_seed=7, widths=WIDTHS):
-    """Seeds whose outcome at width m is drawn from P(reach | m) = 1/(1 + (m50/m)^b): reached at step 50,
-    else a definite failure (plateau at step 100). One group per epsilon."""
-    rng = np.random.default_rng(rng_seed)
-    pts = []
-    for eps, m50 in eps_m50.items():
-        for m in widths:
-            p = 1.0 / (1.0 + (m50 / m) ** b)
-            for s in range(1, n_seeds + 1):
-                if rng.random() < p:
-                    pts.append(target_point({eps: 50}, steps_planned=T, m=m, seed=s, epsilon=eps, lr_rule="theorem"))
-                else:
-                    pts.append(target_point({eps: -1}, ending="plateau", steps_planned=T, steps_run=100, m=m,
-                                            seed=s, epsilon=eps, lr_rule="theorem"))
-    return pts
+WIDTHS = synth.LOGISTIC_WIDTHS
 
 
 def test_logistic_fit_recovers_parameters_directly():
