@@ -66,6 +66,24 @@ static void test_bad_values(void **state) {
     expect_bad("data", "mnist", "unknown value");
     expect_bad("m", "inf", "integer");
     expect_bad("epsilon", "inf", "must be > 0");
+    /* strict: the text is the number, nothing around it, decimal only */
+    expect_bad("m", " 8", "integer");
+    expect_bad("m", "8 ", "integer");
+    expect_bad("m", "0x40", "integer");
+    expect_bad("m", "8x", "integer");
+    expect_bad("m", "1e3", "integer");
+    expect_bad("m", "256.0", "integer");
+    expect_bad("m", "", "empty");
+    expect_bad("m", "99999999999999999999", "out of range");
+    expect_bad("delta", " 0.1", "number");
+    expect_bad("delta", "0x0.1p1", "number");
+    expect_bad("delta", "0.1x", "number");
+    expect_bad("delta", "1e", "number");
+    expect_bad("delta", "", "empty");
+    expect_bad("epsilon", "1e999", "out of range");
+    expect_bad("R", "-inf", "number");
+    expect_bad("attack", " pgd", "unknown value");
+    expect_bad("lr", " auto", "number");
 }
 
 static void test_good_values(void **state) {
@@ -76,8 +94,14 @@ static void test_good_values(void **state) {
     assert_true(isinf(cfg.R));
     assert_int_equal(param_set(&cfg, param_find("R"), "3.5"), ADV_OK);
     assert_true(cfg.R == 3.5);
-    assert_int_equal(param_set(&cfg, param_find("m"), "1e3"), ADV_OK);
+    assert_int_equal(param_set(&cfg, param_find("m"), "+1000"), ADV_OK);
     assert_int_equal(cfg.m, 1000);
+    assert_int_equal(param_set(&cfg, param_find("delta"), ".5"), ADV_OK);
+    assert_true(cfg.delta == 0.5);
+    assert_int_equal(param_set(&cfg, param_find("epsilon"), "1E-3"), ADV_OK);
+    assert_true(cfg.epsilon == 1e-3);
+    assert_int_equal(param_set(&cfg, param_find("R"), "Infinity"), ADV_OK);
+    assert_true(isinf(cfg.R));
     assert_int_equal(param_set(&cfg, param_find("lr"), "auto"), ADV_OK);
     assert_true(cfg.lr == 0.0);
     assert_int_equal(param_set(&cfg, param_find("delta"), "0"), ADV_OK);

@@ -7,6 +7,7 @@
 
 #include <cmocka.h>
 
+#include "advsweep/blas.h"
 #include "advsweep/common.h"
 #include "advsweep/data.h"
 
@@ -133,7 +134,9 @@ static void test_from_arrays(void **state) {
     assert_null(ds);
 }
 
-int main(void) {
+int main(int argc, char **argv) {
+    (void)argc;
+    blas_kernel_select(argv); /* run under the kernel advsweep itself selects */
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_sphere_compatible),
         cmocka_unit_test(test_teacher),

@@ -30,6 +30,7 @@
 
 #include <cmocka.h>
 
+#include "advsweep/blas.h"
 #include "advsweep/common.h"
 #include "advsweep/config.h"
 #include "advsweep/store.h"
@@ -1192,6 +1193,7 @@ static void make_dir(void) {
 }
 
 int main(int argc, char **argv) {
+    blas_kernel_select(argv); /* run under the kernel advsweep itself selects */
     int serial = argc > 1 && !strcmp(argv[1], "--serial");
     if (serial) {
         make_dir();

@@ -11,9 +11,11 @@
 
 #include <cmocka.h>
 
+#include "advsweep/blas.h"
 #include "advsweep/common.h"
 #include "advsweep/config.h"
 #include "advsweep/sweep.h"
+#include "advsweep/train.h"
 
 /* Parse `text` as "job.yaml"; fails the test with the message if it does not parse. */
 static Job *parse_ok(const char *text) {
@@ -414,6 +416,196 @@ static void test_load(void **state) {
     unlink(path);
 }
 
+/* ---- bounds: limits with clear errors, the largest grids --------------------------- */
+
+/* A text of `prefix`, then `item` (a printf format taking the index) `count`
+ * times joined by `sep`, then `suffix`. Caller frees. */
+static char *repeat_text(const char *prefix, const char *item, const char *sep, long count, const char *suffix) {
+    size_t cap = strlen(prefix) + strlen(suffix) + (size_t)count * (strlen(item) + strlen(sep) + 24) + 1;
+    char *t = malloc(cap);
+    assert_non_null(t);
+    size_t len = (size_t)snprintf(t, cap, "%s", prefix);
+    for (long i = 0; i < count; i++) {
+        if (i) len += (size_t)snprintf(t + len, cap - len, "%s", sep);
+        len += (size_t)snprintf(t + len, cap - len, item, i);
+    }
+    snprintf(t + len, cap - len, "%s", suffix);
+    return t;
+}
+
+static void test_limit_depth(void **state) {
+    (void)state;
+    /* 40,000 nested lists used to cost libyaml's scanner 26 s before any refusal. */
+    char *open = repeat_text("grid:\n  m: ", "[", "", 40000, "");
+    char *deep = repeat_text(open, "]", "", 40000, "\n");
+    parse_fails(deep, "job.yaml:2: lists and mappings nested more than 64 deep (a job file needs 3)");
+    free(deep);
+    free(open);
+    /* Depth 64 is allowed (the top-level mapping, then 63 lists in the free text), 65 is not. */
+    char *o63 = repeat_text("description: ", "[", "", 63, "");
+    char *d63 = repeat_text(o63, "]", "", 63, "\nfixed: {m: 8}\n");
+    Job *job = parse_ok(d63);
+    assert_int_equal(job_points(job), 1);
+    job_destroy(&job);
+    char *o64 = repeat_text("description: ", "[", "", 64, "");
+    char *d64 = repeat_text(o64, "]", "", 64, "\n");
+    parse_fails(d64, "job.yaml:1: lists and mappings nested more than 64 deep");
+    free(o63);
+    free(d63);
+    free(o64);
+    free(d64);
+    /* Block mappings count too. */
+    char block[8192] = "";
+    size_t len = 0;
+    for (int level = 0; level < 70; level++)
+        len += (size_t)snprintf(block + len, sizeof block - len, "%*sk%d:\n", 2 * level, "", level);
+    parse_fails(block, "nested more than 64 deep");
+}
+
+static void test_limit_nodes_anchors(void **state) {
+    (void)state;
+    /* Free text is not interpreted, but its nodes are bounded. */
+    char *many = repeat_text("description: [", "x", ",", 2100001, "]\n");
+    parse_fails(many, "job.yaml:1: more than 2100000 YAML nodes (a grid holds at most 1000000 points)");
+    free(many);
+    size_t cap = 1002 * 32;
+    char *text = malloc(cap);
+    size_t len = (size_t)snprintf(text, cap, "description:\n");
+    for (int i = 0; i < 1000; i++) len += (size_t)snprintf(text + len, cap - len, "  a%d: &n%d 1\n", i, i);
+    snprintf(text + len, cap - len, "fixed: {m: 8}\n");
+    Job *job = parse_ok(text); /* 1000 anchors are fine */
+    job_destroy(&job);
+    snprintf(text + len, cap - len, "  a1000: &n1000 1\n");
+    parse_fails(text, "job.yaml:1002: more than 1000 YAML anchors (&name)");
+    free(text);
+    char *aliases = repeat_text("description:\n  - &x 1\n  - [", "*x", ", ", 1001, "]\n");
+    parse_fails(aliases, "job.yaml:3: more than 1000 YAML aliases (*name)");
+    free(aliases);
+    /* Aliases work where a value is expected. */
+    job = parse_ok("description: {w: &w [16, 32]}\ngrid:\n  m: *w\n");
+    assert_int_equal(job_points(job), 2);
+    job_destroy(&job);
+}
+
+static void test_limit_points(void **state) {
+    (void)state;
+    parse_fails("grid:\n  m: {from: 1, to: 1000001, step: 1}\n", "job.yaml:2: key 'm': the range has more than 1000000 points");
+    parse_fails("seeds: 3\ngrid:\n  m: {from: 1, to: 500000, step: 1}\n",
+                "job.yaml:3: key 'grid': 1500000 points (with seeds), more than 1000000");
+    parse_fails("seeds: 1000001\n", "job.yaml:1: key 'seeds': bad value '1000001'");
+    char *list = repeat_text("grid:\n  m: [", "%ld", ", ", 1000001, "]\n");
+    parse_fails(list, "job.yaml:2: key 'm': more than 1000000 values");
+    free(list);
+}
+
+/* The largest allowed grid parses, costs and plans (it took 20 s before), and
+ * its points are the range's values in order. */
+static void test_largest_grid(void **state) {
+    (void)state;
+    Job *job = parse_ok("grid: {m: {from: 1, to: 1000000, step: 1}}\n");
+    long n = job_points(job);
+    assert_int_equal(n, 1000000);
+    PointCost *c = NULL;
+    assert_int_equal(sweep_costs(&c, job), ADV_OK);
+    TrainConfig base;
+    config_defaults(&base);
+    snprintf(base.targets, sizeof base.targets, "0.1"); /* every point answers the job's epsilon */
+    for (long i = 0; i < n; i++) {
+        TrainConfig cfg = point(job, i);
+        if (cfg.m != i + 1) print_error("point %ld: m = %lld\n", i, (long long)cfg.m);
+        assert_int_equal(cfg.m, i + 1);
+        cfg.m = base.m;
+        assert_memory_equal(&cfg, &base, sizeof cfg); /* nothing else changes */
+        if (i > 0) assert_true(c[i].cost > c[i - 1].cost);
+    }
+    long *order = malloc((size_t)n * sizeof *order);
+    sweep_order(order, c, n);
+    for (long k = 0; k < n; k++) assert_int_equal(order[k], n - 1 - k);
+    free(order);
+    SweepPlan plan;
+    PlanRequest req = {.cpus_per_task = 1};
+    assert_int_equal(sweep_plan(&plan, job, c, &req), ADV_OK);
+    assert_int_equal(plan.points, n);
+    assert_true(plan.max_cost == c[n - 1].cost);
+    free(c);
+    job_destroy(&job);
+
+    /* A list of 10^6 values, checked for repeats without comparing every pair. */
+    char *list = repeat_text("grid:\n  seed: [", "%ld", ", ", 1000000, "]\n");
+    job = parse_ok(list);
+    assert_int_equal(job_points(job), 1000000);
+    for (long i = 0; i < 1000000; i += 999) assert_int_equal(point(job, i).seed, i);
+    job_destroy(&job);
+    free(list);
+}
+
+/* The first problem in document order is reported, as when values were compared pairwise. */
+static void test_repeats_in_order(void **state) {
+    (void)state;
+    parse_fails("grid:\n  m: [3,\n    1,\n    2,\n    1,\n    3]\n", "job.yaml:5: key 'm': value '1' is listed twice");
+    parse_fails("grid:\n  m: [1,\n    1,\n    0]\n", "job.yaml:3: key 'm': value '1' is listed twice");
+    parse_fails("grid:\n  m: [1,\n    0,\n    1]\n", "job.yaml:3: parameter m: bad value '0'");
+    parse_fails("grid:\n  m: [1,\n    [2],\n    1]\n", "job.yaml:3: key 'm': expected a single value, found a list");
+    parse_fails("grid:\n  epsilon: [0.1, 0.10]\n", "key 'epsilon': value '0.10' is listed twice");
+    parse_fails("grid:\n  delta: [0.5, 0.0, -0.0]\n", "key 'delta': value '-0.0' is listed twice");
+    parse_fails("grid:\n  attack: [pgd, none, pgd]\n", "key 'attack': value 'pgd' is listed twice");
+    parse_fails("grid:\n  data_file: [b.h5, a.h5, b.h5]\n", "key 'data_file': value 'b.h5' is listed twice");
+    parse_fails("fixed:\n  m: 1\n  d: 2\n  d: 3\n  m: 4\n", "job.yaml:4: key 'd': duplicate key (first at line 3)");
+    parse_fails("fixed:\n  m: 1\n  d: 2\n  [x]: 3\n  m: 4\n", "job.yaml:4: keys must be scalars (found a list)");
+    parse_fails("fixed:\n  m: 1\n  m: 2\n  [x]: 3\n", "job.yaml:3: key 'm': duplicate key (first at line 2)");
+    parse_fails("name: a\nseeds: 2\nseeds: 3\nname: b\n", "job.yaml:3: key 'seeds': duplicate key (first at line 2)");
+    /* 10^6 top-level keys: the repeat is found by sorting. */
+    char *keys = repeat_text("", "k%ld: 1", "\n", 1000000, "\nk999: 2\n");
+    parse_fails(keys, "job.yaml:1000001: key 'k999': duplicate key (first at line 1000)");
+    free(keys);
+}
+
+static void test_limit_file_size(void **state) {
+    (void)state;
+    char path[] = "/tmp/test_sweep_big_XXXXXX";
+    int fd = mkstemp(path);
+    assert_true(fd >= 0);
+    assert_int_equal(ftruncate(fd, (off_t)65 << 20), 0); /* sparse: reads as zeros */
+    close(fd);
+    Job *job = (Job *)1;
+    assert_int_equal(job_load(&job, path), ADV_ERR_INPUT);
+    assert_null(job);
+    char expect[128];
+    snprintf(expect, sizeof expect, "%s: larger than 64 MiB (not a job file?)", path);
+    assert_string_equal(adv_errmsg(), expect);
+    unlink(path);
+}
+
+/* Every point's schedule lengths are the schedule functions' own, whichever
+ * of their inputs changes from one point to the next (train_plan keeps the last counts). */
+static void test_costs_schedules(void **state) {
+    (void)state;
+    Job *job = parse_ok("fixed: {d: 4, n: 4, m: 8}\n"
+                        "grid:\n"
+                        "  steps: [50, 3000, 200]\n"
+                        "  record_dense: [1, 10]\n"
+                        "  record_max: [20, 400, 64]\n"
+                        "  eval_count: [0, 7, 100]\n");
+    long n = job_points(job);
+    assert_int_equal(n, 54);
+    PointCost *c = NULL;
+    assert_int_equal(sweep_costs(&c, job), ADV_OK);
+    long distinct = 0;
+    for (long i = 0; i < n; i++) {
+        TrainConfig cfg = point(job, i);
+        long records = train_record_schedule(NULL, &cfg, cfg.steps), evals = train_eval_schedule(NULL, &cfg, cfg.steps);
+        assert_int_equal(c[i].records, records);
+        assert_int_equal(c[i].evals, evals);
+        distinct += i > 0 && (c[i].records != c[i - 1].records || c[i].evals != c[i - 1].evals);
+        TrainPlan plan;
+        assert_int_equal(train_plan(&plan, &cfg), ADV_OK);
+        assert_true(plan.cost == c[i].cost);
+    }
+    assert_true(distinct > 20); /* the counts do change along the grid */
+    free(c);
+    job_destroy(&job);
+}
+
 /* ---- cost, order, plan ------------------------------------------------------------ */
 
 static void test_costs(void **state) {
@@ -515,7 +707,7 @@ static void test_plan_suggestion(void **state) {
     job_destroy(&job);
 
     /* equal points of 20 minutes: one worker each */
-    job = parse_ok("fixed: {m: 16, d: 4, n: 8, steps: 10, lr: 0.1}\ngrid:\n  epsilon: [0.1, 0.2, 0.3, 0.4, 0.5]\n");
+    job = parse_ok("fixed: {m: 16, d: 4, n: 8, steps: 10, lr: 0.1}\ngrid:\n  delta: [0.01, 0.02, 0.03, 0.04, 0.05]\n");
     assert_int_equal(sweep_costs(&c, job), ADV_OK);
     req = (PlanRequest){.rate_gflops = c[0].cost / 1e9 / 1200, .cpus_per_task = 1};
     assert_int_equal(sweep_plan(&p, job, c, &req), ADV_OK);
@@ -540,7 +732,65 @@ static void test_plan_suggestion(void **state) {
     job_destroy(&job);
 }
 
-int main(void) {
+/* Points that differ only in epsilon are one training run when epsilon does not enter the
+ * training (lr_rule free, or alpha and T given); every point answers all the job's epsilons. */
+static void test_epsilon_groups(void **state) {
+    (void)state;
+    Job *job = parse_ok("seeds: 2\nfixed: {d: 4, n: 8, steps: 10, targets: '0.5'}\n"
+                        "grid:\n  m: [8, 16]\n  epsilon: [0.2, 0.1, 0.05]\n  attack: [none, pgd]\n");
+    long P = job_points(job);
+    assert_int_equal(P, 24);
+    assert_int_equal(job_training_group_max(job), 3);
+    PointCost *c = NULL;
+    assert_int_equal(sweep_costs(&c, job), ADV_OK);
+    long runs = 0, members[3];
+    double total = 0;
+    for (long i = 0; i < P; i++) {
+        TrainConfig cfg, rep;
+        job_point(&cfg, job, i);
+        assert_string_equal(cfg.targets, "0.5,0.2,0.1,0.05");
+        long r = job_training_rep(job, i);
+        assert_int_equal(c[i].trained_as, r);
+        job_point(&rep, job, r);
+        /* the representative differs only in epsilon, and has the first one */
+        assert_true(rep.epsilon == 0.2);
+        rep.epsilon = cfg.epsilon;
+        assert_memory_equal(&rep, &cfg, sizeof cfg);
+        assert_int_equal(c[i].n_targets, 4);
+        if (r == i) {
+            runs++;
+            assert_int_equal(job_training_members(job, i, members), 3);
+            assert_int_equal(members[0], i);
+            for (int k = 0; k < 3; k++) assert_int_equal(job_training_rep(job, members[k]), i);
+            assert_true(c[i].cost > 0);
+        } else {
+            assert_true(c[i].cost == 0);
+            assert_int_equal(job_training_members(job, i, NULL), 1);
+        }
+        total += c[i].cost;
+    }
+    assert_int_equal(runs, 8); /* 2 widths x 2 attacks x 2 seeds */
+    SweepPlan p;
+    PlanRequest req = {.rate_gflops = 1, .cpus_per_task = 1, .ranks = 2};
+    assert_int_equal(sweep_plan(&p, job, c, &req), ADV_OK);
+    assert_true(fabs(p.total_cost - total) <= 1e-9 * total);
+    free(c);
+    job_destroy(&job);
+    /* The theorem rule derives alpha from epsilon: every point trains on its own. */
+    job = parse_ok("fixed: {d: 4, n: 8, steps: 10, lr_rule: theorem}\ngrid:\n  m: [8, 16]\n  epsilon: [0.2, 0.1]\n");
+    for (long i = 0; i < job_points(job); i++) {
+        assert_int_equal(job_training_rep(job, i), i);
+        assert_int_equal(job_training_members(job, i, NULL), 1);
+    }
+    job_destroy(&job);
+    /* targets is not an axis, and a bad list is named */
+    parse_fails("grid:\n  targets: ['0.1', '0.2']\n", "targets");
+    parse_fails("fixed: {targets: '0.1;0.2'}\n", "targets");
+}
+
+int main(int argc, char **argv) {
+    (void)argc;
+    blas_kernel_select(argv); /* run under the kernel advsweep itself selects */
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_list),
         cmocka_unit_test(test_range_factor),
@@ -563,6 +813,14 @@ int main(void) {
         cmocka_unit_test(test_order_costliest_first),
         cmocka_unit_test(test_plan_memory),
         cmocka_unit_test(test_plan_suggestion),
+        cmocka_unit_test(test_epsilon_groups),
+        cmocka_unit_test(test_limit_depth),
+        cmocka_unit_test(test_limit_nodes_anchors),
+        cmocka_unit_test(test_limit_points),
+        cmocka_unit_test(test_largest_grid),
+        cmocka_unit_test(test_repeats_in_order),
+        cmocka_unit_test(test_limit_file_size),
+        cmocka_unit_test(test_costs_schedules),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

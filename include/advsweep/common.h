@@ -46,6 +46,16 @@ void *xcalloc(size_t count, size_t size);
 void *xaligned(size_t bytes);
 char *xstrdup(const char *s);
 
+/* Strict numbers, for every number a user writes (options, job files, the
+ * parameter table): the whole text is the number, with no surrounding space.
+ * Integers: [+-]?[0-9]+ (no fraction, exponent or hex). Reals: [+-]? digits
+ * with an optional fraction and decimal exponent (no hex, no nan); with
+ * allow_inf also inf, infinity or .inf in any case. Return 0 and set *out,
+ * or leave *out unchanged and return -1 (not such a number) or -2 (a number
+ * outside the type's range). */
+int adv_parse_int(const char *text, long long *out);
+int adv_parse_real(const char *text, double *out, int allow_inf);
+
 /* Seconds from a monotonic clock. */
 double adv_now(void);
 

@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "advsweep/blas.h"
 #include "advsweep/common.h"
 #include "advsweep/train.h"
 #include "cli.h"
@@ -23,47 +24,63 @@ static void bench_usage(FILE *out) {
             "The last line gives the rate to pass to `advsweep plan --rate`.\n");
 }
 
-int cmd_bench(int argc, char **argv) {
-    long ms[16] = {256, 1024}, count = 2, H = 2, n = 256, d = 32, k = 10;
-    int repeats = 5;
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i];
-        if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
-            bench_usage(stdout);
-            return 0;
+/* "256,1024": whole numbers >= 1, at most 16 */
+static int parse_widths(long *ms, long *count, const char *text) {
+    long n = 0;
+    const char *p = text;
+    for (;;) {
+        size_t len = strcspn(p, ",");
+        char item[32];
+        long long v;
+        if (len == 0 || len >= sizeof item || n == 16) break;
+        snprintf(item, sizeof item, "%.*s", (int)len, p);
+        if (adv_parse_int(item, &v) != 0 || v < 1 || v > 1000000) break;
+        ms[n++] = (long)v;
+        if (p[len] == '\0') {
+            *count = n;
+            return ADV_OK;
         }
-        if (i + 1 >= argc) return cli_fail(adv_err(ADV_ERR_INPUT, "option %s needs a value (see --help)", a));
-        const char *v = argv[++i];
-        char *end;
-        long value = strtol(v, &end, 10);
-        if (!strcmp(a, "--m")) {
-            count = 0;
-            const char *p = v;
-            while (*p && count < 16) {
-                ms[count] = strtol(p, &end, 10);
-                if (end == p || ms[count] < 1) return cli_fail(adv_err(ADV_ERR_INPUT, "option --m: bad list '%s'", v));
-                count++;
-                p = *end == ',' ? end + 1 : end;
-                if (*end && *end != ',') return cli_fail(adv_err(ADV_ERR_INPUT, "option --m: bad list '%s'", v));
-            }
-            continue;
-        }
-        if (*end || value < 1) return cli_fail(adv_err(ADV_ERR_INPUT, "option %s: bad value '%s' (must be >= 1)", a, v));
-        if (!strcmp(a, "--H")) H = value;
-        else if (!strcmp(a, "--n")) n = value;
-        else if (!strcmp(a, "--d")) d = value;
-        else if (!strcmp(a, "--k")) k = value;
-        else if (!strcmp(a, "--repeats")) repeats = (int)value;
-        else return cli_fail(adv_err(ADV_ERR_INPUT, "unknown option '%s' (see advsweep bench --help)", a));
-        if (!strcmp(a, "--d") && value < 2) return cli_fail(adv_err(ADV_ERR_INPUT, "option --d: bad value '%s' (must be >= 2)", v));
+        p += len + 1;
     }
-    printf("advsweep bench: %d OpenMP threads, double precision, median of %d\n", omp_get_max_threads(), repeats);
+    return adv_err(ADV_ERR_INPUT, "option --m: bad list '%s' (at most 16 widths >= 1, comma-separated)", text);
+}
+
+int cmd_bench(int argc, char **argv) {
+    long ms[16] = {256, 1024}, count = 2, H = 2, n = 256, d = 32, k = 10, repeats = 5;
+    static const CliOption options[] = {{"help", 'h', 0, NULL},     {"m", 0, 1, "list of widths"},
+                                        {"H", 0, 1, "depth"},       {"n", 0, 1, "number of points"},
+                                        {"d", 0, 1, "dimension"},   {"k", 0, 1, "number of PGD steps"},
+                                        {"repeats", 0, 1, "count"}};
+    long *targets[] = {NULL, NULL, &H, &n, &d, &k, &repeats};
+    CliParser parser;
+    int rc = cli_parser_begin(&parser, "bench", argc, argv, options, 7, 0), help = 0;
+    const char *value;
+    for (int o; rc == ADV_OK && (o = cli_next(&parser, &value)) != CLI_END;) {
+        char name[16];
+        if (o == CLI_BAD) rc = ADV_ERR_INPUT;
+        else if (o == CLI_POSITIONAL)
+            rc = adv_err(ADV_ERR_INPUT, "unexpected argument '%s' (see advsweep bench --help)", value);
+        else if (o == 0) help = 1;
+        else if (o == 1) rc = parse_widths(ms, &count, value);
+        else {
+            snprintf(name, sizeof name, "--%s", options[o].name);
+            rc = cli_long(targets[o], name, value, o == 4 ? 2 : 1, 1000000);
+        }
+    }
+    cli_parser_end(&parser);
+    if (rc != ADV_OK) return cli_fail(ADV_ERR_INPUT);
+    if (help) {
+        bench_usage(stdout);
+        return 0;
+    }
+    printf("advsweep bench: %d OpenMP threads, double precision, median of %ld; BLAS kernel %s\n", omp_get_max_threads(),
+           repeats, blas_kernel_description());
     printf("%6s %3s %5s %4s %3s  %12s  %12s  %6s  %10s\n", "m", "H", "n", "d", "k", "DGEMM GF/s", "step GF/s", "ratio",
            "ms/step");
     double slowest = 0;
     for (long i = 0; i < count; i++) {
         BenchResult r;
-        bench_measure(&r, ms[i], H, n, d, k, repeats);
+        bench_measure(&r, ms[i], H, n, d, k, (int)repeats);
         printf("%6ld %3ld %5ld %4ld %3ld  %12.2f  %12.2f  %5.1f%%  %10.3f\n", r.m, r.H, r.n, r.d, r.k, r.gemm_gflops,
                r.step_gflops, 100.0 * r.ratio, 1e3 * r.step_seconds);
         fflush(stdout);

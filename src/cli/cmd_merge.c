@@ -22,27 +22,25 @@ static void merge_usage(FILE *out) {
 }
 
 int cmd_merge(int argc, char **argv) {
+    static const CliOption options[] = {{"help", 'h', 0, NULL}, {"output", 'o', 1, "file name"}};
     const char *out = NULL;
     const char **inputs = xcalloc((size_t)argc + 1, sizeof(char *));
-    int n = 0, rc = ADV_OK;
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i];
-        if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
-            merge_usage(stdout);
-            free(inputs);
-            return 0;
-        } else if (!strcmp(a, "-o") || !strcmp(a, "--output")) {
-            if (i + 1 >= argc) {
-                rc = adv_err(ADV_ERR_INPUT, "option %s needs a file name", a);
-                goto done;
-            }
-            out = argv[++i];
-        } else if (a[0] == '-' && a[1] != '\0') {
-            rc = adv_err(ADV_ERR_INPUT, "unknown option '%s' (see advsweep merge --help)", a);
-            goto done;
-        } else {
-            inputs[n++] = a;
-        }
+    int n = 0, help = 0;
+    CliParser parser;
+    int rc = cli_parser_begin(&parser, "merge", argc, argv, options, 2, 0);
+    const char *value;
+    for (int k; rc == ADV_OK && (k = cli_next(&parser, &value)) != CLI_END;) {
+        if (k == CLI_BAD) rc = ADV_ERR_INPUT;
+        else if (k == CLI_POSITIONAL) inputs[n++] = value;
+        else if (k == 0) help = 1;
+        else out = value;
+    }
+    cli_parser_end(&parser);
+    if (rc != ADV_OK) goto done;
+    if (help) {
+        merge_usage(stdout);
+        free(inputs);
+        return 0;
     }
     if (!out) {
         rc = adv_err(ADV_ERR_INPUT, "merge needs an output file: -o OUT.h5 (see advsweep merge --help)");

@@ -57,82 +57,65 @@ static void format_estimate(char *buf, size_t len, double seconds) {
     else snprintf(buf, len, "%.3g h", seconds / 3600);
 }
 
-static int number_option(double *out, const char *opt, const char *text, int integer) {
-    char *end;
-    double v = strtod(text, &end);
-    if (end == text || *end || !(v > 0) || !isfinite(v) || (integer && v != floor(v)))
-        return adv_err(ADV_ERR_INPUT, "option %s: bad value '%s' (must be a %s > 0)", opt, text,
-                       integer ? "whole number" : "number");
-    *out = v;
-    return ADV_OK;
-}
+enum { OPT_HELP, OPT_DEFAULT, OPT_SBATCH, OPT_RATE, OPT_RANKS, OPT_CPUS, OPT_MEM, OPT_MAX_TIME };
+static const CliOption PLAN_OPTIONS[] = {
+    [OPT_HELP] = {"help", 'h', 0, NULL},
+    [OPT_DEFAULT] = {"print-default", 0, 0, NULL},
+    [OPT_SBATCH] = {"sbatch", 0, 0, NULL},
+    [OPT_RATE] = {"rate", 0, 1, "rate in GFLOP/s"},
+    [OPT_RANKS] = {"ranks", 0, 1, "number of ranks"},
+    [OPT_CPUS] = {"cpus-per-task", 0, 1, "number of CPUs"},
+    [OPT_MEM] = {"mem-per-rank", 0, 1, "size in MB"},
+    [OPT_MAX_TIME] = {"max-time", 0, 1, "duration"},
+};
 
 int cmd_plan(int argc, char **argv) {
     const char *path = NULL;
     PlanRequest req = {.cpus_per_task = 1};
-    int sbatch = 0;
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i];
-        if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
-            plan_usage(stdout);
-            return 0;
-        }
-        if (!strcmp(a, "--print-default")) {
-            fputs(job_default_text(), stdout);
-            return 0;
-        }
-        if (!strcmp(a, "--sbatch")) {
-            sbatch = 1;
-            continue;
-        }
-        if (a[0] != '-' || !a[1]) {
-            if (path) return cli_fail(adv_err(ADV_ERR_INPUT, "more than one job file ('%s', '%s')", path, a));
-            path = a;
-            continue;
-        }
-        /* --opt VALUE or --opt=VALUE */
-        char opt[32];
-        const char *eq = strchr(a, '='), *value;
-        snprintf(opt, sizeof opt, "%.*s", eq ? (int)(eq - a) : (int)strlen(a), a);
-        static const char *const known[] = {"--rate", "--ranks", "--cpus-per-task", "--mem-per-rank", "--max-time"};
-        int k = 0;
-        while (k < 5 && strcmp(opt, known[k])) k++;
-        if (k == 5) return cli_fail(adv_err(ADV_ERR_INPUT, "unknown option '%s' (see advsweep plan --help)", a));
-        if (eq) value = eq + 1;
-        else if (i + 1 < argc) value = argv[++i];
-        else return cli_fail(adv_err(ADV_ERR_INPUT, "option %s needs a value", opt));
-        double v = 0;
+    int sbatch = 0, help = 0, print_default = 0;
+    CliParser parser;
+    int rc = cli_parser_begin(&parser, "plan", argc, argv, PLAN_OPTIONS, sizeof PLAN_OPTIONS / sizeof PLAN_OPTIONS[0], 0);
+    const char *value;
+    double v;
+    for (int k; rc == ADV_OK && (k = cli_next(&parser, &value)) != CLI_END;) {
         switch (k) {
-        case 0:
-            if (number_option(&v, opt, value, 0)) return cli_fail(ADV_ERR_INPUT);
-            req.rate_gflops = v;
+        case CLI_BAD: rc = ADV_ERR_INPUT; break;
+        case CLI_POSITIONAL:
+            if (path) rc = adv_err(ADV_ERR_INPUT, "more than one job file ('%s', '%s')", path, value);
+            path = value;
+            break;
+        case OPT_HELP: help = 1; break;
+        case OPT_DEFAULT: print_default = 1; break;
+        case OPT_SBATCH: sbatch = 1; break;
+        case OPT_RATE:
+            rc = cli_real(&req.rate_gflops, "--rate", value, 0, 1, "GFLOP/s");
             req.rate_measured = 1;
             break;
-        case 1:
-            if (number_option(&v, opt, value, 1)) return cli_fail(ADV_ERR_INPUT);
-            req.ranks = (long)v;
-            break;
-        case 2:
-            if (number_option(&v, opt, value, 1)) return cli_fail(ADV_ERR_INPUT);
-            req.cpus_per_task = (long)v;
-            break;
-        case 3:
-            if (number_option(&v, opt, value, 0)) return cli_fail(ADV_ERR_INPUT);
-            req.mem_per_rank_mb = v;
-            break;
-        case 4:
+        case OPT_RANKS: rc = cli_long(&req.ranks, "--ranks", value, 1, 1000000); break;
+        case OPT_CPUS: rc = cli_long(&req.cpus_per_task, "--cpus-per-task", value, 1, 100000); break;
+        case OPT_MEM: rc = cli_real(&req.mem_per_rank_mb, "--mem-per-rank", value, 0, 1, "MB"); break;
+        case OPT_MAX_TIME:
             v = cli_parse_duration(value);
             if (!(v > 0))
-                return cli_fail(adv_err(ADV_ERR_INPUT,
-                                        "option --max-time: bad value '%s' (SECONDS, MM:SS, HH:MM:SS or D-HH:MM:SS)",
-                                        value));
+                rc = adv_err(ADV_ERR_INPUT,
+                             "option --max-time: bad value '%s' (SECONDS, MM:SS, HH:MM:SS or D-HH:MM:SS, > 0)", value);
             req.max_hours = v / 3600.0;
             break;
         }
     }
+    cli_parser_end(&parser);
+    if (rc != ADV_OK) return cli_fail(ADV_ERR_INPUT);
+    if (help) {
+        plan_usage(stdout);
+        return 0;
+    }
+    if (print_default) {
+        fputs(job_default_text(), stdout);
+        return 0;
+    }
 
     Job *job = NULL;
-    int rc = path ? job_load(&job, path) : job_parse(&job, job_default_text(), "(default job)");
+    rc = path ? job_load(&job, path) : job_parse(&job, job_default_text(), "(default job)");
     if (rc != ADV_OK) return cli_fail(rc);
     PointCost *costs = NULL;
     SweepPlan plan;

@@ -34,59 +34,83 @@ static void run_usage(FILE *out) {
             "             2 bad input (nothing written), 1 or 4 errors\n");
 }
 
+enum { OPT_HELP, OPT_OUTPUT, OPT_FRESH, OPT_RETRY, OPT_TIME_LIMIT, OPT_GRACE, OPT_RATE, OPT_SHARD, OPT_DEFAULT, OPT_QUIET };
+static const CliOption RUN_OPTIONS[] = {
+    [OPT_HELP] = {"help", 'h', 0, NULL},
+    [OPT_OUTPUT] = {"output", 'o', 1, "file name"},
+    [OPT_FRESH] = {"fresh", 0, 0, NULL},
+    [OPT_RETRY] = {"retry-failed", 0, 0, NULL},
+    [OPT_TIME_LIMIT] = {"time-limit", 0, 1, "duration"},
+    [OPT_GRACE] = {"grace", 0, 1, "number of seconds"},
+    [OPT_RATE] = {"rate", 0, 1, "rate in GFLOP/s"},
+    [OPT_SHARD] = {"shard", 0, 1, "shard I/N"},
+    [OPT_DEFAULT] = {"print-default", 0, 0, NULL},
+    [OPT_QUIET] = {"quiet", 'q', 0, NULL},
+};
+
+/* "I/N" with 0 <= I < N, both plain decimal. */
+static int parse_shard(RunOptions *opt, const char *value) {
+    const char *slash = strchr(value, '/');
+    char left[32];
+    long long i, n;
+    if (slash && (size_t)(slash - value) < sizeof left) {
+        snprintf(left, sizeof left, "%.*s", (int)(slash - value), value);
+        if (adv_parse_int(left, &i) == 0 && adv_parse_int(slash + 1, &n) == 0 && left[0] != '+' && left[0] != '-' &&
+            slash[1] != '+' && slash[1] != '-' && n >= 1 && n <= 1000000 && i >= 0 && i < n) {
+            opt->shard_index = (int)i;
+            opt->shard_count = (int)n;
+            return ADV_OK;
+        }
+    }
+    return adv_err(ADV_ERR_INPUT, "option --shard: bad value '%s' (I/N with 0 <= I < N)", value);
+}
+
 int cmd_run(int argc, char **argv) {
     RunOptions opt = {0};
     opt.grace = 60;
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i];
-        const char *value = i + 1 < argc ? argv[i + 1] : NULL;
-        if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
-            run_usage(stdout);
-            return 0;
-        } else if (!strcmp(a, "--print-default")) {
-            fputs(job_default_text(), stdout);
-            return 0;
-        } else if (!strcmp(a, "--fresh")) {
-            opt.fresh = 1;
-        } else if (!strcmp(a, "--retry-failed")) {
-            opt.retry_failed = 1;
-        } else if (!strcmp(a, "-q") || !strcmp(a, "--quiet")) {
-            opt.quiet = 1;
-        } else if (!strcmp(a, "-o") || !strcmp(a, "--output") || !strcmp(a, "--time-limit") || !strcmp(a, "--grace") ||
-                   !strcmp(a, "--rate") || !strcmp(a, "--shard")) {
-            if (!value) return cli_fail(adv_err(ADV_ERR_INPUT, "option %s needs a value", a));
-            i++;
-            char *end;
-            if (!strcmp(a, "-o") || !strcmp(a, "--output")) {
-                opt.output = value;
-            } else if (!strcmp(a, "--time-limit")) {
-                opt.time_limit = cli_parse_duration(value);
-                if (opt.time_limit <= 0)
-                    return cli_fail(adv_err(ADV_ERR_INPUT, "option --time-limit: bad duration '%s'", value));
-            } else if (!strcmp(a, "--grace")) {
-                opt.grace = strtod(value, &end);
-                if (*end || end == value || opt.grace < 0)
-                    return cli_fail(adv_err(ADV_ERR_INPUT, "option --grace: bad value '%s' (seconds >= 0)", value));
-            } else if (!strcmp(a, "--rate")) {
-                opt.rate_gflops = strtod(value, &end);
-                if (*end || end == value || !(opt.rate_gflops > 0))
-                    return cli_fail(adv_err(ADV_ERR_INPUT, "option --rate: bad value '%s' (GFLOP/s > 0)", value));
-            } else {
-                if (sscanf(value, "%d/%d", &opt.shard_index, &opt.shard_count) != 2 || opt.shard_count < 1 ||
-                    opt.shard_index < 0 || opt.shard_index >= opt.shard_count)
-                    return cli_fail(adv_err(ADV_ERR_INPUT, "option --shard: bad value '%s' (I/N with 0 <= I < N)", value));
-            }
-        } else if (a[0] == '-') {
-            return cli_fail(adv_err(ADV_ERR_INPUT, "unknown option '%s' (see advsweep run --help)", a));
-        } else if (!opt.job_path) {
-            opt.job_path = a;
-        } else {
-            return cli_fail(adv_err(ADV_ERR_INPUT, "more than one job file given ('%s' and '%s')", opt.job_path, a));
+    CliParser parser;
+    int rc = cli_parser_begin(&parser, "run", argc, argv, RUN_OPTIONS, sizeof RUN_OPTIONS / sizeof RUN_OPTIONS[0], 0);
+    int help = 0, print_default = 0;
+    const char *value;
+    for (int k; rc == ADV_OK && (k = cli_next(&parser, &value)) != CLI_END;) {
+        switch (k) {
+        case CLI_BAD: rc = ADV_ERR_INPUT; break;
+        case CLI_POSITIONAL:
+            if (opt.job_path)
+                rc = adv_err(ADV_ERR_INPUT, "more than one job file given ('%s' and '%s')", opt.job_path, value);
+            opt.job_path = value;
+            break;
+        case OPT_HELP: help = 1; break;
+        case OPT_DEFAULT: print_default = 1; break;
+        case OPT_FRESH: opt.fresh = 1; break;
+        case OPT_RETRY: opt.retry_failed = 1; break;
+        case OPT_QUIET: opt.quiet = 1; break;
+        case OPT_OUTPUT: opt.output = value; break;
+        case OPT_TIME_LIMIT:
+            opt.time_limit = cli_parse_duration(value);
+            if (!(opt.time_limit > 0))
+                rc = adv_err(ADV_ERR_INPUT,
+                             "option --time-limit: bad value '%s' (SECONDS, MM:SS, HH:MM:SS or D-HH:MM:SS, > 0)", value);
+            break;
+        case OPT_GRACE: rc = cli_real(&opt.grace, "--grace", value, 0, 0, "seconds"); break;
+        case OPT_RATE: rc = cli_real(&opt.rate_gflops, "--rate", value, 0, 1, "GFLOP/s"); break;
+        case OPT_SHARD: rc = parse_shard(&opt, value); break;
         }
     }
+    cli_parser_end(&parser);
+    if (rc != ADV_OK) return cli_fail(ADV_ERR_INPUT);
+    if (help) {
+        run_usage(stdout);
+        return 0;
+    }
+    if (print_default) {
+        fputs(job_default_text(), stdout);
+        return 0;
+    }
+    if (opt.output && !*opt.output) return cli_fail(adv_err(ADV_ERR_INPUT, "option --output: empty file name"));
     signals_install(opt.grace); /* before MPI starts: SLURM may signal at any moment */
     Comm *world = NULL;
-    int rc = comm_session_begin(&argc, &argv, &world);
+    rc = comm_session_begin(&argc, &argv, &world);
     if (rc != ADV_OK) return cli_fail(rc);
     int rank = comm_rank(world);
     rc = sweep_run(world, &opt);

@@ -3,6 +3,7 @@
  * writes. */
 #include <math.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "advsweep/common.h"
@@ -66,27 +67,37 @@ static void print_status(const char *path, const StoreStatus *s) {
 }
 
 int cmd_status(int argc, char **argv) {
-    int first = 0, files = 0;
-    for (int i = 1; i < argc; i++) {
-        if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) {
-            status_usage(stdout);
-            return 0;
-        }
-        if (argv[i][0] == '-' && argv[i][1] != '\0')
-            return cli_fail(adv_err(ADV_ERR_INPUT, "unknown option '%s' (see advsweep status --help)", argv[i]));
-        files++;
+    static const CliOption options[] = {{"help", 'h', 0, NULL}};
+    const char **files = xcalloc((size_t)argc + 1, sizeof(char *));
+    int n = 0, help = 0;
+    CliParser parser;
+    int rc = cli_parser_begin(&parser, "status", argc, argv, options, 1, 0);
+    const char *value;
+    for (int k; rc == ADV_OK && (k = cli_next(&parser, &value)) != CLI_END;) {
+        if (k == CLI_BAD) rc = ADV_ERR_INPUT;
+        else if (k == CLI_POSITIONAL) files[n++] = value;
+        else help = 1;
     }
-    if (files == 0) return cli_fail(adv_err(ADV_ERR_INPUT, "status needs a sweep file (see advsweep status --help)"));
-    for (int i = 1; i < argc; i++) {
+    cli_parser_end(&parser);
+    if (rc == ADV_OK && !help && n == 0)
+        rc = adv_err(ADV_ERR_INPUT, "status needs a sweep file (see advsweep status --help)");
+    if (rc != ADV_OK || help) {
+        free(files);
+        if (help) status_usage(stdout);
+        return help ? 0 : cli_fail(ADV_ERR_INPUT);
+    }
+    int first = 0;
+    for (int i = 0; i < n; i++) {
         StoreStatus s;
-        int rc = store_status_of(argv[i], &s);
+        rc = store_status_of(files[i], &s);
         if (rc != ADV_OK) {
             cli_fail(rc);
             if (!first) first = rc;
             continue;
         }
-        print_status(argv[i], &s);
+        print_status(files[i], &s);
     }
     fflush(stdout);
+    free(files);
     return first;
 }

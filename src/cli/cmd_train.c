@@ -8,6 +8,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "advsweep/blas.h"
 #include "advsweep/common.h"
 #include "advsweep/store.h"
 #include "advsweep/sweep.h"
@@ -17,6 +18,7 @@
 static void train_usage(FILE *out) {
     fprintf(out,
             "usage: advsweep train [--PARAM VALUE ...] [-o FILE.h5] [-q]\n"
+            "       (--PARAM=VALUE works too; each option at most once)\n"
             "\n"
             "Train one configuration with projected adversarial gradient descent and print a\n"
             "one-line summary. -o FILE.h5 writes its trajectory and summary in the sweep layout\n"
@@ -43,36 +45,50 @@ static char *command_line(int argc, char **argv) {
     return text;
 }
 
+enum { OPT_HELP, OPT_OUTPUT, OPT_QUIET, N_OWN };
+
 int cmd_train(int argc, char **argv) {
     TrainConfig cfg;
     config_defaults(&cfg);
     const char *out_path = NULL;
     int quiet = 0;
-    for (int i = 1; i < argc; i++) {
-        if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) {
+    static const CliOption own[N_OWN] = {
+        {"help", 'h', 0, NULL}, {"output", 'o', 1, "file name"}, {"quiet", 'q', 0, NULL}};
+    int n_opts;
+    CliOption *opts = cli_param_options(&n_opts, own, N_OWN);
+    char *text = command_line(argc, argv); /* before the parser reorders anything */
+    CliParser parser;
+    int rc = cli_parser_begin(&parser, "train", argc, argv, opts, n_opts, 0);
+    const char *value;
+    for (int k; rc == ADV_OK && (k = cli_next(&parser, &value)) != CLI_END;) {
+        if (k == CLI_BAD) rc = ADV_ERR_INPUT;
+        else if (k == CLI_POSITIONAL)
+            rc = adv_err(ADV_ERR_INPUT, "unexpected argument '%s' (train takes options only; see advsweep train --help)",
+                         value);
+        else if (k == OPT_HELP) {
             train_usage(stdout);
+            cli_parser_end(&parser);
+            free(opts);
+            free(text);
             return 0;
-        }
-        if (!strcmp(argv[i], "-q") || !strcmp(argv[i], "--quiet")) {
-            quiet = 1;
-            continue;
-        }
-        if (!strcmp(argv[i], "-o") || !strcmp(argv[i], "--output")) {
-            if (i + 1 >= argc) return cli_fail(adv_err(ADV_ERR_INPUT, "option -o needs a file name"));
-            out_path = argv[++i];
-            continue;
-        }
-        int got = cli_param_option(&cfg, argc, argv, &i);
-        if (got < 0) return cli_fail(ADV_ERR_INPUT);
-        if (got == 0)
-            return cli_fail(adv_err(ADV_ERR_INPUT, "unknown option '%s' (see advsweep train --help)", argv[i]));
+        } else if (k == OPT_OUTPUT) out_path = value;
+        else if (k == OPT_QUIET) quiet = 1;
+        else rc = param_set(&cfg, &PARAMS[k - N_OWN], value);
+    }
+    cli_parser_end(&parser);
+    free(opts);
+    if (rc != ADV_OK) {
+        free(text);
+        return cli_fail(ADV_ERR_INPUT);
     }
     TrainPlan plan;
-    int rc = train_plan(&plan, &cfg);
-    if (rc != ADV_OK) return cli_fail(rc);
+    rc = train_plan(&plan, &cfg);
     Dataset *data = NULL;
-    rc = store_training_set(&data, &cfg);
-    if (rc != ADV_OK) return cli_fail(rc);
+    if (rc == ADV_OK) rc = store_training_set(&data, &cfg);
+    if (rc != ADV_OK) {
+        free(text);
+        return cli_fail(rc);
+    }
     if (plan.steps_capped && !quiet)
         adv_warn("the step count derived from epsilon %s exceeds max_steps; training for T=%lld steps",
                  isinf(cfg.R) ? "and R = inf" : "", (long long)plan.steps);
@@ -85,7 +101,6 @@ int cmd_train(int argc, char **argv) {
     rc = train_run(&sum, traj, &cfg, data, &hooks);
     if (show) fprintf(stderr, "\r%60s\r", "");
     if (rc == ADV_OK && out_path) {
-        char *text = command_line(argc, argv);
         StoreLayout layout = {.n_points = 1,
                               .configs = &cfg,
                               .cost_flops = &plan.cost,
@@ -99,7 +114,8 @@ int cmd_train(int argc, char **argv) {
                               .shard_count = 1,
                               .ranks = 1,
                               .omp_threads = omp_get_max_threads(),
-                              .blas_version = openblas_get_config()};
+                              .blas_version = openblas_get_config(),
+                              .blas_kernel = blas_kernel_description()};
         Store *st = NULL;
         rc = store_open(&st, out_path, &layout, STORE_SERIAL, STORE_FRESH);
         StoreWorker worker = {0, 0, ""};
@@ -107,19 +123,19 @@ int cmd_train(int argc, char **argv) {
         if (rc == ADV_OK) rc = store_write_point(st, 0, &sum, traj, &worker, NULL);
         int close_rc = store_close(&st);
         if (rc == ADV_OK) rc = close_rc;
-        free(text);
     }
+    free(text);
     if (rc == ADV_OK) {
         char eps_text[48] = "never";
         if (sum.eps_step >= 0) snprintf(eps_text, sizeof eps_text, "at step %lld", (long long)sum.eps_step);
         printf("%s m=%lld H=%lld attack=%s eps=%g R=%g: min L_A %.4g at step %lld, L_A <= eps %s; final L_A %.4g, "
-               "robust %.4g (acc %.3f), clean acc %.3f, dist %.3g; T=%lld alpha=%.3g; %.2f s, %.2f GFLOP/s%s%s\n",
+               "robust %.4g (acc %.3f), clean acc %.3f, dist %.3g; T=%lld alpha=%.3g; %.2f s, %.2f GFLOP/s (BLAS %s)%s%s\n",
                sum.status == RUN_DONE ? "done" : "DIVERGED", (long long)cfg.m,
                (long long)(cfg.model == MODEL_DEEP ? cfg.H : 1), choice_name("attack", cfg.attack), cfg.epsilon,
                cfg.R, sum.min_surrogate, (long long)sum.min_step, eps_text, sum.final_surrogate,
                sum.final_robust_loss, sum.final_robust_acc, sum.final_clean_acc, sum.final_dist,
                (long long)sum.steps_planned, sum.lr, sum.wall_time, sum.flops / fmax(sum.wall_time, 1e-9) * 1e-9,
-               sum.reason[0] ? ": " : "", sum.reason);
+               blas_kernel_name(), sum.reason[0] ? ": " : "", sum.reason);
     }
     trajectory_destroy(&traj);
     dataset_destroy(&data);

@@ -22,6 +22,14 @@
 #include "advsweep/common.h"
 
 #define JOB_MAX_POINTS 1000000L /* per range, and for the whole grid */
+/* Limits on the YAML itself, checked on the event stream before the document
+ * is built: libyaml's scanner costs O(depth) per token (40,000 nested '[' took
+ * 26 s) and its anchor table is a list searched per anchor and per alias. A
+ * job needs depth 3 (top level, grid, axis) and one node per value. */
+#define JOB_MAX_DEPTH 64
+#define JOB_MAX_NODES (2 * JOB_MAX_POINTS + 100000L)
+#define JOB_MAX_ANCHORS 1000L   /* anchors (&a), and separately aliases (*a) */
+#define JOB_MAX_BYTES (64L << 20) /* a 10^6-value list is 7 MB of text */
 #define JOB_NAME_MAX 64
 #define JOB_MAX_AXES 64         /* >= N_PARAMS, checked by job_parse */
 #define RANGE_TOL 1e-9          /* ranges include `to` up to this relative error */
@@ -125,6 +133,54 @@ void job_point(TrainConfig *cfg, const Job *job, long index) {
     cfg->seed += replicate;
 }
 
+/* Position and stride of the epsilon axis in the expansion, or -1. */
+static int epsilon_axis(const Job *job, long *stride) {
+    const ParamSpec *ep = param_find("epsilon");
+    long step = job->seeds;
+    for (int a = job->n_axes - 1; a >= 0; a--) {
+        if (job->axis[a].p == ep) {
+            *stride = step;
+            return a;
+        }
+        step *= job->axis[a].count;
+    }
+    return -1;
+}
+
+long job_training_rep(const Job *job, long index) {
+    long stride;
+    int a = epsilon_axis(job, &stride);
+    if (a < 0) return index;
+    TrainConfig cfg;
+    job_point(&cfg, job, index);
+    if (train_uses_epsilon(&cfg)) return index;
+    long k = (index / stride) % job->axis[a].count;
+    return index - k * stride;
+}
+
+long job_training_members(const Job *job, long rep, long *members) {
+    long stride;
+    int a = epsilon_axis(job, &stride);
+    if (a < 0 || job_training_rep(job, rep) != rep || (rep / stride) % job->axis[a].count != 0) {
+        if (members) members[0] = rep;
+        return 1;
+    }
+    TrainConfig cfg;
+    job_point(&cfg, job, rep);
+    if (train_uses_epsilon(&cfg)) {
+        if (members) members[0] = rep;
+        return 1;
+    }
+    for (long k = 0; members && k < job->axis[a].count; k++) members[k] = rep + k * stride;
+    return job->axis[a].count;
+}
+
+long job_training_group_max(const Job *job) {
+    long stride;
+    int a = epsilon_axis(job, &stride);
+    return a < 0 ? 1 : job->axis[a].count;
+}
+
 void job_destroy(Job **job) {
     if (!job || !*job) return;
     Job *j = *job;
@@ -148,6 +204,7 @@ typedef struct {
     Job *job;
     long fixed_line[JOB_MAX_AXES], grid_line[JOB_MAX_AXES]; /* line of each parameter (by PARAMS index; 0 = not given) */
     long seeds_line;
+    TrainConfig scratch; /* defaults, then whatever param_set last wrote: parses one field at a time */
 } Ctx;
 
 static long line_of(const yaml_node_t *node) { return node ? (long)node->start_mark.line + 1 : 1; }
@@ -192,19 +249,49 @@ static const char *node_kind(const yaml_node_t *node) {
     }
 }
 
-/* Checks that `map` is a mapping whose keys are distinct scalars. */
+typedef struct {
+    const char *name;
+    long index; /* position in the mapping */
+} KeyRef;
+
+static int keyref_cmp(const void *a, const void *b) {
+    const KeyRef *x = a, *y = b;
+    int d = strcmp(x->name, y->name);
+    return d ? d : (x->index > y->index) - (x->index < y->index);
+}
+
+/* Checks that `map` is a mapping whose keys are distinct scalars. Reports the
+ * first key in document order that is not a scalar, holds a NUL or repeats an
+ * earlier key; duplicates are found by sorting (a mapping may have 10^6 keys). */
 static int check_mapping(const Ctx *c, const yaml_node_t *map, const char *key) {
     if (map->type != YAML_MAPPING_NODE)
         return fail(c, map, key, "expected a mapping (key: value, ...), found %s", node_kind(map));
-    for (yaml_node_pair_t *p = map->data.mapping.pairs.start; p < map->data.mapping.pairs.top; p++) {
-        const yaml_node_t *k = node_at(c, p->key);
-        const char *name = scalar(k);
-        if (!name) return adv_err(ADV_ERR_INPUT, "%s:%ld: keys must be scalars (found %s)", c->origin, line_of(k), node_kind(k));
-        if (strlen(name) != k->data.scalar.length)
-            return adv_err(ADV_ERR_INPUT, "%s:%ld: a key contains a NUL character", c->origin, line_of(k));
-        for (yaml_node_pair_t *q = map->data.mapping.pairs.start; q < p; q++)
-            if (!strcmp(scalar(node_at(c, q->key)), name))
-                return fail(c, k, name, "duplicate key (first at line %ld)", line_of(node_at(c, q->key)));
+    const yaml_node_pair_t *pairs = map->data.mapping.pairs.start;
+    long n = (long)(map->data.mapping.pairs.top - pairs), bad = n;
+    for (long i = 0; i < n && bad == n; i++) {
+        const yaml_node_t *k = node_at(c, pairs[i].key);
+        if (!scalar(k) || strlen(scalar(k)) != k->data.scalar.length) bad = i;
+    }
+    long dup = n, first = -1; /* the earliest key equal to an earlier one, and that one */
+    if (bad > 1) {
+        KeyRef *refs = xcalloc((size_t)bad, sizeof *refs);
+        for (long i = 0; i < bad; i++) refs[i] = (KeyRef){scalar(node_at(c, pairs[i].key)), i};
+        qsort(refs, (size_t)bad, sizeof *refs, keyref_cmp);
+        for (long i = 1; i < bad; i++) /* refs[i] is the second of its name: the group's first repeat */
+            if (!strcmp(refs[i].name, refs[i - 1].name) && (i == 1 || strcmp(refs[i - 1].name, refs[i - 2].name)) &&
+                refs[i].index < dup)
+                dup = refs[i].index, first = refs[i - 1].index;
+        free(refs);
+    }
+    if (dup < n) {
+        const yaml_node_t *k = node_at(c, pairs[dup].key);
+        return fail(c, k, scalar(k), "duplicate key (first at line %ld)", line_of(node_at(c, pairs[first].key)));
+    }
+    if (bad < n) {
+        const yaml_node_t *k = node_at(c, pairs[bad].key);
+        if (!scalar(k))
+            return adv_err(ADV_ERR_INPUT, "%s:%ld: keys must be scalars (found %s)", c->origin, line_of(k), node_kind(k));
+        return adv_err(ADV_ERR_INPUT, "%s:%ld: a key contains a NUL character", c->origin, line_of(k));
     }
     return ADV_OK;
 }
@@ -299,32 +386,87 @@ static int value_equal(const ParamSpec *p, const AxisValue *a, const AxisValue *
     return 0;
 }
 
-/* Parse `text` as a value of p (the table's range check) and append it to ax. */
-static int axis_push(Axis *ax, long cap, const Ctx *c, const yaml_node_t *at, const char *text) {
-    TrainConfig tmp;
-    config_defaults(&tmp);
-    if (param_set(&tmp, ax->p, text) != ADV_OK) return fail_param(c, at);
+/* Parse `text` as a value of p (the table's range check) and append it to ax.
+ * param_set touches only p's field, so one scratch configuration serves every
+ * value (config_defaults per value was a fifth of planning a 10^6-point grid). */
+static int axis_push(Axis *ax, long cap, Ctx *c, const yaml_node_t *at, const char *text) {
+    if (param_set(&c->scratch, ax->p, text) != ADV_OK) return fail_param(c, at);
     if (ax->count >= cap) return fail(c, at, ax->p->name, "more than %ld values", JOB_MAX_POINTS);
-    value_read(&ax->values[ax->count++], &tmp, ax->p);
+    value_read(&ax->values[ax->count++], &c->scratch, ax->p);
     return ADV_OK;
 }
 
-static int axis_list(Axis *ax, const Ctx *c, const yaml_node_t *seq) {
+/* Orders (value, position) for finding repeats by sorting; one comparator per type. */
+typedef struct {
+    const AxisValue *v;
+    long index;
+} ValueRef;
+
+#define BY_INDEX(x, y) ((x)->index > (y)->index) - ((x)->index < (y)->index)
+static int ref_cmp_int(const void *a, const void *b) {
+    const ValueRef *x = a, *y = b;
+    if (x->v->i != y->v->i) return x->v->i < y->v->i ? -1 : 1;
+    return BY_INDEX(x, y);
+}
+static int ref_cmp_real(const void *a, const void *b) { /* never NaN (param_set refuses it); -0 == 0 as in value_equal */
+    const ValueRef *x = a, *y = b;
+    if (x->v->r != y->v->r) return x->v->r < y->v->r ? -1 : 1;
+    return BY_INDEX(x, y);
+}
+static int ref_cmp_choice(const void *a, const void *b) {
+    const ValueRef *x = a, *y = b;
+    if (x->v->c != y->v->c) return x->v->c < y->v->c ? -1 : 1;
+    return BY_INDEX(x, y);
+}
+static int ref_cmp_text(const void *a, const void *b) {
+    const ValueRef *x = a, *y = b;
+    int d = strcmp(x->v->text, y->v->text);
+    return d ? d : BY_INDEX(x, y);
+}
+#undef BY_INDEX
+
+/* Index of the first value (in order) equal to an earlier one, or -1. By
+ * sorting: a list may hold 10^6 values (pairwise comparison took hours). */
+static long first_repeat(const Axis *ax) {
+    if (ax->count < 2) return -1;
+    ValueRef *refs = xcalloc((size_t)ax->count, sizeof *refs);
+    for (long k = 0; k < ax->count; k++) refs[k] = (ValueRef){&ax->values[k], k};
+    int (*cmp)(const void *, const void *) = ax->p->type == PARAM_INT    ? ref_cmp_int
+                                             : ax->p->type == PARAM_REAL   ? ref_cmp_real
+                                             : ax->p->type == PARAM_CHOICE ? ref_cmp_choice
+                                                                           : ref_cmp_text;
+    qsort(refs, (size_t)ax->count, sizeof *refs, cmp);
+    long repeat = -1;
+    for (long k = 1; k < ax->count; k++) /* the second of a run of equal values is its first repeat */
+        if (value_equal(ax->p, refs[k].v, refs[k - 1].v) && (k == 1 || !value_equal(ax->p, refs[k - 1].v, refs[k - 2].v)) &&
+            (repeat < 0 || refs[k].index < repeat))
+            repeat = refs[k].index;
+    free(refs);
+    return repeat;
+}
+
+/* The values in order; the first problem in order is reported: a bad value,
+ * or a value listed a second time. */
+static int axis_list(Axis *ax, Ctx *c, const yaml_node_t *seq) {
     const char *key = ax->p->name;
-    long n = (long)(seq->data.sequence.items.top - seq->data.sequence.items.start);
+    const yaml_node_item_t *items = seq->data.sequence.items.start;
+    long n = (long)(seq->data.sequence.items.top - items);
     if (n == 0) return fail(c, seq, key, "empty list (a grid axis needs at least one value)");
     if (n > JOB_MAX_POINTS) return fail(c, seq, key, "more than %ld values", JOB_MAX_POINTS);
     ax->values = xcalloc((size_t)n, sizeof(AxisValue));
-    for (yaml_node_item_t *it = seq->data.sequence.items.start; it < seq->data.sequence.items.top; it++) {
-        const yaml_node_t *item = node_at(c, *it);
+    int rc = ADV_OK; /* of the first bad value; values before it are pushed */
+    for (long k = 0; k < n && rc == ADV_OK; k++) {
+        const yaml_node_t *item = node_at(c, items[k]);
         const char *text;
-        TRY(scalar_value(&text, c, item, key));
-        TRY(axis_push(ax, n, c, item, text));
-        for (long k = 0; k + 1 < ax->count; k++)
-            if (value_equal(ax->p, &ax->values[k], &ax->values[ax->count - 1]))
-                return fail(c, item, key, "value '%s' is listed twice", text);
+        rc = scalar_value(&text, c, item, key);
+        if (rc == ADV_OK) rc = axis_push(ax, n, c, item, text);
     }
-    return ADV_OK;
+    long repeat = first_repeat(ax); /* before the bad value, so earlier in order */
+    if (repeat >= 0) {
+        const yaml_node_t *item = node_at(c, items[repeat]);
+        return fail(c, item, key, "value '%s' is listed twice", scalar(item));
+    }
+    return rc;
 }
 
 /* Round a generated real to RANGE_DIGITS significant digits, so that
@@ -336,7 +478,7 @@ static double tidy(double v) {
 }
 
 /* {from: A, to: B, factor: F | step: S | count: N [, log: bool]} */
-static int axis_range(Axis *ax, const Ctx *c, const yaml_node_t *map) {
+static int axis_range(Axis *ax, Ctx *c, const yaml_node_t *map) {
     const char *key = ax->p->name;
     TRY(check_mapping(c, map, key));
     const yaml_node_t *from = NULL, *to = NULL, *factor = NULL, *step = NULL, *count = NULL, *logn = NULL;
@@ -512,6 +654,60 @@ static int parse_root(Ctx *c, const yaml_node_t *root) {
     return ADV_OK;
 }
 
+/* The shortest "%.*g" text that reads back as v. */
+static int shortest_text(char *buf, size_t len, double v) {
+    for (int digits = 6; digits <= 17; digits++) {
+        int w = snprintf(buf, len, "%.*g", digits, v);
+        if (strtod(buf, NULL) == v) return w;
+    }
+    return (int)strlen(buf);
+}
+
+/* Every point answers every epsilon of the job: `targets` becomes the explicit
+ * list (if any) plus all epsilon values, so that points differing only in
+ * epsilon can share one training run (job_training_rep). */
+static int fill_targets(Ctx *c) {
+    Job *job = c->job;
+    const ParamSpec *tp = param_find("targets"), *ep = param_find("epsilon");
+    long line = c->grid_line[tp - PARAMS];
+    if (line)
+        return adv_err(ADV_ERR_INPUT, "%s:%ld: key 'targets': not a grid axis (list the targets in fixed:; every "
+                       "epsilon of the grid is one already)", c->origin, line);
+    line = c->fixed_line[tp - PARAMS] ? c->fixed_line[tp - PARAMS] : 1;
+    const Axis *eps = NULL;
+    for (int a = 0; a < job->n_axes; a++)
+        if (job->axis[a].p == ep) eps = &job->axis[a];
+    /* the explicit list plus epsilon: the axis's first value when epsilon is an axis (the
+     * fixed epsilon is then no point's) */
+    TrainConfig first = job->base;
+    if (eps) first.epsilon = eps->values[0].r;
+    double targets[TARGETS_MAX];
+    int count = config_targets(targets, &first);
+    if (count < 0) return adv_err(ADV_ERR_INPUT, "%s:%ld: key 'targets': %s", c->origin, line, adv_errmsg());
+    char text[CONFIG_TEXT_MAX] = "";
+    size_t used = 0;
+    double all[TARGETS_MAX * 2];
+    long n_all = 0;
+    for (int q = 0; q < count; q++) all[n_all++] = targets[q];
+    for (long k = 0; eps && k < eps->count && n_all < TARGETS_MAX * 2; k++) all[n_all++] = eps->values[k].r;
+    for (long k = 0; k < n_all; k++) {
+        int seen = 0;
+        for (long j = 0; j < k; j++) seen |= all[j] == all[k];
+        if (seen) continue;
+        char value[40];
+        int w = shortest_text(value, sizeof value, all[k]);
+        if (used + (size_t)w + 2 >= sizeof text)
+            return adv_err(ADV_ERR_INPUT, "%s:%ld: key 'targets': the targets and epsilon values do not fit in %d "
+                           "characters", c->origin, line, CONFIG_TEXT_MAX - 1);
+        used += (size_t)snprintf(text + used, sizeof text - used, "%s%s", used ? "," : "", value);
+    }
+    snprintf(job->base.targets, sizeof job->base.targets, "%s", text);
+    double check[TARGETS_MAX];
+    if (config_targets(check, &job->base) < 0)
+        return adv_err(ADV_ERR_INPUT, "%s:%ld: key 'targets': %s", c->origin, line, adv_errmsg());
+    return ADV_OK;
+}
+
 /* Seeds, the number of points and the axis names, once every section is read. */
 static int finish(Ctx *c, const yaml_node_t *root) {
     Job *job = c->job;
@@ -542,6 +738,7 @@ static int finish(Ctx *c, const yaml_node_t *root) {
                        points, JOB_MAX_POINTS);
     }
     job->points = (long)points;
+    TRY(fill_targets(c));
     job->axes = xcalloc(axes_len, 1);
     for (int a = 0; a < job->n_axes; a++) {
         if (a) strcat(job->axes, ",");
@@ -565,10 +762,57 @@ static int syntax_error(const yaml_parser_t *parser, const char *text, const cha
                    parser->problem ? parser->problem : "unknown problem");
 }
 
+/* Walk the event stream (every document) once, refusing what would make the
+ * document loader slow or large: nesting deeper than JOB_MAX_DEPTH, more than
+ * JOB_MAX_NODES nodes, more than JOB_MAX_ANCHORS anchors or aliases. Stops at
+ * the first excess, so the cost is bounded by what is allowed. Syntax errors
+ * are reported as the loader would. */
+static int check_limits(const char *text, const char *origin) {
+    yaml_parser_t parser;
+    if (!yaml_parser_initialize(&parser)) return adv_err(ADV_ERR_INTERNAL, "libyaml: cannot initialise a parser");
+    yaml_parser_set_input_string(&parser, (const unsigned char *)text, strlen(text));
+    long depth = 0, nodes = 0, anchors = 0, aliases = 0;
+    int rc = ADV_OK;
+    for (int end = 0; !end && rc == ADV_OK;) {
+        yaml_event_t ev;
+        if (!yaml_parser_parse(&parser, &ev)) {
+            rc = syntax_error(&parser, text, origin);
+            break;
+        }
+        long line = (long)ev.start_mark.line + 1;
+        const yaml_char_t *anchor = NULL;
+        switch (ev.type) {
+        case YAML_SEQUENCE_START_EVENT: anchor = ev.data.sequence_start.anchor; depth++; nodes++; break;
+        case YAML_MAPPING_START_EVENT: anchor = ev.data.mapping_start.anchor; depth++; nodes++; break;
+        case YAML_SEQUENCE_END_EVENT:
+        case YAML_MAPPING_END_EVENT: depth--; break;
+        case YAML_SCALAR_EVENT: anchor = ev.data.scalar.anchor; nodes++; break;
+        case YAML_ALIAS_EVENT: aliases++; nodes++; break;
+        case YAML_STREAM_END_EVENT: end = 1; break;
+        default: break;
+        }
+        anchors += anchor != NULL;
+        yaml_event_delete(&ev);
+        if (depth > JOB_MAX_DEPTH)
+            rc = adv_err(ADV_ERR_INPUT, "%s:%ld: lists and mappings nested more than %d deep (a job file needs 3)",
+                         origin, line, JOB_MAX_DEPTH);
+        else if (nodes > JOB_MAX_NODES)
+            rc = adv_err(ADV_ERR_INPUT, "%s:%ld: more than %ld YAML nodes (a grid holds at most %ld points)", origin,
+                         line, JOB_MAX_NODES, JOB_MAX_POINTS);
+        else if (anchors > JOB_MAX_ANCHORS)
+            rc = adv_err(ADV_ERR_INPUT, "%s:%ld: more than %ld YAML anchors (&name)", origin, line, JOB_MAX_ANCHORS);
+        else if (aliases > JOB_MAX_ANCHORS)
+            rc = adv_err(ADV_ERR_INPUT, "%s:%ld: more than %ld YAML aliases (*name)", origin, line, JOB_MAX_ANCHORS);
+    }
+    yaml_parser_delete(&parser);
+    return rc;
+}
+
 int job_parse(Job **out, const char *text, const char *origin) {
     *out = NULL;
     if (!origin) origin = "(job)";
     if (N_PARAMS > JOB_MAX_AXES) return adv_err(ADV_ERR_INTERNAL, "sweep: JOB_MAX_AXES < N_PARAMS");
+    TRY(check_limits(text, origin));
     yaml_parser_t parser;
     if (!yaml_parser_initialize(&parser)) return adv_err(ADV_ERR_INTERNAL, "libyaml: cannot initialise a parser");
     yaml_parser_set_input_string(&parser, (const unsigned char *)text, strlen(text));
@@ -587,6 +831,7 @@ int job_parse(Job **out, const char *text, const char *origin) {
     job->store_weights_max_mb = 1024;
     config_defaults(&job->base);
     Ctx c = {.origin = origin, .doc = &doc, .job = job};
+    config_defaults(&c.scratch);
 
     yaml_node_t *root = yaml_document_get_root_node(&doc);
     if (!root || is_null(root)) {
@@ -635,6 +880,7 @@ int job_read_text(const char *path, char **text_out) {
     size_t got;
     while ((got = fread(text + len, 1, cap - len - 1, f)) > 0) {
         len += got;
+        if (len > (size_t)JOB_MAX_BYTES) break; /* /dev/zero, a FIFO that never ends, a data file */
         if (len + 1 == cap) {
             char *bigger = xcalloc(cap * 2, 1);
             memcpy(bigger, text, len);
@@ -647,6 +893,8 @@ int job_read_text(const char *path, char **text_out) {
     fclose(f);
     int rc = ADV_OK;
     if (bad) rc = adv_err(ADV_ERR_INPUT, "cannot read job file %s: read error", path);
+    else if (len > (size_t)JOB_MAX_BYTES)
+        rc = adv_err(ADV_ERR_INPUT, "%s: larger than %ld MiB (not a job file?)", path, JOB_MAX_BYTES >> 20);
     else if (strlen(text) != len) rc = adv_err(ADV_ERR_INPUT, "%s: not a text file (contains NUL bytes)", path);
     if (rc != ADV_OK) free(text);
     else *text_out = text;

@@ -2,10 +2,14 @@
 #define _POSIX_C_SOURCE 200809L
 #include "advsweep/common.h"
 
+#include <ctype.h>
+#include <errno.h>
+#include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 
 static char err_message[1024];
@@ -54,6 +58,47 @@ char *xstrdup(const char *s) {
     char *p = xcalloc(n, 1);
     memcpy(p, s, n);
     return p;
+}
+
+int adv_parse_int(const char *text, long long *out) {
+    const char *p = text;
+    if (*p == '+' || *p == '-') p++;
+    if (!isdigit((unsigned char)*p)) return -1;
+    while (isdigit((unsigned char)*p)) p++;
+    if (*p) return -1;
+    errno = 0;
+    long long v = strtoll(text, NULL, 10);
+    if (errno == ERANGE) return -2;
+    *out = v;
+    return 0;
+}
+
+int adv_parse_real(const char *text, double *out, int allow_inf) {
+    if (allow_inf && (!strcasecmp(text, "inf") || !strcasecmp(text, "infinity") || !strcasecmp(text, ".inf"))) {
+        *out = INFINITY;
+        return 0;
+    }
+    const char *p = text;
+    if (*p == '+' || *p == '-') p++;
+    int digits = 0;
+    while (isdigit((unsigned char)*p)) p++, digits++;
+    if (*p == '.') {
+        p++;
+        while (isdigit((unsigned char)*p)) p++, digits++;
+    }
+    if (!digits) return -1;
+    if (*p == 'e' || *p == 'E') {
+        p++;
+        if (*p == '+' || *p == '-') p++;
+        if (!isdigit((unsigned char)*p)) return -1;
+        while (isdigit((unsigned char)*p)) p++;
+    }
+    if (*p) return -1;
+    errno = 0;
+    double v = strtod(text, NULL);
+    if (errno == ERANGE && isinf(v)) return -2; /* underflow to 0 or a denormal is a number */
+    *out = v;
+    return 0;
 }
 
 double adv_now(void) {

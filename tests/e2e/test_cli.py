@@ -6,7 +6,7 @@ import h5py
 import numpy as np
 import pytest
 
-from conftest import run, assert_same_results
+from conftest import ROOT, run, assert_same_results
 
 FAST = ["--m", "16", "--d", "6", "--n", "16", "--steps", "40", "--eval_count", "2", "--eval_steps", "5"]
 
@@ -14,6 +14,7 @@ FAST = ["--m", "16", "--d", "6", "--n", "16", "--steps", "40", "--eval_count", "
 def test_help_and_version(advsweep):
     out = run([advsweep, "--version"], check=0).stdout
     assert out.startswith("advsweep ")
+    assert "(" in out and out.strip().endswith(")")  # the source revision
     top = run([advsweep, "--help"], check=0).stdout
     for cmd in ("train", "run", "plan", "status", "merge", "bench"):
         assert cmd in top
@@ -100,3 +101,36 @@ def test_train_is_bit_identical(advsweep, tmp_path):
     run(args + ["-o", str(a)], check=0)
     run(args + ["-o", str(b)], check=0)
     assert_same_results(a, b)
+
+
+def git(*args, cwd=ROOT):
+    return subprocess.run(["git", *args], cwd=cwd, capture_output=True, text=True)
+
+
+def test_version_names_the_source_revision(advsweep):
+    described = git("describe", "--always", "--dirty", "--tags")
+    if described.returncode != 0:
+        pytest.skip("not a git checkout")
+    out = run([advsweep, "--version"], check=0).stdout.strip()
+    # the binary may have been built before the last edit: compare the commit, not -dirty
+    head = described.stdout.strip().removesuffix("-dirty")
+    assert f"(git {head}" in out, (out, head)
+
+
+def test_revision_fallbacks_without_git(tmp_path):
+    """A `git archive` tarball knows its commit (export-subst); a bare copy says unknown."""
+    if git("rev-parse", "HEAD").returncode != 0:
+        pytest.skip("not a git checkout")
+    tar = tmp_path / "src.tar"
+    assert git("archive", "--format=tar", "-o", str(tar), "HEAD").returncode == 0
+    src = tmp_path / "src"
+    src.mkdir()
+    subprocess.run(["tar", "-xf", str(tar), "-C", str(src)], check=True)
+    out = tmp_path / "rev.h"
+    script = src / "cmake" / "revision.cmake"
+    subprocess.run(["cmake", f"-DSOURCE_DIR={src}", f"-DOUTPUT={out}", "-P", str(script)], check=True)
+    short = git("rev-parse", "--short", "HEAD").stdout.strip()
+    assert f'"source archive of {short} ' in out.read_text()
+    (src / "cmake" / "REVISION").unlink()  # neither git nor an archive
+    subprocess.run(["cmake", f"-DSOURCE_DIR={src}", f"-DOUTPUT={out}", "-P", str(script)], check=True)
+    assert "revision unknown" in out.read_text()
