@@ -3,8 +3,9 @@
 An *observation* is one training run asked about one target loss tau: did min L_A reach tau,
 and when? With per-target data (/targets/*, SPEC-issue8-layout.md) every target of a run is an
 observation, for the group whose epsilon is tau: one training run answers every epsilon of the
-file when training does not depend on epsilon (lr_rule free). Older files give one observation
-per point: its own epsilon, from eps_step.
+file when training does not depend on epsilon (lr_rule free, or lr and steps given; under
+lr_rule theorem a run answers only its own epsilon, the one it was trained for). Older files
+give one observation per point: its own epsilon, from eps_step.
 
 At a budget B (a fraction of each run's own steps_planned T) an observation is
     reached   if 1 <= step(tau) <= B
@@ -99,6 +100,18 @@ def width_keys(points: Points) -> list:
     return keys
 
 
+def epsilon_free_training(points: Points) -> np.ndarray:
+    """(N,) bool: epsilon does not enter the point's training, so its run's answer for another
+    target tau is the experiment of the group epsilon = tau: lr_rule free, or both the step size
+    (lr > 0) and the step count (steps > 0) given (docs/layout.md, /plan/trained_as)."""
+    N = len(points)
+    rule = np.asarray(points.params.get("lr_rule", np.full(N, ""))).astype(str)
+    lr = np.asarray(points.params.get("lr", np.zeros(N)), float)
+    steps = np.asarray(points.params.get("steps", np.zeros(N)), float)
+    with np.errstate(invalid="ignore"):
+        return (rule == "free") | ((lr > 0) & (steps > 0))
+
+
 def _column(points: Points, name, fill):
     v = points.summary.get(name)
     if v is None:
@@ -124,7 +137,7 @@ def observations(points: Points, keys=None) -> Observations:
     outcome = _column(points, "outcome", -1)
     trained = _column(points, "trained_as", -1)
     trained = np.where(trained >= 0, trained, points.index)
-    lr_rule = np.asarray(points.params.get("lr_rule", np.full(N, ""))).astype(str)
+    eps_free = epsilon_free_training(points)
     Q = points.n_targets
     tau_t = points.targets.get("tau", np.zeros((N, 0)))
     step_t = points.targets.get("step", np.zeros((N, 0), np.int64))
@@ -170,10 +183,10 @@ def observations(points: Points, keys=None) -> Observations:
         else:
             add(i, float(eps[i]), int(eps_step[i]), derived_outcome(i, int(eps_step[i])), False)
         taken.add((int(points.sweep[i]), int(trained[i]), round(float(eps[i]), 12)))
-    # 2. an epsilon-free run (lr_rule free) also answers its other targets
+    # 2. a run whose training does not depend on epsilon also answers its other targets
     if Q:
         for i in result:
-            if lr_rule[i] != "free":
+            if not eps_free[i]:
                 continue
             for j in np.nonzero(np.isfinite(tau_t[i]))[0]:
                 tau = float(tau_t[i, j])

@@ -108,15 +108,16 @@ def point(status=DONE, min_surrogate=None, reason="", summary=None, traj=None, e
     return pt
 
 
-def target_point(steps, ending="plateau", steps_planned=1000, steps_run=None, trained_as=None,
+def target_point(first, ending="plateau", steps_planned=1000, steps_run=None, trained_as=None,
                  status=None, **params):
-    """An issue-8 point whose training first met target tau at step steps[tau] (-1: never).
+    """An issue-8 point whose training first met target tau at step first[tau] (-1: never).
 
-    steps: {tau: first step}; the point's own epsilon must be one of the taus (default: the
+    first: {tau: first step}; the point's own epsilon must be one of the taus (default: the
     largest). ending: why the run ended if its smallest target was not met ('plateau', 'budget',
     'diverged'); steps_run defaults to the smallest target's step when met (early stop), else
     steps_planned for 'budget' and steps_planned // 2 for 'plateau' and 'diverged'.
     trained_as: index of the point whose training this row copies (default: its own index)."""
+    steps = first
     taus = sorted(steps, reverse=True)
     params.setdefault("epsilon", taus[0])
     eps = params["epsilon"]

@@ -219,3 +219,11 @@ def test_width_keys_ignore_targets(tmp_path):
     p = load([tmp_path / "k.h5"])
     assert "targets" in p.varying() and width_keys(p) == ["epsilon"]
     assert math.isclose(p.targets["tau"][0, 0], pts[0]["params"]["epsilon"])
+
+
+def test_given_step_size_and_count_make_training_epsilon_free(tmp_path):
+    pt = target_point({0.1: 50, 0.05: 80}, steps_planned=T, m=8, seed=1, epsilon=0.1, lr_rule="theorem",
+                      lr=0.5, steps=T)
+    write_sweep(tmp_path / "t.h5", [pt], issue8=True)
+    obs = observations(load([tmp_path / "t.h5"]))
+    assert sorted(obs.tau.tolist()) == [0.05, 0.1] and sorted(obs.step.tolist()) == [50, 80]
