@@ -31,8 +31,10 @@ typedef struct {
     long n_points;              /* P */
     const TrainConfig *configs; /* (P) every point's parameters (borrowed) */
     const double *cost_flops;   /* (P) planned FLOPs per point, for ETAs (borrowed; may be NULL) */
+    const long *trained_as;     /* (P) the point whose run answers each point (borrowed; NULL = itself) */
     long records_max;           /* K: max plan.records over points */
     long evals_max;             /* E: max plan.evals over points */
+    long targets_max;           /* Q: max plan.n_targets over points (columns of /targets/\*) */
     const char *job_text;
     const char *job_name;
     const char *axes;           /* "m,attack,seed" */

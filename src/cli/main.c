@@ -28,6 +28,7 @@ static void usage(FILE *out) {
 }
 
 int main(int argc, char **argv) {
+    blas_kernel_select(argv); /* before anything else: may re-execute with better BLAS kernels */
     static const CliOption options[] = {{"help", 'h', 0, NULL}, {"version", 0, 0, NULL}};
     CliParser parser;
     int rc = cli_parser_begin(&parser, "", argc, argv, options, 2, 1), help = 0, version = 0;

@@ -33,6 +33,7 @@ int store_status_of(const char *path, StoreStatus *out) {
     int rc = ADV_OK;
     int8_t *status = NULL;
     double *flops = NULL, *wall = NULL;
+    int64_t *trained_as = NULL;
     int64_t shard_index = 0, shard_count = 1, ranks = 0;
     hsize_t dims[3] = {0};
     if (h5_dims(f, D_STATUS, dims) != 1) {
@@ -53,26 +54,32 @@ int store_status_of(const char *path, StoreStatus *out) {
     CHECK(h5_read_all(f, D_STATUS, H5T_NATIVE_INT8, status));
     CHECK(read_doubles_or_nan(f, D_PLAN_FLOPS, flops, P));
     CHECK(read_doubles_or_nan(f, D_SUMMARY_WALL, wall, P));
+    trained_as = xcalloc((size_t)P, sizeof(int64_t));
+    if (h5_has_dataset(f, D_PLAN_TRAINED_AS)) CHECK(h5_read_all(f, D_PLAN_TRAINED_AS, H5T_NATIVE_INT64, trained_as));
+    else
+        for (long i = 0; i < P; i++) trained_as[i] = i;
     out->n_points = P;
     out->shard_index = (int)shard_index;
     out->shard_count = (int)shard_count;
     out->ranks = (long)ranks;
     for (long i = 0; i < P; i++) {
         int s = status[i];
-        int mine = i % shard_count == shard_index;
+        int mine = trained_as[i] % shard_count == shard_index; /* shards split training runs */
         if (s < 0 || s > 4) continue;
         out->counts[s]++;
         if (mine) {
             out->in_shard++;
             out->shard_counts[s]++;
         }
-        if ((s == RUN_DONE || s == RUN_DIVERGED) && isfinite(wall[i]) && isfinite(flops[i])) {
+        /* a run's time counts once, on the point that trained it */
+        if ((s == RUN_DONE || s == RUN_DIVERGED) && trained_as[i] == i && isfinite(wall[i]) && isfinite(flops[i])) {
             out->done_wall += wall[i];
             out->done_flops_planned += flops[i];
         }
         if ((s == RUN_PENDING || s == RUN_RUNNING) && mine && isfinite(flops[i])) out->pending_flops_planned += flops[i];
     }
 cleanup:
+    free(trained_as);
     free(wall);
     free(flops);
     free(status);

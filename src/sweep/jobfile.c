@@ -133,6 +133,54 @@ void job_point(TrainConfig *cfg, const Job *job, long index) {
     cfg->seed += replicate;
 }
 
+/* Position and stride of the epsilon axis in the expansion, or -1. */
+static int epsilon_axis(const Job *job, long *stride) {
+    const ParamSpec *ep = param_find("epsilon");
+    long step = job->seeds;
+    for (int a = job->n_axes - 1; a >= 0; a--) {
+        if (job->axis[a].p == ep) {
+            *stride = step;
+            return a;
+        }
+        step *= job->axis[a].count;
+    }
+    return -1;
+}
+
+long job_training_rep(const Job *job, long index) {
+    long stride;
+    int a = epsilon_axis(job, &stride);
+    if (a < 0) return index;
+    TrainConfig cfg;
+    job_point(&cfg, job, index);
+    if (train_uses_epsilon(&cfg)) return index;
+    long k = (index / stride) % job->axis[a].count;
+    return index - k * stride;
+}
+
+long job_training_members(const Job *job, long rep, long *members) {
+    long stride;
+    int a = epsilon_axis(job, &stride);
+    if (a < 0 || job_training_rep(job, rep) != rep || (rep / stride) % job->axis[a].count != 0) {
+        if (members) members[0] = rep;
+        return 1;
+    }
+    TrainConfig cfg;
+    job_point(&cfg, job, rep);
+    if (train_uses_epsilon(&cfg)) {
+        if (members) members[0] = rep;
+        return 1;
+    }
+    for (long k = 0; members && k < job->axis[a].count; k++) members[k] = rep + k * stride;
+    return job->axis[a].count;
+}
+
+long job_training_group_max(const Job *job) {
+    long stride;
+    int a = epsilon_axis(job, &stride);
+    return a < 0 ? 1 : job->axis[a].count;
+}
+
 void job_destroy(Job **job) {
     if (!job || !*job) return;
     Job *j = *job;
@@ -606,6 +654,60 @@ static int parse_root(Ctx *c, const yaml_node_t *root) {
     return ADV_OK;
 }
 
+/* The shortest "%.*g" text that reads back as v. */
+static int shortest_text(char *buf, size_t len, double v) {
+    for (int digits = 6; digits <= 17; digits++) {
+        int w = snprintf(buf, len, "%.*g", digits, v);
+        if (strtod(buf, NULL) == v) return w;
+    }
+    return (int)strlen(buf);
+}
+
+/* Every point answers every epsilon of the job: `targets` becomes the explicit
+ * list (if any) plus all epsilon values, so that points differing only in
+ * epsilon can share one training run (job_training_rep). */
+static int fill_targets(Ctx *c) {
+    Job *job = c->job;
+    const ParamSpec *tp = param_find("targets"), *ep = param_find("epsilon");
+    long line = c->grid_line[tp - PARAMS];
+    if (line)
+        return adv_err(ADV_ERR_INPUT, "%s:%ld: key 'targets': not a grid axis (list the targets in fixed:; every "
+                       "epsilon of the grid is one already)", c->origin, line);
+    line = c->fixed_line[tp - PARAMS] ? c->fixed_line[tp - PARAMS] : 1;
+    const Axis *eps = NULL;
+    for (int a = 0; a < job->n_axes; a++)
+        if (job->axis[a].p == ep) eps = &job->axis[a];
+    /* the explicit list plus epsilon: the axis's first value when epsilon is an axis (the
+     * fixed epsilon is then no point's) */
+    TrainConfig first = job->base;
+    if (eps) first.epsilon = eps->values[0].r;
+    double targets[TARGETS_MAX];
+    int count = config_targets(targets, &first);
+    if (count < 0) return adv_err(ADV_ERR_INPUT, "%s:%ld: key 'targets': %s", c->origin, line, adv_errmsg());
+    char text[CONFIG_TEXT_MAX] = "";
+    size_t used = 0;
+    double all[TARGETS_MAX * 2];
+    long n_all = 0;
+    for (int q = 0; q < count; q++) all[n_all++] = targets[q];
+    for (long k = 0; eps && k < eps->count && n_all < TARGETS_MAX * 2; k++) all[n_all++] = eps->values[k].r;
+    for (long k = 0; k < n_all; k++) {
+        int seen = 0;
+        for (long j = 0; j < k; j++) seen |= all[j] == all[k];
+        if (seen) continue;
+        char value[40];
+        int w = shortest_text(value, sizeof value, all[k]);
+        if (used + (size_t)w + 2 >= sizeof text)
+            return adv_err(ADV_ERR_INPUT, "%s:%ld: key 'targets': the targets and epsilon values do not fit in %d "
+                           "characters", c->origin, line, CONFIG_TEXT_MAX - 1);
+        used += (size_t)snprintf(text + used, sizeof text - used, "%s%s", used ? "," : "", value);
+    }
+    snprintf(job->base.targets, sizeof job->base.targets, "%s", text);
+    double check[TARGETS_MAX];
+    if (config_targets(check, &job->base) < 0)
+        return adv_err(ADV_ERR_INPUT, "%s:%ld: key 'targets': %s", c->origin, line, adv_errmsg());
+    return ADV_OK;
+}
+
 /* Seeds, the number of points and the axis names, once every section is read. */
 static int finish(Ctx *c, const yaml_node_t *root) {
     Job *job = c->job;
@@ -636,6 +738,7 @@ static int finish(Ctx *c, const yaml_node_t *root) {
                        points, JOB_MAX_POINTS);
     }
     job->points = (long)points;
+    TRY(fill_targets(c));
     job->axes = xcalloc(axes_len, 1);
     for (int a = 0; a < job->n_axes; a++) {
         if (a) strcat(job->axes, ",");
