@@ -15,9 +15,9 @@ from conftest import mpi_env, run
 JOB = """\
 name: tiny
 seeds: 1
-fixed: {d: 4, n: 8, steps: 20, eval_count: 1, eval_steps: 2, H: 1, delta: 0.05}
+fixed: {d: 6, n: 16, steps: 200, eval_count: 2, eval_steps: 3, H: 1}
 grid:
-  m: [4, 16]
+  m: [2, 8, 16]
   attack: [none, pgd]
 """
 
@@ -69,12 +69,12 @@ def test_installed_report_on_a_small_sweep(installed, tmp_path):
     out = tmp_path / "tiny.h5"
     run([binary, "run", str(job), "-o", str(out), "-q"], check=0, env=clean_env(), cwd=tmp_path)
     with h5py.File(out, "r") as f:
-        assert list(f["status"][()]) == [1, 1, 1, 1]
+        assert list(f["status"][()]) == [1] * 6
     report = installed / "share" / "advsweep" / "analysis" / "report.py"
     proc = run(["/usr/bin/python3", str(report), str(out), "-o", str(tmp_path / "rep")], check=0,
                env=clean_env(), cwd="/")
     text = (tmp_path / "rep" / "report.md").read_text()
-    assert "tiny" in text, proc.stdout
+    assert text.startswith("# advsweep report: tiny") and "Width requirement" in text, proc.stdout
 
 
 def submit(installed, tmp_path, conf_lines=(), *args):
