@@ -141,6 +141,42 @@ int store_merge(const char *out_path, const char *const *inputs, int n_inputs);
  * points were taken from inputs[j] (points pending everywhere count for none). */
 int store_merge_counts(const char *out_path, const char *const *inputs, int n_inputs, long *taken);
 
+/* ---- one writer per file (lock.c) ----
+ *
+ * Every command that writes a sweep file holds its lock PATH.lock (beside
+ * PATH) while it writes: `run` (resume, --fresh, --retry-failed), `train -o`
+ * and `merge -o` (the output). store_open and store_merge take it themselves;
+ * a command may take it earlier (train -o: before training, so that a bad or
+ * busy output path is refused at once). It works on local disks and shared
+ * filesystems (NFS, Lustre): an exclusive create by link(2), a heartbeat (the
+ * lock's mtime, refreshed every store_lock_heartbeat() seconds by a thread),
+ * and a race-free takeover of a dead holder's lock (see lock.c). A holder is
+ * dead when it ran on this host and its process is gone, or when its
+ * heartbeat is older than store_lock_timeout() seconds. */
+typedef struct StoreLock StoreLock;
+
+/* Take the lock of `path` for `command` ("run", "train -o", "merge -o"), or
+ * add a reference if this process holds it already. Not collective (call on
+ * one rank). A live holder: ADV_ERR_INPUT, one line naming it (command, host,
+ * pid, start time); nothing is changed. A path that cannot name a file there
+ * (missing directory, a directory): ADV_ERR_INPUT; a filesystem that refuses
+ * (read-only, full, permission): ADV_ERR_IO. A dead holder's lock is taken
+ * over (one warning line); a holder whose heartbeat is late but not yet stale
+ * is waited for. */
+int store_lock_acquire(StoreLock **out, const char *path, const char *command);
+/* Drop a reference; the last one stops the heartbeat and removes the lock
+ * (only if it is still ours). Accepts NULL; nulls the handle. */
+int store_lock_release(StoreLock **lock);
+/* 1 if the heartbeat found the lock removed or taken over by another process. */
+int store_lock_lost(const StoreLock *lock);
+/* 1 and a description ("run on host h, pid 12, since 2026-...Z (running)")
+ * if `path` has a live (or not yet stale) holder, else 0. Read-only. */
+int store_lock_holder(const char *path, char *buf, size_t len);
+/* Seconds between heartbeats (ADVSWEEP_LOCK_HEARTBEAT, default 5) and the age
+ * after which a heartbeat is stale (ADVSWEEP_LOCK_TIMEOUT, default 60). */
+double store_lock_heartbeat(void);
+double store_lock_timeout(void);
+
 /* The training set of cfg: generated (data_generate) or, for data=file, read
  * from cfg->data_file and put on the sphere (a warning names how many rows
  * were projected). n and d must match cfg. *out owns a new dataset.

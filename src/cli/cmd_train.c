@@ -84,8 +84,11 @@ int cmd_train(int argc, char **argv) {
     TrainPlan plan;
     rc = train_plan(&plan, &cfg);
     Dataset *data = NULL;
+    StoreLock *lock = NULL; /* -o: taken before training, so a bad or busy output fails at once */
+    if (rc == ADV_OK && out_path) rc = store_lock_acquire(&lock, out_path, "train -o");
     if (rc == ADV_OK) rc = store_training_set(&data, &cfg);
     if (rc != ADV_OK) {
+        store_lock_release(&lock);
         free(text);
         return cli_fail(rc);
     }
@@ -124,6 +127,7 @@ int cmd_train(int argc, char **argv) {
         int close_rc = store_close(&st);
         if (rc == ADV_OK) rc = close_rc;
     }
+    store_lock_release(&lock);
     free(text);
     if (rc == ADV_OK) {
         char eps_text[48] = "never";

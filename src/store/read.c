@@ -424,7 +424,9 @@ int store_merge_counts(const char *out_path, const char *const *inputs, int n_in
     char *tmp = NULL;
     hid_t out = H5I_INVALID_HID, fapl = H5I_INVALID_HID;
     DatasetList list = {0}, other = {0};
+    StoreLock *lock = NULL;
     for (int j = 0; j < n_inputs; j++) in[j].file = H5I_INVALID_HID;
+    CHECK(store_lock_acquire(&lock, out_path, "merge -o")); /* before reading anything: a busy or bad output fails at once */
     for (int j = 0; j < n_inputs; j++) {
         MergeInput *m = &in[j];
         m->path = inputs[j];
@@ -523,6 +525,7 @@ cleanup:
         free(in[j].status);
     }
     free(in);
+    store_lock_release(&lock);
     return rc;
 }
 

@@ -44,6 +44,7 @@ struct Store {
     hid_t d_wrank, d_whost, d_wthreads;
     hid_t d_tau, d_tstep, d_toutcome;
     hid_t d_w0, d_w, d_fixed, d_x, d_y; /* H5I_INVALID_HID when absent */
+    StoreLock *lock;  /* rank 0: the file's writer lock, held from before any change until closed */
 };
 
 /* ---- small helpers ------------------------------------------------------------------ */
@@ -622,9 +623,13 @@ int store_open(Store **out, const char *path, const StoreLayout *layout, int64_t
         st->size = 1;
     }
     int rc = ADV_OK;
-    if (st->rank == 0) rc = prepare_file(path, layout, mode);
+    if (st->rank == 0) {
+        rc = store_lock_acquire(&st->lock, path, "run"); /* before anything is read or changed */
+        if (rc == ADV_OK) rc = prepare_file(path, layout, mode);
+    }
     if (st->parallel) rc = share_rc(st->comm, rc);
     if (rc != ADV_OK) {
+        store_lock_release(&st->lock);
         store_free(st);
         return rc;
     }
@@ -766,6 +771,8 @@ static int write_extra(Store *st, long index, const StorePointData *x) {
 int store_write_point(Store *st, long index, const TrainSummary *sum, const Trajectory *traj,
                       const StoreWorker *worker, const StorePointData *extra) {
     TRY(check_index(st, index, "store_write_point"));
+    if (store_lock_lost(st->lock))
+        return adv_err(ADV_ERR_IO, "%s: another process took the file's lock; not writing point %ld", st->path, index);
     if (!sum) return adv_err(ADV_ERR_INTERNAL, "store_write_point: no summary");
     char reason[REASON_BYTES];
     text_copy(reason, sizeof reason, sum->reason);
@@ -837,8 +844,11 @@ int store_close(Store **stp) {
     char path[1024];
     snprintf(path, sizeof path, "%s", st->path);
     hid_t file = st->file;
+    StoreLock *lock = st->lock;
     st->file = H5I_INVALID_HID;
+    st->lock = NULL;
     store_free(st); /* datasets first, then the file */
     if (file >= 0 && H5Fclose(file) < 0) rc = h5_fail(ADV_ERR_IO, "%s: cannot close", path);
+    store_lock_release(&lock); /* last: the file is complete and closed */
     return rc;
 }
