@@ -52,6 +52,8 @@ static void print_status(const char *path, const StoreStatus *s) {
         if (sharded && s->shard_counts[st] != s->counts[st]) printf(" (%ld in shard)", s->shard_counts[st]);
     }
     printf("\n");
+    char holder[512];
+    if (store_lock_holder(path, holder, sizeof holder)) printf("  being written by %s\n", holder);
     long left = s->shard_counts[RUN_PENDING] + s->shard_counts[RUN_RUNNING];
     long workers = s->ranks > 1 ? s->ranks - 1 : 1;
     if (left == 0) {

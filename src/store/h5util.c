@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <unistd.h>
 
 #include "advsweep/common.h"
@@ -32,13 +33,41 @@ void h5_init(void) {
 }
 
 typedef struct {
-    char text[200];
+    char text[2048]; /* the whole innermost description, before folding */
 } H5Reason;
 
 static herr_t innermost(unsigned n, const H5E_error2_t *e, void *data) {
     H5Reason *r = data;
     if (n == 0 && e->desc) snprintf(r->text, sizeof r->text, "%s", e->desc);
     return 0;
+}
+
+/* HDF5's system-call errors read "file write failed: time = <ctime with a
+ * newline>, filename = ..., errno = 28, error message = 'No space left on
+ * device', buf = ...": keep "file write failed: No space left on device".
+ * Any other text: newlines and runs of blanks become one space. */
+static void fold_reason(char *text) {
+    const char *em = strstr(text, "error message = '");
+    if (em) {
+        char what[100], why[96];
+        const char *colon = strchr(text, ':');
+        size_t head = colon && colon < em ? (size_t)(colon - text) : 0;
+        snprintf(what, sizeof what, "%.*s", (int)(head < 99 ? head : 99), text);
+        em += strlen("error message = '");
+        size_t n = strcspn(em, "'");
+        snprintf(why, sizeof why, "%.*s", (int)n, em);
+        snprintf(text, sizeof(((H5Reason *)0)->text), "%s%s%s", what, head ? ": " : "", why);
+    }
+    char *out = text;
+    int blank = 0;
+    for (const char *p = text; *p; p++) {
+        int sp = *p == '\n' || *p == '\r' || *p == '\t' || *p == ' ';
+        if (sp && (blank || out == text)) continue;
+        *out++ = sp ? ' ' : *p;
+        blank = sp;
+    }
+    while (out > text && out[-1] == ' ') out--;
+    *out = '\0';
 }
 
 int h5_fail(int code, const char *fmt, ...) {
@@ -50,6 +79,7 @@ int h5_fail(int code, const char *fmt, ...) {
     H5Reason r = {{0}};
     H5Ewalk2(H5E_DEFAULT, H5E_WALK_UPWARD, innermost, &r);
     H5Eclear2(H5E_DEFAULT);
+    fold_reason(r.text);
     if (r.text[0]) return adv_err(code, "%s (HDF5: %s)", msg, r.text);
     return adv_err(code, "%s", msg);
 }
@@ -543,4 +573,49 @@ cleanup:
         rc = adv_err(ADV_ERR_IO, "%s: write error (%s)", to, strerror(errno));
     if (in >= 0) close(in);
     return rc;
+}
+
+int store_reserve(const char *path, double bytes, double reserve, char **reserve_path) {
+    *reserve_path = NULL;
+    char dir[4096];
+    const char *slash = strrchr(path, '/');
+    if (!slash) snprintf(dir, sizeof dir, ".");
+    else if (slash == path) snprintf(dir, sizeof dir, "/");
+    else snprintf(dir, sizeof dir, "%.*s", (int)(slash - path), path);
+    struct statvfs vfs;
+    const double MB = 1024.0 * 1024.0;
+    const char *skip = getenv("ADVSWEEP_SKIP_SPACE_CHECK"); /* tests: let HDF5 itself meet a full disk */
+    if (!(skip && !strcmp(skip, "1")) && statvfs(dir, &vfs) == 0 && vfs.f_frsize > 0) {
+        double avail = (double)vfs.f_bavail * (double)vfs.f_frsize;
+        if (avail < bytes + reserve)
+            return adv_err(ADV_ERR_IO, "%s: not enough space in %s (the file needs about %.3g MB, %.3g MB are free)",
+                           path, dir, (bytes + reserve) / MB, avail / MB);
+    }
+    size_t len = strlen(path) + 16;
+    char *name = xcalloc(len, 1);
+    snprintf(name, len, "%s.reserve", path);
+    int fd = open(name, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+    if (fd < 0) {
+        int err = errno;
+        free(name);
+        return adv_err(ADV_ERR_IO, "%s: cannot write in %s (%s)", path, dir, strerror(err));
+    }
+    int err = posix_fallocate(fd, 0, (off_t)reserve); /* glibc writes zeros where fallocate is unsupported */
+    close(fd);
+    if (err != 0) {
+        unlink(name);
+        free(name);
+        if (err == ENOSPC || err == EDQUOT)
+            return adv_err(ADV_ERR_IO, "%s: not enough space in %s (%s)", path, dir, strerror(err));
+        return adv_err(ADV_ERR_IO, "%s: cannot write in %s (%s)", path, dir, strerror(err));
+    }
+    *reserve_path = name;
+    return ADV_OK;
+}
+
+void store_reserve_drop(char **reserve_path) {
+    if (!reserve_path || !*reserve_path) return;
+    unlink(*reserve_path);
+    free(*reserve_path);
+    *reserve_path = NULL;
 }

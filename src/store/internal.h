@@ -194,4 +194,17 @@ int store_publish(const char *tmp, const char *path);
 /* Byte copy of a file. */
 int store_copy_file(const char *from, const char *to);
 
+/* Room for a new file of `bytes` of raw data plus `reserve` of metadata at
+ * `path` (its directory's filesystem): ADV_ERR_IO "PATH: not enough space ...
+ * (needs about X MB, Y MB free)" when the filesystem has less; otherwise a
+ * reserve file `path`.reserve of `reserve` bytes is allocated (*reserve_path,
+ * caller frees) while HDF5 allocates the raw data, and deleted
+ * (store_reserve_drop) just before the metadata is flushed, or before the
+ * close of a build that failed: HDF5's metadata flush then has room. (A flush
+ * that fails leaves a file id that no close can release, and HDF5 crashes in
+ * H5F__close_cb at exit.) ADVSWEEP_SKIP_SPACE_CHECK=1 skips the comparison
+ * (tests: HDF5 meets the full disk itself). */
+int store_reserve(const char *path, double bytes, double reserve, char **reserve_path);
+void store_reserve_drop(char **reserve_path);
+
 #endif

@@ -328,12 +328,34 @@ cleanup:
     return rc;
 }
 
+/* The bytes of the datasets create_file makes (contiguous, allocated at creation). */
+static double layout_bytes(const StoreLayout *l, long K, long E) {
+    double row = 1 + REASON_BYTES + 8 + 8 + 12;  /* status, reason, plan, runs index and status */
+    for (int i = 0; i < N_PARAMS; i++) row += 2.0 * (double)param_bytes(&PARAMS[i]); /* params and runs */
+    for (int j = 0; j < N_SUMMARY_FIELDS; j++) row += 2.0 * (double)summary_bytes(&SUMMARY_FIELDS[j]);
+    row += 8.0 * (N_TRAJ * (double)K + N_EVAL * (double)E) + 8 + 4 + HOST_BYTES + 4;
+    row += 17.0 * (double)at_least_one(l->targets_max);
+    if (l->store_weights)
+        row += 8.0 * (2.0 * (double)at_least_one(l->weights_max) + (double)at_least_one(l->fixed_max) +
+                      (double)at_least_one(l->data_n_max) * ((double)at_least_one(l->data_d_max) + 1));
+    return row * (double)l->n_points;
+}
+
+/* Room for the metadata HDF5 writes when the file is flushed: object headers (a few
+ * hundred bytes per dataset, aggregated in 2 KiB blocks), group tables, the job text,
+ * with a margin of about 2 (the layout's files hold 10-30 KiB of metadata). */
+static double metadata_bytes(const StoreLayout *l) {
+    return 16.0 * 1024 + 2.0 * (double)(l->job_text ? strlen(l->job_text) : 0) +
+           1024.0 * (N_PARAMS + N_SUMMARY_FIELDS + 40);
+}
+
 /* Build the complete file under a temporary name and rename it to `path`. */
 static int create_file(const char *path, const StoreLayout *l) {
     int rc = ADV_OK;
     long K = at_least_one(l->records_max), E = at_least_one(l->evals_max);
-    char *tmp = store_tmp_name(path);
+    char *tmp = store_tmp_name(path), *reserve = NULL;
     hid_t fapl = H5I_INVALID_HID, fcpl = H5I_INVALID_HID, file = H5I_INVALID_HID;
+    CHECK(store_reserve(path, layout_bytes(l, K, E), metadata_bytes(l), &reserve));
     H5TRY(fapl = h5_fapl_serial(), "cannot set up file access");
     H5TRY(fcpl = H5Pcreate(H5P_FILE_CREATE), "cannot make a property list");
     /* A job text beyond the 64 KiB object-header message limit needs dense attribute storage. */
@@ -341,7 +363,7 @@ static int create_file(const char *path, const StoreLayout *l) {
         H5TRY(H5Pset_attr_phase_change(fcpl, 0, 0), "cannot set dense attribute storage");
         H5TRY(H5Pset_libver_bounds(fapl, H5F_LIBVER_V18, H5F_LIBVER_V18), "cannot set the file format");
     }
-    H5TRY(file = H5Fcreate(tmp, H5F_ACC_TRUNC, fcpl, fapl), "%s: cannot create", tmp);
+    H5TRY(file = H5Fcreate(tmp, H5F_ACC_TRUNC, fcpl, fapl), "%s: cannot create", path);
     CHECK(write_root_attributes(file, l, K, E));
     /* /status first: its storage comes first in the file. */
     CHECK(create_group(file, G_PARAMS));
@@ -352,6 +374,10 @@ static int create_file(const char *path, const StoreLayout *l) {
     CHECK(create_group(file, G_PLAN));
     CHECK(create_matrices(file, l, K, E));
     CHECK(create_point_tables(file, l));
+    /* The metadata is written now, into the room the reserve kept free. (A metadata flush
+     * that fails poisons the file id for good: even the close fails and HDF5 crashes at exit.) */
+    store_reserve_drop(&reserve);
+    H5TRY(H5Fflush(file, H5F_SCOPE_LOCAL), "%s: cannot write", tmp);
     H5TRY(H5Fclose(file), "%s: cannot close", tmp);
     file = H5I_INVALID_HID;
     CHECK(store_publish(tmp, path));
@@ -362,9 +388,20 @@ cleanup:
         if (strncmp(msg, tmp, strlen(tmp)) != 0 && strncmp(msg, path, strlen(path)) != 0)
             adv_err(rc, "%s: %s", path, msg);
     }
-    h5_close(&file);
+    if (file >= 0) {
+        /* A failed create (disk full) leaves dirty metadata that the close would try to write,
+         * fail, and leave a half-closed id behind (a crash in H5F__close_cb at exit). The file is
+         * discarded: empty it so the close has room, then close it for good. */
+        store_reserve_drop(&reserve);
+        if (truncate(tmp, 0) != 0) { /* nothing more to do: the close below still runs */
+        }
+        H5Fclose(file);
+        H5Eclear2(H5E_DEFAULT);
+        file = H5I_INVALID_HID;
+    }
     h5_close(&fcpl);
     h5_close(&fapl);
+    store_reserve_drop(&reserve);
     if (rc != ADV_OK) unlink(tmp);
     free(tmp);
     return rc;

@@ -1,0 +1,260 @@
+"""Reliability end to end (issue 12): one writer per sweep file, disk full and
+read-only filesystems, output paths checked before training.
+
+Real processes, real mpirun ranks, real files; small tmpfs mounts for the full
+and read-only filesystems (skipped where mounting is impossible)."""
+import os
+import signal
+import socket
+import subprocess
+import time
+
+import h5py
+import numpy as np
+import pytest
+
+from conftest import ROOT, assert_same_results, digest, mpi_env, run, status
+
+# A few seconds of training, serial: long enough that 20 starters all meet the lock.
+MEDIUM = """\
+name: medium
+seeds: 2
+fixed: {d: 8, n: 32, delta: 0.1, epsilon: 0.05, steps: 150, H: 2,
+        eval_count: 2, eval_steps: 5, eval_restarts: 2, pgd_steps: 5}
+grid:
+  m: [64, 128]
+  attack: [none, pgd]
+"""
+OTHER = MEDIUM.replace("name: medium", "name: other").replace("m: [64, 128]", "m: [32, 96]")
+TINY = """\
+name: tiny
+seeds: 1
+fixed: {d: 4, n: 8, steps: 5, H: 1, eval_count: 1, eval_steps: 2, eval_restarts: 1, pgd_steps: 1}
+grid:
+  m: [4, 8]
+"""
+HOST = socket.gethostname()
+
+
+@pytest.fixture(scope="module")
+def jobs(tmp_path_factory):
+    d = tmp_path_factory.mktemp("jobs")
+    for name, text in (("medium", MEDIUM), ("other", OTHER), ("tiny", TINY)):
+        (d / f"{name}.yaml").write_text(text)
+    return d
+
+
+@pytest.fixture(scope="module")
+def reference(advsweep, jobs, tmp_path_factory):
+    """Uninterrupted serial runs of each job: what every other run must reproduce."""
+    d = tmp_path_factory.mktemp("ref")
+    out = {}
+    for name in ("medium", "other"):
+        out[name] = d / f"{name}.h5"
+        run([advsweep, "run", str(jobs / f"{name}.yaml"), "-o", str(out[name]), "-q"], check=0)
+    return out
+
+
+def one_line(text):
+    lines = [x for x in text.strip().splitlines() if x]
+    assert len(lines) == 1, text
+    return lines[0]
+
+
+def leftovers(directory, keep=()):
+    return sorted(p.name for p in directory.iterdir() if p.name not in keep)
+
+
+def wait_for(predicate, timeout=120):
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        if predicate():
+            return
+        time.sleep(0.05)
+    raise AssertionError("timed out")
+
+
+def some_done(path, n=1):
+    try:
+        return np.count_nonzero(status(path) == 1) >= n
+    except (OSError, KeyError):
+        return False
+
+
+# ---- one writer per file ---------------------------------------------------------------------
+
+
+def test_twenty_simultaneous_starts_one_writer(advsweep, jobs, reference, tmp_path):
+    """20 runs of two different jobs start at once on a new file: exactly one
+    runs, the 19 others refuse with one line naming the holder and change
+    nothing; the file is exactly the winner's uninterrupted result."""
+    out = tmp_path / "race.h5"
+    procs = []
+    for k in range(20):
+        job = jobs / ("medium.yaml" if k % 2 == 0 else "other.yaml")
+        procs.append(subprocess.Popen([advsweep, "run", str(job), "-o", str(out), "-q"], stdout=subprocess.PIPE,
+                                      stderr=subprocess.PIPE, text=True, env=mpi_env()))
+    results = [(p, *p.communicate(timeout=600)) for p in procs]
+    winners = [(k, p) for k, (p, _, _) in enumerate(results) if p.returncode == 0]
+    assert len(winners) == 1, [(p.returncode, e) for p, _, e in results]
+    k, winner = winners[0]
+    for p, _, err in results:
+        if p is winner:
+            continue
+        assert p.returncode == 2, err
+        line = one_line(err)
+        assert f"{out} is being written by run on host {HOST}, pid {winner.pid}, since 20" in line, line
+    assert_same_results(reference["medium" if k % 2 == 0 else "other"], out)
+    assert leftovers(tmp_path) == ["race.h5"]  # no lock, no temporary file
+
+
+def test_fresh_train_and_merge_refused_under_a_live_sweep(advsweep, jobs, reference, tmp_path):
+    out = tmp_path / "live.h5"
+    live = subprocess.Popen(["mpirun", "-n", "2", advsweep, "run", str(jobs / "medium.yaml"), "-o", str(out), "-q"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=mpi_env(),
+                            start_new_session=True)
+    try:
+        wait_for(lambda: some_done(out))
+        inode = os.stat(out).st_ino
+        other = tmp_path / "other.h5"
+        run([advsweep, "run", str(jobs / "tiny.yaml"), "-o", str(other), "-q"], check=0)
+        for cmd in ([advsweep, "run", str(jobs / "medium.yaml"), "-o", str(out), "--fresh"],
+                    [advsweep, "run", str(jobs / "other.yaml"), "-o", str(out), "--fresh"],
+                    [advsweep, "run", str(jobs / "medium.yaml"), "-o", str(out), "--retry-failed"],
+                    [advsweep, "train", "--steps", "5", "-o", str(out)],
+                    [advsweep, "merge", "-o", str(out), str(other)]):
+            proc = run(cmd, check=2)
+            line = one_line(proc.stderr)
+            assert f"{out} is being written by run on host {HOST}" in line and "since 20" in line, line
+        assert os.stat(out).st_ino == inode  # not replaced
+        shown = run([advsweep, "status", str(out)], check=0).stdout
+        assert f"being written by run on host {HOST}" in shown
+    finally:
+        code = live.wait(timeout=600)
+    assert code == 0, live.stderr.read()
+    assert_same_results(reference["medium"], out)
+    assert not (tmp_path / "live.h5.lock").exists()
+    assert "being written" not in run([advsweep, "status", str(out)], check=0).stdout
+
+
+def test_kill9_then_rerun_takes_the_lock_over(advsweep, jobs, reference, tmp_path):
+    out = tmp_path / "killed.h5"
+    proc = subprocess.Popen(["mpirun", "-n", "3", advsweep, "run", str(jobs / "medium.yaml"), "-o", str(out), "-q"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=mpi_env(), start_new_session=True)
+    wait_for(lambda: some_done(out))
+    os.killpg(proc.pid, signal.SIGKILL)
+    proc.communicate(timeout=60)
+    lock = tmp_path / "killed.h5.lock"
+    assert lock.exists()  # the dead holder's lock stays behind
+    rerun = run([advsweep, "run", str(jobs / "medium.yaml"), "-o", str(out), "-q"], ranks=2, check=0)
+    assert "took over the lock" in rerun.stderr and "is gone" in rerun.stderr
+    assert_same_results(reference["medium"], out)
+    assert not lock.exists()
+
+
+# ---- output paths checked before training ---------------------------------------------------------
+
+
+def test_bad_output_paths_refused_before_training(advsweep, jobs, tmp_path):
+    missing = tmp_path / "no" / "such" / "x.h5"
+    # a million steps would take hours: refused at once, nothing trained
+    proc = run([advsweep, "train", "--steps", "1000000", "--m", "256", "-o", str(missing)], check=2, timeout=60)
+    line = one_line(proc.stderr)
+    assert "does not exist" in line and str(missing.parent) in line
+    for cmd in ([advsweep, "run", str(jobs / "tiny.yaml"), "-o", str(missing)],
+                [advsweep, "train", "--steps", "1000000", "-o", str(tmp_path)],
+                [advsweep, "run", str(jobs / "tiny.yaml"), "-o", str(tmp_path)]):
+        one_line(run(cmd, check=2, timeout=60).stderr)
+    good = tmp_path / "good.h5"
+    run([advsweep, "run", str(jobs / "tiny.yaml"), "-o", str(good), "-q"], check=0)
+    one_line(run([advsweep, "merge", "-o", str(missing), str(good)], check=2).stderr)
+    assert leftovers(tmp_path) == ["good.h5"]
+
+
+# ---- disk full and read-only ----------------------------------------------------------------------
+
+
+@pytest.fixture
+def small_fs(tmp_path):
+    """A 2 MiB tmpfs (root only)."""
+    mnt = tmp_path / "small"
+    mnt.mkdir()
+    if subprocess.run(["mount", "-t", "tmpfs", "-o", "size=2m", "tmpfs", str(mnt)], capture_output=True).returncode:
+        pytest.skip("cannot mount a tmpfs here (needs root)")
+    yield mnt
+    subprocess.run(["umount", "-l", str(mnt)])
+
+
+def fill(directory, leave_kb):
+    """Fill the filesystem of `directory` up to `leave_kb` KiB."""
+    st = os.statvfs(directory)
+    free = st.f_bavail * st.f_frsize - leave_kb * 1024
+    if free > 0:
+        with open(directory / "filler", "wb") as f:
+            f.write(b"\1" * free)
+
+
+@pytest.mark.parametrize("hdf5_path", [False, True], ids=["space-check", "hdf5-enospc"])
+@pytest.mark.parametrize("ranks", [None, 2])
+def test_run_into_a_full_disk(advsweep, small_fs, ranks, hdf5_path):
+    """jobs/width-map.yaml needs 117 MB: one line, exit 4, no crash, nothing left behind.
+    hdf5-enospc skips the space check, so HDF5 itself meets ENOSPC while creating."""
+    env = mpi_env()
+    if hdf5_path:
+        env["ADVSWEEP_SKIP_SPACE_CHECK"] = "1"
+    cmd = [advsweep, "run", str(ROOT / "jobs" / "width-map.yaml"), "-o", str(small_fs / "w.h5"), "-q"]
+    if ranks:
+        cmd = ["mpirun", "-q", "-n", str(ranks)] + cmd
+    proc = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=300)
+    assert proc.returncode == 4, proc.stderr
+    line = one_line(proc.stderr)
+    assert ("No space left on device" if hdf5_path else "not enough space") in line, line
+    assert leftovers(small_fs) == []
+
+
+@pytest.mark.parametrize("hdf5_path", [False, True], ids=["space-check", "hdf5-enospc"])
+def test_train_and_merge_into_a_full_disk_keep_the_earlier_file(advsweep, jobs, small_fs, tmp_path, hdf5_path):
+    env = mpi_env()
+    earlier = small_fs / "t.h5"
+    run([advsweep, "train", "--steps", "5", "-q", "-o", str(earlier)], check=0)
+    before = digest(earlier)
+    fill(small_fs, 125 if hdf5_path else 16)  # room for the reserve (HDF5 then meets ENOSPC), or not
+    if hdf5_path:
+        env["ADVSWEEP_SKIP_SPACE_CHECK"] = "1"
+    proc = run([advsweep, "train", "--steps", "5", "-q", "-o", str(earlier)], check=4, env=env)
+    line = one_line(proc.stderr)
+    assert ("No space left on device" if hdf5_path else "not enough space") in line, line
+    assert digest(earlier) == before  # the earlier file intact
+    src = tmp_path / "src.h5"
+    run([advsweep, "run", str(jobs / "tiny.yaml"), "-o", str(src), "-q"], check=0)
+    (small_fs / "filler").unlink()
+    fill(small_fs, 8)
+    proc = run([advsweep, "merge", "-o", str(small_fs / "m.h5"), str(src)], check=4, env=env)
+    line = one_line(proc.stderr)
+    assert "space" in line, line
+    assert leftovers(small_fs) == ["filler", "t.h5"]
+
+
+def test_read_only_filesystem(advsweep, jobs, tmp_path):
+    mnt = tmp_path / "ro"
+    mnt.mkdir()
+    if subprocess.run(["mount", "-t", "tmpfs", "-o", "size=4m", "tmpfs", str(mnt)], capture_output=True).returncode:
+        pytest.skip("cannot mount a tmpfs here (needs root)")
+    try:
+        sweep = mnt / "t.h5"
+        run([advsweep, "run", str(jobs / "tiny.yaml"), "-o", str(sweep), "-q"], check=0)
+        before = digest(sweep)
+        assert subprocess.run(["mount", "-o", "remount,ro", str(mnt)]).returncode == 0
+        for cmd in ([advsweep, "run", str(jobs / "tiny.yaml"), "-o", str(sweep)],
+                    [advsweep, "run", str(jobs / "tiny.yaml"), "-o", str(sweep), "--fresh"],
+                    [advsweep, "run", str(jobs / "tiny.yaml"), "-o", str(mnt / "new.h5")],
+                    ["mpirun", "-q", "-n", "2", advsweep, "run", str(jobs / "tiny.yaml"), "-o", str(sweep)],
+                    [advsweep, "train", "--steps", "1000000", "-o", str(mnt / "x.h5")],
+                    [advsweep, "merge", "-o", str(mnt / "m.h5"), str(sweep)]):
+            proc = run(cmd, check=4, timeout=120)
+            assert "Read-only file system" in one_line(proc.stderr)
+        assert digest(sweep) == before
+        run([advsweep, "status", str(sweep)], check=0)  # reading still works
+        assert leftovers(mnt) == ["t.h5"]
+    finally:
+        subprocess.run(["umount", "-l", str(mnt)])
