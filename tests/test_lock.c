@@ -205,6 +205,24 @@ static void test_killed_holder_taken_over(void **state) {
     assert_non_null(strstr(read_text(lockpath), want));
     store_lock_release(&lock);
     assert_false(exists(lockpath));
+    /* killed but not reaped yet (a zombie): dead too */
+    child = fork();
+    if (child == 0) {
+        StoreLock *l = NULL;
+        if (store_lock_acquire(&l, path, "run") != ADV_OK) _exit(1);
+        kill(getpid(), SIGKILL);
+    }
+    char stat_path[64];
+    snprintf(stat_path, sizeof stat_path, "/proc/%ld/stat", (long)child);
+    for (int k = 0; k < 1000; k++) { /* until it is a zombie */
+        char *st = read_text(stat_path);
+        if (st && strstr(st, ") Z ")) break;
+        nap(0.01);
+    }
+    assert_non_null(strstr(read_text(stat_path), ") Z "));
+    assert_int_equal(store_lock_acquire(&lock, path, "run"), ADV_OK);
+    store_lock_release(&lock);
+    waitpid(child, NULL, 0);
 }
 
 static void test_reused_pid_is_not_the_holder(void **state) {

@@ -77,7 +77,7 @@ static void read_line_file(const char *path, char *buf, size_t len) {
 
 /* Field 22 of /proc/PID/stat (after the command name, which may hold spaces
  * and parentheses): the process's start time. 0 when unknown; -1 when there
- * is no such process. */
+ * is no such process or it is a zombie (dead, waiting for its parent). */
 static long long proc_start(long pid) {
     char path[64], buf[1024];
     snprintf(path, sizeof path, "/proc/%ld/stat", pid);
@@ -99,6 +99,7 @@ static long long proc_start(long pid) {
     p++;
     for (int field = 3; field <= 22 && p; field++) { /* p is before field `field` */
         while (*p == ' ') p++;
+        if (field == 3 && (*p == 'Z' || *p == 'X')) return -1; /* killed, not yet reaped: gone */
         if (field == 22) return strtoll(p, NULL, 10);
         p = strchr(p, ' ');
     }

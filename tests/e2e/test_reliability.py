@@ -19,7 +19,7 @@ from conftest import ROOT, assert_same_results, digest, mpi_env, run, status
 MEDIUM = """\
 name: medium
 seeds: 2
-fixed: {d: 8, n: 32, delta: 0.1, epsilon: 0.05, steps: 150, H: 2,
+fixed: {d: 8, n: 32, delta: 0.1, epsilon: 0.05, steps: 300, H: 2,
         eval_count: 2, eval_steps: 5, eval_restarts: 2, pgd_steps: 5}
 grid:
   m: [64, 128]
@@ -74,6 +74,30 @@ def wait_for(predicate, timeout=120):
     raise AssertionError("timed out")
 
 
+def children(pid):
+    out = []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                with open(f"/proc/{entry}/stat") as f:
+                    ppid = int(f.read().rsplit(")", 1)[1].split()[1])
+            except (OSError, IndexError, ValueError):
+                continue
+            if ppid == pid:
+                out.append(int(entry))
+    return out
+
+
+def signal_job(proc, sig):
+    """sig to mpirun (or the process) and to every rank it started (Open MPI puts
+    ranks in process groups of their own)."""
+    for pid in [proc.pid] + children(proc.pid):
+        try:
+            os.kill(pid, sig)
+        except ProcessLookupError:
+            pass
+
+
 def some_done(path, n=1):
     try:
         return np.count_nonzero(status(path) == 1) >= n
@@ -84,17 +108,39 @@ def some_done(path, n=1):
 # ---- one writer per file ---------------------------------------------------------------------
 
 
+def holder_pid(lock):
+    try:
+        for line in lock.read_text().splitlines():
+            if line.startswith("pid="):
+                return int(line[4:])
+    except (OSError, ValueError):
+        pass
+    return None
+
+
 def test_twenty_simultaneous_starts_one_writer(advsweep, jobs, reference, tmp_path):
     """20 runs of two different jobs start at once on a new file: exactly one
     runs, the 19 others refuse with one line naming the holder and change
-    nothing; the file is exactly the winner's uninterrupted result."""
+    nothing; the file is exactly the winner's uninterrupted result. (The
+    winner is held with SIGSTOP, once it has the lock, until the others are
+    done, so that none of them comes after it finished.)"""
     out = tmp_path / "race.h5"
+    lock = tmp_path / "race.h5.lock"
     procs = []
     for k in range(20):
         job = jobs / ("medium.yaml" if k % 2 == 0 else "other.yaml")
         procs.append(subprocess.Popen([advsweep, "run", str(job), "-o", str(out), "-q"], stdout=subprocess.PIPE,
                                       stderr=subprocess.PIPE, text=True, env=mpi_env()))
-    results = [(p, *p.communicate(timeout=600)) for p in procs]
+    wait_for(lambda: holder_pid(lock) is not None, timeout=300)
+    held = holder_pid(lock)
+    os.kill(held, signal.SIGSTOP)
+    try:
+        others = [p for p in procs if p.pid != held]
+        assert len(others) == 19
+        results = [(p, *p.communicate(timeout=600)) for p in others]
+    finally:
+        os.kill(held, signal.SIGCONT)
+    results += [(p, *p.communicate(timeout=600)) for p in procs if p.pid == held]
     winners = [(k, p) for k, (p, _, _) in enumerate(results) if p.returncode == 0]
     assert len(winners) == 1, [(p.returncode, e) for p, _, e in results]
     k, winner = winners[0]
@@ -115,6 +161,7 @@ def test_fresh_train_and_merge_refused_under_a_live_sweep(advsweep, jobs, refere
                             start_new_session=True)
     try:
         wait_for(lambda: some_done(out))
+        signal_job(live, signal.SIGSTOP)  # held still (alive) while the others try
         inode = os.stat(out).st_ino
         other = tmp_path / "other.h5"
         run([advsweep, "run", str(jobs / "tiny.yaml"), "-o", str(other), "-q"], check=0)
@@ -130,6 +177,7 @@ def test_fresh_train_and_merge_refused_under_a_live_sweep(advsweep, jobs, refere
         shown = run([advsweep, "status", str(out)], check=0).stdout
         assert f"being written by run on host {HOST}" in shown
     finally:
+        signal_job(live, signal.SIGCONT)
         code = live.wait(timeout=600)
     assert code == 0, live.stderr.read()
     assert_same_results(reference["medium"], out)
@@ -142,7 +190,9 @@ def test_kill9_then_rerun_takes_the_lock_over(advsweep, jobs, reference, tmp_pat
     proc = subprocess.Popen(["mpirun", "-n", "3", advsweep, "run", str(jobs / "medium.yaml"), "-o", str(out), "-q"],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=mpi_env(), start_new_session=True)
     wait_for(lambda: some_done(out))
-    os.killpg(proc.pid, signal.SIGKILL)
+    signal_job(proc, signal.SIGSTOP)  # so that it cannot finish before the kill
+    assert 0 < np.count_nonzero(status(out) == 1) < len(status(out))
+    signal_job(proc, signal.SIGKILL)
     proc.communicate(timeout=60)
     lock = tmp_path / "killed.h5.lock"
     assert lock.exists()  # the dead holder's lock stays behind
