@@ -802,10 +802,10 @@ static void test_resume_and_refusals(void **state) {
     StoreStatus s;
     assert_int_equal(store_status_of(text, &s), ADV_OK);
     assert_int_equal(s.counts[RUN_PENDING], P);
-    /* a directory that does not exist: an I/O error, no file */
+    /* a directory that does not exist: a bad path (nothing written), no file */
     char bad[600];
     snprintf(bad, sizeof bad, "%s/no/such/dir.h5", g_dir);
-    assert_int_equal(store_open(&st, bad, &fx.layout, STORE_SERIAL, STORE_FRESH), ADV_ERR_IO);
+    assert_int_equal(store_open(&st, bad, &fx.layout, STORE_SERIAL, STORE_FRESH), ADV_ERR_INPUT);
     assert_no_tmp_files();
 }
 

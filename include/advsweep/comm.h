@@ -19,6 +19,8 @@
 
 #include <stdint.h>
 
+#include "advsweep/memory.h"
+
 typedef struct Comm Comm;
 
 /* Initialise MPI (thread level FUNNELED: only the main thread calls MPI; the
@@ -39,6 +41,11 @@ int comm_bcast_text(Comm *c, char **text, int root);
 int comm_agree(Comm *c, int rc);
 /* Collective barrier that sleeps instead of spinning (MPI_Ibarrier + test + nanosleep). */
 void comm_idle_barrier(Comm *c);
+/* Collective: the memory one training rank may use (memory.h), the least over
+ * the ranks that train (all but the master when there are several), each
+ * sharing its node with the other training ranks there; explicit_bytes > 0
+ * (--mem-limit) replaces what is detected. Every rank gets the same result. */
+void comm_mem_budget(Comm *c, double explicit_bytes, MemBudget *out);
 
 /* What `advsweep run` asks for. */
 typedef struct {
@@ -50,6 +57,7 @@ typedef struct {
     double time_limit;      /* seconds from start; 0 = none (SLURM_JOB_END_TIME is used when set) */
     double grace;           /* seconds a running point may continue after SIGTERM/SIGINT */
     double rate_gflops;     /* per-rank rate for time estimates before any point finished; 0 = learn */
+    double mem_limit;       /* bytes one rank may use (--mem-limit); 0 = detect (comm_mem_budget) */
     int shard_index, shard_count; /* run points with index % count == index (0/1: all) */
 } RunOptions;
 

@@ -25,6 +25,7 @@
 #include <stdint.h>
 
 #include "advsweep/config.h"
+#include "advsweep/memory.h"
 #include "advsweep/train.h"
 
 typedef struct Job Job;
@@ -121,6 +122,12 @@ typedef struct {
 /* Plan a job under `req`. ADV_ERR_INPUT if a point needs more memory than
  * req->mem_per_rank_mb (naming the point and its size). */
 int sweep_plan(SweepPlan *plan, const Job *job, const PointCost *costs, const PlanRequest *req);
+
+/* ADV_ERR_INPUT naming the largest point (index, m, H, n, d, bytes) if any
+ * training run of the shard (index % shard_count == shard_index of its
+ * trained_as; shard_count <= 1: all) needs more memory than the budget, with
+ * how many do; ADV_OK otherwise. */
+int sweep_check_memory(const Job *job, const PointCost *costs, int shard_index, int shard_count, const MemBudget *b);
 
 /* Estimated seconds of one point at `rate_gflops` (per rank). */
 double sweep_point_seconds(const PointCost *cost, double rate_gflops);

@@ -212,5 +212,9 @@ typedef struct {
 /* Measure DGEMM at the (n,m)x(m,m) shape and full PGD-k training steps at
  * (m, H, n, d, k), each as the median of `repeats` timings. Not collective. */
 void bench_measure(BenchResult *res, long m, long H, long n, long d, long k, int repeats);
+/* The configuration bench_measure trains (deep net, PGD-k), and the bytes it
+ * allocates at that shape (the run's plan plus the DGEMM operands). */
+void bench_config(TrainConfig *cfg, long m, long H, long n, long d, long k);
+double bench_bytes(long m, long H, long n, long d, long k);
 
 #endif

@@ -73,6 +73,10 @@ void cli_print_params(FILE *out);
 int cli_long(long *out, const char *option, const char *text, long min, long max);
 int cli_real(double *out, const char *option, const char *text, double min, int min_open, const char *unit);
 
+/* A memory size for --mem-limit: "4G", "512M", "1.5GB", "2048" (MB); bytes
+ * in *out, or one line naming the option (ADV_ERR_INPUT). */
+int cli_size(double *out, const char *option, const char *text);
+
 /* Parse a duration "SECONDS", "MM:SS", "HH:MM:SS", "D-HH", "D-HH:MM" or
  * "D-HH:MM:SS" into seconds (only the last field may have a fraction); -1 if bad. */
 double cli_parse_duration(const char *text);

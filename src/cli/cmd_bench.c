@@ -6,12 +6,13 @@
 
 #include "advsweep/blas.h"
 #include "advsweep/common.h"
+#include "advsweep/memory.h"
 #include "advsweep/train.h"
 #include "cli.h"
 
 static void bench_usage(FILE *out) {
     fprintf(out,
-            "usage: advsweep bench [--m LIST] [--H H] [--n N] [--d D] [--k K] [--repeats R]\n"
+            "usage: advsweep bench [--m LIST] [--H H] [--n N] [--d D] [--k K] [--repeats R] [--mem-limit SIZE]\n"
             "\n"
             "Measures the DGEMM rate at the (n, m) x (m, m) shape that training uses and the\n"
             "achieved rate of full PGD-k adversarial training steps of the deep net (attack:\n"
@@ -21,7 +22,9 @@ static void bench_usage(FILE *out) {
             "weight gradient 2n(Hm^2 + (H-1)m^2); elementwise work is not counted.\n"
             "Threads: OMP_NUM_THREADS (the OpenMP build of OpenBLAS ignores OPENBLAS_NUM_THREADS).\n"
             "Defaults: --m 256,1024 --H 2 --n 256 --d 32 --k 10 --repeats 5.\n"
-            "The last line gives the rate to pass to `advsweep plan --rate`.\n");
+            "The last line gives the rate to pass to `advsweep plan --rate`.\n"
+            "A shape that needs more memory than this machine gives one process (or --mem-limit SIZE)\n"
+            "is refused before anything runs (exit 2).\n");
 }
 
 /* "256,1024": whole numbers >= 1, at most 16 */
@@ -50,10 +53,11 @@ int cmd_bench(int argc, char **argv) {
     static const CliOption options[] = {{"help", 'h', 0, NULL},     {"m", 0, 1, "list of widths"},
                                         {"H", 0, 1, "depth"},       {"n", 0, 1, "number of points"},
                                         {"d", 0, 1, "dimension"},   {"k", 0, 1, "number of PGD steps"},
-                                        {"repeats", 0, 1, "count"}};
-    long *targets[] = {NULL, NULL, &H, &n, &d, &k, &repeats};
+                                        {"repeats", 0, 1, "count"}, {"mem-limit", 0, 1, "size"}};
+    long *targets[] = {NULL, NULL, &H, &n, &d, &k, &repeats, NULL};
+    double mem_limit = 0;
     CliParser parser;
-    int rc = cli_parser_begin(&parser, "bench", argc, argv, options, 7, 0), help = 0;
+    int rc = cli_parser_begin(&parser, "bench", argc, argv, options, 8, 0), help = 0;
     const char *value;
     for (int o; rc == ADV_OK && (o = cli_next(&parser, &value)) != CLI_END;) {
         char name[16];
@@ -62,6 +66,7 @@ int cmd_bench(int argc, char **argv) {
             rc = adv_err(ADV_ERR_INPUT, "unexpected argument '%s' (see advsweep bench --help)", value);
         else if (o == 0) help = 1;
         else if (o == 1) rc = parse_widths(ms, &count, value);
+        else if (o == 7) rc = cli_size(&mem_limit, "--mem-limit", value);
         else {
             snprintf(name, sizeof name, "--%s", options[o].name);
             rc = cli_long(targets[o], name, value, o == 4 ? 2 : 1, 1000000);
@@ -72,6 +77,16 @@ int cmd_bench(int argc, char **argv) {
     if (help) {
         bench_usage(stdout);
         return 0;
+    }
+    MemBudget mem; /* every shape before any is allocated */
+    mem_budget(&mem, mem_limit, "--mem-limit", 1);
+    for (long i = 0; i < count; i++) {
+        TrainConfig cfg;
+        char what[64];
+        bench_config(&cfg, ms[i], H, n, d, k);
+        snprintf(what, sizeof what, "bench shape %ld", i + 1);
+        rc = mem_check(&cfg, bench_bytes(ms[i], H, n, d, k), &mem, what);
+        if (rc != ADV_OK) return cli_fail(rc);
     }
     printf("advsweep bench: %d OpenMP threads, double precision, median of %ld; BLAS kernel %s\n", omp_get_max_threads(),
            repeats, blas_kernel_description());

@@ -27,6 +27,9 @@ static void run_usage(FILE *out) {
             "                        then abandon them (they are redone on resume)\n"
             "  --rate GFLOPS         per-rank rate for time estimates before any point finished (advsweep bench)\n"
             "  --shard I/N           run only points with index %% N == I (job arrays; merge with advsweep merge)\n"
+            "  --mem-limit SIZE      memory one rank may use (4G, 512M; a number alone is MB); default: what the\n"
+            "                        node, its cgroup and SLURM allow, shared by the node's ranks. A point that\n"
+            "                        needs more is refused before anything runs (exit 2)\n"
             "  --print-default       print the embedded default job file and exit\n"
             "  -q, --quiet           no line per point\n"
             "\n"
@@ -41,7 +44,8 @@ static void run_usage(FILE *out) {
             "             printed) or an internal error, 4 I/O error\n");
 }
 
-enum { OPT_HELP, OPT_OUTPUT, OPT_FRESH, OPT_RETRY, OPT_TIME_LIMIT, OPT_GRACE, OPT_RATE, OPT_SHARD, OPT_DEFAULT, OPT_QUIET };
+enum { OPT_HELP, OPT_OUTPUT, OPT_FRESH, OPT_RETRY, OPT_TIME_LIMIT, OPT_GRACE, OPT_RATE, OPT_SHARD, OPT_DEFAULT, OPT_QUIET,
+       OPT_MEM_LIMIT };
 static const CliOption RUN_OPTIONS[] = {
     [OPT_HELP] = {"help", 'h', 0, NULL},
     [OPT_OUTPUT] = {"output", 'o', 1, "file name"},
@@ -53,6 +57,7 @@ static const CliOption RUN_OPTIONS[] = {
     [OPT_SHARD] = {"shard", 0, 1, "shard I/N"},
     [OPT_DEFAULT] = {"print-default", 0, 0, NULL},
     [OPT_QUIET] = {"quiet", 'q', 0, NULL},
+    [OPT_MEM_LIMIT] = {"mem-limit", 0, 1, "size"},
 };
 
 /* "I/N" with 0 <= I < N, both plain decimal. */
@@ -102,6 +107,7 @@ int cmd_run(int argc, char **argv) {
         case OPT_GRACE: rc = cli_real(&opt.grace, "--grace", value, 0, 0, "seconds"); break;
         case OPT_RATE: rc = cli_real(&opt.rate_gflops, "--rate", value, 0, 1, "GFLOP/s"); break;
         case OPT_SHARD: rc = parse_shard(&opt, value); break;
+        case OPT_MEM_LIMIT: rc = cli_size(&opt.mem_limit, "--mem-limit", value); break;
         }
     }
     cli_parser_end(&parser);

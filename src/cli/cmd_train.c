@@ -10,6 +10,7 @@
 
 #include "advsweep/blas.h"
 #include "advsweep/common.h"
+#include "advsweep/memory.h"
 #include "advsweep/store.h"
 #include "advsweep/sweep.h"
 #include "advsweep/train.h"
@@ -17,12 +18,15 @@
 
 static void train_usage(FILE *out) {
     fprintf(out,
-            "usage: advsweep train [--PARAM VALUE ...] [-o FILE.h5] [-q]\n"
+            "usage: advsweep train [--PARAM VALUE ...] [-o FILE.h5] [-q] [--mem-limit SIZE]\n"
             "       (--PARAM=VALUE works too; each option at most once)\n"
             "\n"
             "Train one configuration with projected adversarial gradient descent and print a\n"
             "one-line summary. -o FILE.h5 writes its trajectory and summary in the sweep layout\n"
-            "(docs/layout.md) with one point. -q: no progress line.\n\n");
+            "(docs/layout.md) with one point; the output is checked (and locked) before training.\n"
+            "-q: no progress line. A configuration that needs more memory than this machine gives\n"
+            "it (MemAvailable, the cgroup's limit, SLURM's allocation) or than --mem-limit SIZE\n"
+            "(4G, 512M; a number alone is MB) is refused at once (exit 2).\n\n");
     cli_print_params(out);
 }
 
@@ -45,15 +49,18 @@ static char *command_line(int argc, char **argv) {
     return text;
 }
 
-enum { OPT_HELP, OPT_OUTPUT, OPT_QUIET, N_OWN };
+enum { OPT_HELP, OPT_OUTPUT, OPT_QUIET, OPT_MEM_LIMIT, N_OWN };
 
 int cmd_train(int argc, char **argv) {
     TrainConfig cfg;
     config_defaults(&cfg);
     const char *out_path = NULL;
     int quiet = 0;
-    static const CliOption own[N_OWN] = {
-        {"help", 'h', 0, NULL}, {"output", 'o', 1, "file name"}, {"quiet", 'q', 0, NULL}};
+    double mem_limit = 0;
+    static const CliOption own[N_OWN] = {{"help", 'h', 0, NULL},
+                                         {"output", 'o', 1, "file name"},
+                                         {"quiet", 'q', 0, NULL},
+                                         {"mem-limit", 0, 1, "size"}};
     int n_opts;
     CliOption *opts = cli_param_options(&n_opts, own, N_OWN);
     char *text = command_line(argc, argv); /* before the parser reorders anything */
@@ -73,6 +80,7 @@ int cmd_train(int argc, char **argv) {
             return 0;
         } else if (k == OPT_OUTPUT) out_path = value;
         else if (k == OPT_QUIET) quiet = 1;
+        else if (k == OPT_MEM_LIMIT) rc = cli_size(&mem_limit, "--mem-limit", value);
         else rc = param_set(&cfg, &PARAMS[k - N_OWN], value);
     }
     cli_parser_end(&parser);
@@ -84,6 +92,11 @@ int cmd_train(int argc, char **argv) {
     TrainPlan plan;
     rc = train_plan(&plan, &cfg);
     Dataset *data = NULL;
+    if (rc == ADV_OK) { /* before anything is allocated */
+        MemBudget mem;
+        mem_budget(&mem, mem_limit, "--mem-limit", 1);
+        rc = mem_check(&cfg, plan.bytes, &mem, "this configuration");
+    }
     StoreLock *lock = NULL; /* -o: taken before training, so a bad or busy output fails at once */
     if (rc == ADV_OK && out_path) rc = store_lock_acquire(&lock, out_path, "train -o");
     if (rc == ADV_OK) rc = store_training_set(&data, &cfg);

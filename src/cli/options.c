@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "advsweep/common.h"
+#include "advsweep/memory.h"
 #include "cli.h"
 
 int cli_fail(int code) {
@@ -255,4 +256,13 @@ double cli_parse_duration(const char *text) {
     else
         for (int k = 0; k < count; k++) seconds = seconds * 60 + parts[k];
     return seconds + 86400.0 * days;
+}
+
+int cli_size(double *out, const char *option, const char *text) {
+    double v = mem_parse_size(text);
+    if (v < 0)
+        return adv_err(ADV_ERR_INPUT, "option %s: bad value '%s' (a size such as 4G, 512M or 1500 (MB), > 0)", option,
+                       text);
+    *out = v;
+    return ADV_OK;
 }

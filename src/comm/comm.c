@@ -1,5 +1,6 @@
 /* comm.c — MPI session, small collectives, and a barrier that sleeps.
  * The only file besides run.c that includes mpi.h. */
+#include <math.h>
 #include <mpi.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -85,4 +86,23 @@ void comm_idle_barrier(Comm *c) {
     MPI_Request req;
     MPI_Ibarrier(c->comm, &req);
     comm_wait_sleeping(&req, MPI_STATUS_IGNORE);
+}
+
+void comm_mem_budget(Comm *c, double explicit_bytes, MemBudget *out) {
+    MPI_Comm node;
+    int node_size = 1, master = c->size > 1 && c->rank == 0, master_here = 0;
+    MPI_Comm_split_type(c->comm, MPI_COMM_TYPE_SHARED, 0, MPI_INFO_NULL, &node);
+    MPI_Comm_size(node, &node_size);
+    MPI_Allreduce(&master, &master_here, 1, MPI_INT, MPI_MAX, node);
+    MPI_Comm_free(&node);
+    MemBudget mine;
+    mem_budget(&mine, explicit_bytes, "--mem-limit", node_size - master_here);
+    if (master) mine.bytes = INFINITY; /* the master only dispatches */
+    struct {
+        double bytes;
+        int rank;
+    } in = {mine.bytes, c->rank}, least;
+    MPI_Allreduce(&in, &least, 1, MPI_DOUBLE_INT, MPI_MINLOC, c->comm);
+    if (c->rank == least.rank) *out = mine;
+    MPI_Bcast(out, (int)sizeof *out, MPI_BYTE, least.rank, c->comm);
 }

@@ -485,6 +485,13 @@ int sweep_run(Comm *c, const RunOptions *opt) {
         rc = sweep_costs(&sw.costs, sw.job);
     }
     rc = comm_agree(c, rc);
+    if (rc == ADV_OK) { /* memory before anything is allocated or written */
+        MemBudget mem;
+        comm_mem_budget(c, opt->mem_limit, &mem);
+        rc = comm_agree(c, comm_rank(c) == 0 ? sweep_check_memory(sw.job, sw.costs, opt->shard_index,
+                                                                   opt->shard_count, &mem)
+                                             : ADV_OK);
+    }
 
     /* 2. The file, collectively. */
     StoreLayout layout;

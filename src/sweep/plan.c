@@ -10,6 +10,7 @@
 #include "advsweep/sweep.h"
 
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -139,4 +140,23 @@ int sweep_plan(SweepPlan *plan, const Job *job, const PointCost *costs, const Pl
     plan->time_limit_hours = limit / 3600.0;
     plan->needs_resubmits = req->max_hours > 0 && wall > req->max_hours * 3600.0;
     return ADV_OK;
+}
+
+int sweep_check_memory(const Job *job, const PointCost *costs, int shard_index, int shard_count, const MemBudget *b) {
+    long n = job_points(job), over = 0, worst = -1;
+    for (long i = 0; i < n; i++) {
+        if (costs[i].trained_as != i) continue; /* answered by another point's run */
+        if (shard_count > 1 && costs[i].trained_as % shard_count != shard_index) continue;
+        if (costs[i].bytes > b->bytes) {
+            over++;
+            if (worst < 0 || costs[i].bytes > costs[worst].bytes) worst = i;
+        }
+    }
+    if (!over) return ADV_OK;
+    TrainConfig cfg;
+    job_point(&cfg, job, worst);
+    char what[96];
+    if (over > 1) snprintf(what, sizeof what, "point %ld (the largest of %ld training runs that do not fit)", worst, over);
+    else snprintf(what, sizeof what, "point %ld", worst);
+    return mem_check(&cfg, costs[worst].bytes, b, what);
 }

@@ -51,6 +51,28 @@ static double time_steps(Trainer *tr, double span, double *flops) {
     return (t1 - t0) / (double)reps;
 }
 
+void bench_config(TrainConfig *cfg, long m, long H, long n, long d, long k) {
+    config_defaults(cfg);
+    cfg->model = MODEL_DEEP;
+    cfg->m = m;
+    cfg->H = H;
+    cfg->n = n;
+    cfg->d = d;
+    cfg->delta = 0.05;
+    cfg->attack = ATTACK_PGD;
+    cfg->pgd_steps = k;
+    cfg->R = 1.0;
+    cfg->steps = 1000;
+}
+
+double bench_bytes(long m, long H, long n, long d, long k) {
+    TrainConfig cfg;
+    bench_config(&cfg, m, H, n, d, k);
+    TrainPlan plan;
+    if (train_plan(&plan, &cfg) != ADV_OK) return 0;
+    return plan.bytes + 8.0 * (2.0 * (double)n * (double)m + (double)m * (double)m); /* + the DGEMM operands */
+}
+
 void bench_measure(BenchResult *res, long m, long H, long n, long d, long k, int repeats) {
     memset(res, 0, sizeof *res);
     res->m = m;
@@ -69,17 +91,7 @@ void bench_measure(BenchResult *res, long m, long H, long n, long d, long k, int
     rng_fill_normal(&rng, W, m * m, 1.0 / sqrt((double)m));
 
     TrainConfig cfg;
-    config_defaults(&cfg);
-    cfg.model = MODEL_DEEP;
-    cfg.m = m;
-    cfg.H = H;
-    cfg.n = n;
-    cfg.d = d;
-    cfg.delta = 0.05;
-    cfg.attack = ATTACK_PGD;
-    cfg.pgd_steps = k;
-    cfg.R = 1.0;
-    cfg.steps = 1000;
+    bench_config(&cfg, m, H, n, d, k);
     TrainPlan plan;
     train_plan(&plan, &cfg);
     Dataset *data = NULL;

@@ -119,7 +119,15 @@ def interrupt(advsweep, job, out, sig, after, ranks=3, extra=()):
                 pass
         time.sleep(0.05)
     if sig == signal.SIGKILL:
-        os.killpg(proc.pid, signal.SIGKILL)  # mpirun and every rank, at once
+        # mpirun and every rank, at once (Open MPI puts the ranks in process groups of their own;
+        # a rank left alive would still hold the file's lock, and a rerun would rightly be refused)
+        ranks = subprocess.run(["pgrep", "-P", str(proc.pid)], capture_output=True, text=True).stdout.split()
+        os.killpg(proc.pid, signal.SIGKILL)
+        for pid in ranks:
+            try:
+                os.kill(int(pid), signal.SIGKILL)
+            except ProcessLookupError:
+                pass
     else:
         # As SLURM does (--signal, scancel --signal): the ranks get the signal and
         # mpirun passes their exit status on. (A signal to mpirun itself makes it
