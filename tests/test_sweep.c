@@ -643,7 +643,7 @@ static void test_plan_memory(void **state) {
     PlanRequest req = {.mem_per_rank_mb = 40, .cpus_per_task = 1};
     SweepPlan plan;
     assert_int_equal(sweep_plan(&plan, job, c, &req), ADV_ERR_INPUT);
-    assert_non_null(strstr(adv_errmsg(), "point 1 (m=2048, H=2, n=16) needs "));
+    assert_non_null(strstr(adv_errmsg(), "point 1 (m=2048, H=2, n=16, d=8) needs "));
     assert_non_null(strstr(adv_errmsg(), " MB, more than the 40.0 MB per rank"));
     assert_non_null(strstr(adv_errmsg(), "(2 of 3 points"));
     req.mem_per_rank_mb = 1e6;

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "advsweep/common.h"
+#include "advsweep/memory.h"
 #include "advsweep/sweep.h"
 #include "cli.h"
 
@@ -15,7 +16,7 @@
 static void plan_usage(FILE *out) {
     fprintf(out,
             "usage: advsweep plan [JOBFILE] [--rate GFLOPS] [--ranks N] [--cpus-per-task C]\n"
-            "                     [--mem-per-rank MB] [--max-time HH:MM:SS] [--sbatch]\n"
+            "                     [--mem-per-rank MB | --mem-limit SIZE] [--max-time HH:MM:SS] [--sbatch]\n"
             "       advsweep plan --print-default\n"
             "\n"
             "Reads a job file (without one: the embedded default sweep), checks every point,\n"
@@ -29,6 +30,11 @@ static void plan_usage(FILE *out) {
             "                       only dispatches, so N ranks run N-1 points at a time)\n"
             "  --cpus-per-task C    threads per rank (OMP_NUM_THREADS); default 1\n"
             "  --mem-per-rank MB    memory per rank: a point that needs more is refused (exit 2)\n"
+            "  --mem-limit SIZE     the same as a size (4G, 512M; a number alone is MB). Without\n"
+            "                       either, inside a SLURM allocation (SLURM_MEM_PER_CPU or\n"
+            "                       SLURM_MEM_PER_NODE set) the allocation is the budget; elsewhere a\n"
+            "                       point larger than this machine allows one rank is only warned\n"
+            "                       about (plan usually runs on a login node, not where points run)\n"
             "  --max-time T         the partition's time limit (SECONDS, MM:SS, HH:MM:SS or\n"
             "                       D-HH:MM:SS): caps --time; beyond it the sweep resubmits\n"
             "  --sbatch             print only one line of sbatch options, e.g.\n"
@@ -39,6 +45,13 @@ static void plan_usage(FILE *out) {
             "added until the estimated makespan approaches the costliest point; --time is the\n"
             "makespan x 1.3 + 5 minutes, rounded up to a minute. Estimates scale with the rate.\n",
             SWEEP_DEFAULT_GFLOPS_PER_CORE);
+}
+
+/* Was --mem-per-rank on the command line (before "--")? */
+static int parser_mem_per_rank_seen(int argc, char **argv) {
+    for (int i = 1; i < argc && strcmp(argv[i], "--") != 0; i++)
+        if (!strncmp(argv[i], "--mem-per-rank", 14) || !strncmp(argv[i], "--mem_per_rank", 14)) return 1;
+    return 0;
 }
 
 /* "HH:MM:SS", or "D-HH:MM:SS" from one day on (SLURM's formats). */
@@ -57,7 +70,7 @@ static void format_estimate(char *buf, size_t len, double seconds) {
     else snprintf(buf, len, "%.3g h", seconds / 3600);
 }
 
-enum { OPT_HELP, OPT_DEFAULT, OPT_SBATCH, OPT_RATE, OPT_RANKS, OPT_CPUS, OPT_MEM, OPT_MAX_TIME };
+enum { OPT_HELP, OPT_DEFAULT, OPT_SBATCH, OPT_RATE, OPT_RANKS, OPT_CPUS, OPT_MEM, OPT_MAX_TIME, OPT_MEM_LIMIT };
 static const CliOption PLAN_OPTIONS[] = {
     [OPT_HELP] = {"help", 'h', 0, NULL},
     [OPT_DEFAULT] = {"print-default", 0, 0, NULL},
@@ -67,12 +80,13 @@ static const CliOption PLAN_OPTIONS[] = {
     [OPT_CPUS] = {"cpus-per-task", 0, 1, "number of CPUs"},
     [OPT_MEM] = {"mem-per-rank", 0, 1, "size in MB"},
     [OPT_MAX_TIME] = {"max-time", 0, 1, "duration"},
+    [OPT_MEM_LIMIT] = {"mem-limit", 0, 1, "size"},
 };
 
 int cmd_plan(int argc, char **argv) {
     const char *path = NULL;
     PlanRequest req = {.cpus_per_task = 1};
-    int sbatch = 0, help = 0, print_default = 0;
+    int sbatch = 0, help = 0, print_default = 0, mem_limit_given = 0;
     CliParser parser;
     int rc = cli_parser_begin(&parser, "plan", argc, argv, PLAN_OPTIONS, sizeof PLAN_OPTIONS / sizeof PLAN_OPTIONS[0], 0);
     const char *value;
@@ -94,6 +108,11 @@ int cmd_plan(int argc, char **argv) {
         case OPT_RANKS: rc = cli_long(&req.ranks, "--ranks", value, 1, 1000000); break;
         case OPT_CPUS: rc = cli_long(&req.cpus_per_task, "--cpus-per-task", value, 1, 100000); break;
         case OPT_MEM: rc = cli_real(&req.mem_per_rank_mb, "--mem-per-rank", value, 0, 1, "MB"); break;
+        case OPT_MEM_LIMIT:
+            rc = cli_size(&v, "--mem-limit", value);
+            mem_limit_given = 1;
+            if (rc == ADV_OK) req.mem_per_rank_mb = v / MB;
+            break;
         case OPT_MAX_TIME:
             v = cli_parse_duration(value);
             if (!(v > 0))
@@ -104,6 +123,8 @@ int cmd_plan(int argc, char **argv) {
         }
     }
     cli_parser_end(&parser);
+    if (rc == ADV_OK && mem_limit_given && parser_mem_per_rank_seen(argc, argv))
+        rc = adv_err(ADV_ERR_INPUT, "options --mem-per-rank and --mem-limit say the same; give one");
     if (rc != ADV_OK) return cli_fail(ADV_ERR_INPUT);
     if (help) {
         plan_usage(stdout);
@@ -120,6 +141,17 @@ int cmd_plan(int argc, char **argv) {
     PointCost *costs = NULL;
     SweepPlan plan;
     rc = sweep_costs(&costs, job);
+    if (rc == ADV_OK && !(req.mem_per_rank_mb > 0)) {
+        /* No budget given: SLURM's allocation when inside one; else this machine, as a warning. */
+        MemBudget mem;
+        mem_budget(&mem, 0, NULL, 1);
+        int in_slurm = getenv("SLURM_MEM_PER_CPU") || getenv("SLURM_MEM_PER_NODE");
+        rc = sweep_check_memory(job, costs, 0, 1, &mem);
+        if (rc != ADV_OK && !in_slurm) {
+            adv_warn("%s", adv_errmsg());
+            rc = ADV_OK;
+        }
+    }
     if (rc == ADV_OK) rc = sweep_plan(&plan, job, costs, &req);
     if (rc != ADV_OK) {
         free(costs);

@@ -102,9 +102,9 @@ int sweep_plan(SweepPlan *plan, const Job *job, const PointCost *costs, const Pl
         job_point(&cfg, job, worst);
         memset(plan, 0, sizeof *plan);
         return adv_err(ADV_ERR_INPUT,
-                       "point %ld (m=%lld, H=%lld, n=%lld) needs %.1f MB, more than the %.1f MB per rank available "
-                       "(%ld of %ld points are over the budget)",
-                       worst, (long long)cfg.m, (long long)cfg.H, (long long)cfg.n, costs[worst].bytes / MB,
+                       "point %ld (m=%lld, H=%lld, n=%lld, d=%lld) needs %.1f MB, more than the %.1f MB per rank "
+                       "available (%ld of %ld points are over the budget)",
+                       worst, (long long)cfg.m, (long long)cfg.H, (long long)cfg.n, (long long)cfg.d, costs[worst].bytes / MB,
                        req->mem_per_rank_mb, over, n);
     }
 

@@ -18,7 +18,7 @@ void mem_format(char *buf, size_t len, double bytes) {
     double v = bytes;
     while (v >= 1024 && u < 5) v /= 1024, u++;
     if (u == 0) snprintf(buf, len, "%.0f bytes", v);
-    else snprintf(buf, len, "%.3g %s", v, units[u]);
+    else snprintf(buf, len, "%.4g %s", v, units[u]);
 }
 
 double mem_parse_size(const char *text) {

@@ -308,3 +308,103 @@ def test_read_only_filesystem(advsweep, jobs, tmp_path):
         assert leftovers(mnt) == ["t.h5"]
     finally:
         subprocess.run(["umount", "-l", str(mnt)])
+
+
+# ---- memory checked before allocation ----------------------------------------------------------------
+
+
+def mem_available():
+    with open("/proc/meminfo") as f:
+        for line in f:
+            if line.startswith("MemAvailable:"):
+                return int(line.split()[1]) * 1024
+    return None
+
+
+def no_slurm(env):
+    for k in ("SLURM_MEM_PER_CPU", "SLURM_MEM_PER_NODE", "SLURM_CPUS_PER_TASK"):
+        env.pop(k, None)
+    return env
+
+
+def test_oversized_points_refused_before_allocation(advsweep, jobs, tmp_path):
+    env = no_slurm(mpi_env())
+    # 175 TB: more than any machine has; refused at once, naming the parameters and the bytes
+    proc = run([advsweep, "train", "--m", "1000000", "--H", "8", "-o", str(tmp_path / "x.h5")], check=2, env=env)
+    line = one_line(proc.stderr)
+    assert "m=1000000, H=8, n=48, d=8" in line and "TB of memory" in line and "MemAvailable" in line, line
+    proc = run([advsweep, "bench", "--m", "1000000"], check=2, env=env)
+    assert "m=1000000" in one_line(proc.stderr)
+    # an explicit limit, and SLURM's allocation, are budgets too
+    proc = run([advsweep, "train", "--m", "3000", "--mem-limit", "100M"], check=2, env=env)
+    assert "more than the 100 MB a rank may use here (--mem-limit 100 MB)" in one_line(proc.stderr)
+    slurm = dict(env, SLURM_MEM_PER_CPU="100", SLURM_CPUS_PER_TASK="2")
+    proc = run([advsweep, "train", "--m", "3000"], check=2, env=slurm)
+    assert "SLURM_MEM_PER_CPU x SLURM_CPUS_PER_TASK 200 MB" in one_line(proc.stderr)
+    run([advsweep, "train", "--m", "16", "--steps", "3", "-q"], check=0, env=slurm)  # a small one fits
+    assert leftovers(tmp_path) == []
+
+
+@pytest.mark.skipif((mem_available() or 0) > 30 * 2**30, reason="this machine could hold m=30000 (40 GB): "
+                    "the test would train it")
+def test_m30000_is_refused_not_allocated(advsweep):
+    proc = run([advsweep, "train", "--m", "30000"], check=2, env=no_slurm(mpi_env()), timeout=60)
+    assert "m=30000, H=2" in one_line(proc.stderr)
+
+
+def test_sweep_refuses_a_point_that_does_not_fit_on_its_rank(advsweep, tmp_path):
+    """The node's memory is shared by its training ranks: 600 MB for the node is 300 MB
+    for each of 2 workers (the master trains nothing). Nothing is written."""
+    job = tmp_path / "mem.yaml"
+    job.write_text("name: mem\nfixed: {steps: 3, H: 2}\ngrid:\n  m: [16, 1000, 3000]\n")
+    out = tmp_path / "mem.h5"
+    env = dict(no_slurm(mpi_env()), SLURM_MEM_PER_NODE="600")
+    proc = run(["mpirun", "-q", "-n", "3", advsweep, "run", str(job), "-o", str(out)], check=2, env=env)
+    line = one_line(proc.stderr)
+    assert "point 2 needs" in line and "m=3000, H=2, n=48, d=8" in line, line
+    assert "SLURM_MEM_PER_NODE 600 MB shared by 2 ranks on this node" in line, line
+    assert leftovers(tmp_path) == ["mem.yaml"]
+    proc = run([advsweep, "run", str(job), "-o", str(out), "--mem-limit", "20M"], check=2, env=no_slurm(mpi_env()))
+    assert "the largest of 2 training runs that do not fit" in one_line(proc.stderr)
+    job.write_text("name: mem\nfixed: {steps: 3, H: 2}\ngrid:\n  m: [16, 32]\n")
+    run(["mpirun", "-q", "-n", "3", advsweep, "run", str(job), "-o", str(out), "-q"], check=0, env=env)
+
+
+def test_plan_checks_memory(advsweep, tmp_path):
+    job = tmp_path / "mem.yaml"
+    job.write_text("name: mem\nfixed: {steps: 3, H: 2}\ngrid:\n  m: [16, 1000000]\n")
+    env = no_slurm(mpi_env())
+    proc = run([advsweep, "plan", str(job)], check=0, env=env)  # a login node: only a warning
+    assert "warning: point 1 needs" in proc.stderr
+    proc = run([advsweep, "plan", str(job)], check=2, env=dict(env, SLURM_MEM_PER_NODE="4000"))
+    assert "point 1 needs" in one_line(proc.stderr)
+    proc = run([advsweep, "plan", str(job), "--mem-limit", "1G"], check=2, env=env)
+    assert "m=1000000, H=2, n=48, d=8" in one_line(proc.stderr)
+
+
+def test_cgroup_limit_is_a_budget(advsweep, tmp_path):
+    """A real memory cgroup (v1 or v2) with a 300 MB limit: train refuses what does not fit in it."""
+    v1 = "/sys/fs/cgroup/memory"
+    base = v1 if os.path.isdir(v1) else "/sys/fs/cgroup"
+    limit_file = "memory.limit_in_bytes" if base == v1 else "memory.max"
+    group = os.path.join(base, f"advsweep-test-{os.getpid()}")
+    try:
+        os.mkdir(group)
+        with open(os.path.join(group, limit_file), "w") as f:
+            f.write(str(300 * 2**20))
+    except OSError as e:
+        pytest.skip(f"cannot make a memory cgroup here: {e}")
+    try:
+        def enter():
+            with open(os.path.join(group, "cgroup.procs"), "w") as f:
+                f.write(str(os.getpid()))
+        env = no_slurm(mpi_env())
+        proc = subprocess.run([advsweep, "train", "--m", "3000"], capture_output=True, text=True, env=env,
+                              preexec_fn=enter, timeout=120)
+        assert proc.returncode == 2, proc.stderr
+        assert "the cgroup's memory limit less its usage" in one_line(proc.stderr)
+        proc = subprocess.run([advsweep, "train", "--m", "16", "--steps", "3", "-q"], capture_output=True, text=True,
+                              env=env, preexec_fn=enter, timeout=120)
+        assert proc.returncode == 0, proc.stderr
+    finally:
+        os.rmdir(group)
