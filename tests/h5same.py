@@ -3,7 +3,7 @@
 
 Compares every dataset (docs/layout.md) except the ones that legitimately
 differ between runs of the same points: summary/wall_time, the wall_time
-column of /runs and /worker/* (who ran a point). Also compares the root
+column of /runs, /worker/* (who ran a point) and /checksum (it covers those). Also compares the root
 attributes job_text and grid_hash. Prints one line per difference; exit 0
 when equal, 1 when different, 2 when a file cannot be read.
 
@@ -14,7 +14,7 @@ import sys
 import h5py
 import numpy as np
 
-VOLATILE = {"summary/wall_time", "worker/rank", "worker/host", "worker/threads"}
+VOLATILE = {"summary/wall_time", "worker/rank", "worker/host", "worker/threads", "checksum"}
 VOLATILE_RUN_FIELDS = {"wall_time"}
 
 

@@ -1,6 +1,7 @@
 /* test_memory.c — the memory budget of a rank (src/util/memory.c): sizes,
  * the sources (this machine's /proc/meminfo, SLURM's variables, an explicit
- * limit), the division among a node's ranks, and the one-line refusal. */
+ * limit), the division among a node's ranks, and the one-line refusal; and
+ * SHA-256 (src/util/sha256.c, behind the sweep files' checksums). */
 #include <math.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -15,6 +16,7 @@
 #include "advsweep/common.h"
 #include "advsweep/config.h"
 #include "advsweep/memory.h"
+#include "advsweep/sha256.h"
 
 #define MiB (1024.0 * 1024.0)
 
@@ -105,12 +107,43 @@ static void test_refusal(void **state) {
     assert_int_equal(mem_check(&cfg, 1e30, &none, "x"), ADV_OK);
 }
 
+static void hex_of(char out[65], const void *data, size_t len, size_t chunk) {
+    Sha256 s;
+    unsigned char d[32];
+    sha256_init(&s);
+    const unsigned char *p = data;
+    for (size_t at = 0; at < len; at += chunk) sha256_update(&s, p + at, len - at < chunk ? len - at : chunk);
+    sha256_final(&s, d);
+    for (int i = 0; i < 32; i++) snprintf(out + 2 * i, 3, "%02x", d[i]);
+}
+
+/* FIPS 180-4 examples, a million 'a', and pieces of every size (the checksums feed rows piecewise). */
+static void test_sha256(void **state) {
+    (void)state;
+    char hex[65];
+    hex_of(hex, "", 0, 1);
+    assert_string_equal(hex, "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
+    hex_of(hex, "abc", 3, 3);
+    assert_string_equal(hex, "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+    const char *two = "abcdbcdecdefdefgefghfghighijhijkijkljklmklmnlmnomnopnopq";
+    for (size_t chunk = 1; chunk <= 64; chunk++) {
+        hex_of(hex, two, strlen(two), chunk);
+        assert_string_equal(hex, "248d6a61d20638b8e5c026930c3e6039a33ce45964ff2167f6ecedd419db06c1");
+    }
+    char *million = malloc(1000000);
+    memset(million, 'a', 1000000);
+    hex_of(hex, million, 1000000, 4097);
+    assert_string_equal(hex, "cdc76e5c9914fb9281a1c7e284d73e67f1809a48a497200e046d39ccc7112cd0");
+    free(million);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_sizes),
         cmocka_unit_test(test_this_machine),
         cmocka_unit_test(test_slurm_and_explicit),
         cmocka_unit_test(test_refusal),
+        cmocka_unit_test(test_sha256),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

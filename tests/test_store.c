@@ -809,6 +809,141 @@ static void test_resume_and_refusals(void **state) {
     assert_no_tmp_files();
 }
 
+/* Flip one bit of element `elem` (of `elem_size` bytes) of row `row` of a contiguous dataset, in the file's bytes. */
+static void flip_bit(const char *path, const char *name, long row, long elem, size_t elem_size, int byte) {
+    hid_t f = open_ro(path);
+    hid_t ds = H5Dopen2(f, name, H5P_DEFAULT);
+    assert_true(ds >= 0);
+    haddr_t off = H5Dget_offset(ds);
+    assert_true(off != HADDR_UNDEF);
+    hid_t sp = H5Dget_space(ds);
+    hsize_t dims[3] = {1, 1, 1};
+    int rank = H5Sget_simple_extent_ndims(sp);
+    H5Sget_simple_extent_dims(sp, dims, NULL);
+    H5Sclose(sp);
+    H5Dclose(ds);
+    H5Fclose(f);
+    size_t per_row = 1;
+    for (int k = 1; k < rank; k++) per_row *= (size_t)dims[k];
+    off_t at = (off_t)off + (off_t)(((size_t)row * per_row + (size_t)elem) * elem_size) + byte;
+    int fd = open(path, O_RDWR);
+    assert_true(fd >= 0);
+    unsigned char b;
+    assert_int_equal(pread(fd, &b, 1, at), 1);
+    b ^= 0x08;
+    assert_int_equal(pwrite(fd, &b, 1, at), 1);
+    close(fd);
+}
+
+static long verify_count(const char *path, long *first) {
+    StoreVerify v;
+    assert_int_equal(store_verify(path, &v), ADV_OK);
+    assert_true(v.has_checksums);
+    long n = v.n_damaged;
+    *first = n ? v.damaged[0] : -1;
+    free(v.damaged);
+    return n;
+}
+
+/* Checksums: written with every point; a flipped byte anywhere in a finished
+ * point's rows (a value, the padding, the status of a point never written) is
+ * found by store_verify and refuses a resume, which changes nothing; with
+ * STORE_RETRY_DAMAGED the point is pending again and rewritten intact. */
+static void test_checksums(void **state) {
+    (void)state;
+    Fixture fx;
+    make_layout(&fx, 48, 0, 1, 1);
+    char path[512];
+    path_in_dir(path, sizeof path, "checksums.h5");
+    Store *st = open_ok(path, &fx.layout, STORE_SERIAL, STORE_FRESH);
+    for (long i = 0; i < P - 1; i++) write_point(st, i, 0.5, 1); /* the last stays pending */
+    close_ok(&st);
+    long first = -2;
+    assert_int_equal(verify_count(path, &first), 0);
+    hid_t f = open_ro(path);
+    uint64_t sums[P];
+    read_all(f, "checksum", H5T_NATIVE_UINT64, sums);
+    H5Fclose(f);
+    for (long i = 0; i < P - 1; i++) assert_true(sums[i] != 0);
+    assert_true(sums[P - 1] == 0);
+    size_t len;
+    unsigned char *intact = slurp(path, &len);
+    struct {
+        const char *name;
+        long row, elem;
+        size_t size;
+    } flips[] = {
+        {"traj/clean_loss", 3, K / 2, 8},   /* inside a trajectory */
+        {"traj/dist", 1, K - 1, 8},         /* its padding (point 1 has K - 1 records) */
+        {"summary/min_surrogate", 4, 0, 8}, /* a summary value */
+        {"reason", 1, 0, STATUS_REASON_MAX}, /* a failed point's reason (its first byte) */
+        {"weights/W", 5, 2, 8},             /* stored weights */
+        {"status", P - 1, 0, 1},            /* a pending point turned "done" (0 -> 8: not final) */
+    };
+    for (size_t k = 0; k < sizeof flips / sizeof flips[0]; k++) {
+        FILE *out = fopen(path, "wb");
+        fwrite(intact, 1, len, out);
+        fclose(out);
+        flip_bit(path, flips[k].name, flips[k].row, flips[k].elem, flips[k].size, 0);
+        long n = verify_count(path, &first);
+        if (!strcmp(flips[k].name, "status")) { /* 8 is no status at all: not finished, not checked */
+            assert_int_equal(n, 0);
+            continue;
+        }
+        if (n != 1 || first != flips[k].row) fprintf(stderr, "flip in /%s row %ld: %ld damaged, first %ld\n", flips[k].name, flips[k].row, n, first);
+        assert_int_equal(n, 1);
+        assert_int_equal(first, flips[k].row);
+    }
+    /* a pending point turned done without rows: no checksum, damaged */
+    FILE *out = fopen(path, "wb");
+    fwrite(intact, 1, len, out);
+    fclose(out);
+    flip_bit(path, "status", P - 1, 0, 1, 0);
+    flip_bit(path, "status", P - 1, 0, 1, 0); /* back to 0 */
+    {
+        hid_t fw = H5Fopen(path, H5F_ACC_RDWR, H5P_DEFAULT);
+        hid_t ds = H5Dopen2(fw, "status", H5P_DEFAULT);
+        hid_t sp = H5Dget_space(ds);
+        hsize_t at = P - 1, one = 1;
+        H5Sselect_hyperslab(sp, H5S_SELECT_SET, &at, NULL, &one, NULL);
+        hid_t ms = H5Screate_simple(1, &one, NULL);
+        int8_t done = RUN_DONE;
+        assert_true(H5Dwrite(ds, H5T_NATIVE_INT8, ms, sp, H5P_DEFAULT, &done) >= 0);
+        H5Sclose(ms);
+        H5Sclose(sp);
+        H5Dclose(ds);
+        H5Fclose(fw);
+    }
+    assert_int_equal(verify_count(path, &first), 1);
+    assert_int_equal(first, P - 1);
+    /* a damaged trajectory: resume refused, nothing changed */
+    out = fopen(path, "wb");
+    fwrite(intact, 1, len, out);
+    fclose(out);
+    flip_bit(path, "traj/clean_loss", 3, K / 2, 8, 5);
+    unsigned char *damaged = slurp(path, &len);
+    assert_int_equal(store_open(&st, path, &fx.layout, STORE_SERIAL, STORE_RESUME), ADV_ERR_IO);
+    assert_null(st);
+    assert_non_null(strstr(adv_errmsg(), "1 finished point is damaged (3:"));
+    assert_non_null(strstr(adv_errmsg(), "--retry-damaged"));
+    assert_true(same_bytes(damaged, len, path));
+    /* retry: pending again, its checksum cleared, the others untouched; rewritten intact */
+    st = open_ok(path, &fx.layout, STORE_SERIAL, STORE_RESUME | STORE_RETRY_DAMAGED);
+    assert_int_equal(store_damaged_reset(st), 1);
+    assert_int_equal(store_status(st)[3], RUN_PENDING);
+    assert_int_equal(store_status(st)[4], status_of_point(4));
+    write_point(st, 3, 0.5, 1);
+    close_ok(&st);
+    assert_int_equal(verify_count(path, &first), 0);
+    f = open_ro(path);
+    uint64_t again[P];
+    read_all(f, "checksum", H5T_NATIVE_UINT64, again);
+    H5Fclose(f);
+    for (long i = 0; i < P; i++) assert_true(again[i] == sums[i] || i == 3); /* others: the same bytes */
+    free(damaged);
+    free(intact);
+}
+
 static void test_reset_failed_serial(void **state) {
     (void)state;
     Fixture fx;
@@ -1200,7 +1335,8 @@ int main(int argc, char **argv) {
         const struct CMUnitTest tests[] = {
             cmocka_unit_test(test_layout_of_new_file), cmocka_unit_test(test_write_points_serial),
             cmocka_unit_test(test_status_written_last), cmocka_unit_test(test_killed_writer),
-            cmocka_unit_test(test_resume_and_refusals), cmocka_unit_test(test_reset_failed_serial),
+            cmocka_unit_test(test_resume_and_refusals), cmocka_unit_test(test_checksums),
+            cmocka_unit_test(test_reset_failed_serial),
             cmocka_unit_test(test_status_of),           cmocka_unit_test(test_merge_shards),
             cmocka_unit_test(test_merge_overlap),       cmocka_unit_test(test_read_data),
             cmocka_unit_test(test_long_job_text),       cmocka_unit_test(test_no_mpi_needed),

@@ -21,7 +21,9 @@ different hashes are concatenated as separate sweeps (column `sweep`).
 """
 from __future__ import annotations
 
+import hashlib
 import os
+import struct
 from dataclasses import dataclass, field
 
 import h5py
@@ -31,7 +33,9 @@ LAYOUT_VERSION = 1
 TOOL = "advsweep"
 
 PENDING, DONE, FAILED, DIVERGED, RUNNING = 0, 1, 2, 3, 4
-STATUS_NAMES = {PENDING: "pending", DONE: "done", FAILED: "failed", DIVERGED: "diverged", RUNNING: "running"}
+DAMAGED = -1  # not in files: a finished point whose rows no longer match its /checksum (excluded)
+STATUS_NAMES = {PENDING: "pending", DONE: "done", FAILED: "failed", DIVERGED: "diverged", RUNNING: "running",
+                DAMAGED: "damaged"}
 
 # Display order of the parameters (the order of PARAMS[] in src/util/config.c).
 # Only used to sort columns and labels; reading takes whatever /params holds.
@@ -56,7 +60,7 @@ RUNS_COLLISION_PREFIX = "summary_"
 REQUIRED = ("status", "params/m", "params/seed", "params/epsilon", "summary/min_surrogate")
 
 # Merge precedence of one point's status across files with the same grid hash.
-_RANK = {DONE: 4, DIVERGED: 3, FAILED: 2, RUNNING: 1, PENDING: 0}
+_RANK = {DONE: 4, DIVERGED: 3, FAILED: 2, RUNNING: 1, PENDING: 0, DAMAGED: -1}
 # Summary fields that must agree when a point is done in two files (wall_time
 # and flops may differ legitimately between machines).
 _COMPARE = ("steps_run", "min_surrogate", "min_step", "eps_step", "final_surrogate", "final_robust_loss",
@@ -322,6 +326,12 @@ def _read_open(f, path) -> Points:
     if P == 0:
         raise SweepError(f"{path}: empty sweep (0 points)")
     warnings = []
+    damaged = damaged_points(f, status)
+    if damaged.size:
+        shown = ", ".join(str(i) for i in damaged[:8]) + (", ..." if damaged.size > 8 else "")
+        warnings.append(f"{path}: {damaged.size} damaged point(s) excluded ({shown}: their rows no longer match "
+                        f"their checksums); rerun them with advsweep run --retry-damaged")
+        status[damaged] = DAMAGED
     n_attr = attrs.get("n_points")
     if n_attr is not None and int(n_attr) != P:
         warnings.append(f"{path}: attribute n_points = {n_attr} but /status has {P} rows; using {P}")
@@ -398,6 +408,56 @@ def _read_open(f, path) -> Points:
                   sweep=np.zeros(P, np.int64), index=np.arange(P, dtype=np.int64),
                   source=np.full(P, path), assigned=assigned, sweeps=[info], warnings=warnings,
                   targets=targets, runs_columns=runs_columns)
+
+
+# The rows a point's /checksum covers, and their canonical bytes: docs/layout.md and
+# src/store/checksum.c (the same rule; tests compare the two).
+CHECKSUM_GROUPS = ("reason", "summary", "traj", "eval", "targets", "worker", "weights", "data")
+_BLOCK_BYTES = 32 << 20
+
+
+def point_checksums(f, rows) -> np.ndarray:
+    """The checksums of points `rows` (ascending indices) of an open sweep file, as it holds them now."""
+    P = f["status"].shape[0]
+    rows = np.asarray(rows, np.int64)
+    names = []
+    f.visititems(lambda n, o: names.append(n) if isinstance(o, h5py.Dataset) and n.split("/")[0] in CHECKSUM_GROUPS
+                 and 1 <= o.ndim <= 3 and o.shape[0] == P else None)
+    hashers = [hashlib.sha256() for _ in rows]
+    for name in sorted(names):
+        ds = f[name]
+        fill = np.zeros(1, dtype=ds.dtype)
+        ds.id.get_create_plist().get_fill_value(fill)
+        elem = ds.dtype.itemsize
+        fillb = np.frombuffer(fill.tobytes(), np.uint8)
+        sublen = 1 if ds.ndim == 1 else ds.shape[-1]
+        subrows = ds.shape[1] if ds.ndim == 3 else 1
+        block = max(1, _BLOCK_BYTES // max(1, elem * sublen * subrows))
+        for a in range(0, len(rows), block):
+            sel = rows[a:a + block]
+            data = np.ascontiguousarray(ds[sel[0]:sel[-1] + 1][sel - sel[0]])
+            u8 = data.view(np.uint8).reshape(len(sel), subrows, sublen, elem)
+            nonfill = np.any(u8 != fillb, axis=3)
+            lengths = np.where(nonfill.any(axis=2), sublen - np.argmax(nonfill[:, :, ::-1], axis=2), 0)
+            keep = np.where((lengths > 0).any(axis=1), subrows - np.argmax((lengths > 0)[:, ::-1], axis=1), 0)
+            for k in np.nonzero(keep)[0]:
+                h = hashers[a + k]
+                h.update(name.encode() + b"\0" + struct.pack("<Q", int(keep[k])))
+                for u in range(int(keep[k])):
+                    n = int(lengths[k, u])
+                    h.update(struct.pack("<Q", n) + u8[k, u, :n].tobytes())
+    return np.array([int.from_bytes(h.digest()[:8], "little") or 1 for h in hashers], dtype=np.uint64)
+
+
+def damaged_points(f, status) -> np.ndarray:
+    """Indices of the finished points whose rows do not match /checksum (none in files without it)."""
+    if "checksum" not in f:
+        return np.zeros(0, np.int64)
+    stored = np.asarray(f["checksum"][()], dtype=np.uint64).reshape(-1)
+    rows = np.nonzero(np.isin(status, (DONE, FAILED, DIVERGED)))[0]
+    if stored.shape != status.shape or rows.size == 0:
+        return np.zeros(0, np.int64)
+    return rows[point_checksums(f, rows) != stored[rows]]
 
 
 def _read_targets(f, path, P, warnings) -> dict:

@@ -53,6 +53,7 @@ typedef struct {
     const char *output;     /* NULL: NAME.h5 in the current directory */
     int fresh;              /* replace an existing file instead of resuming */
     int retry_failed;       /* rerun failed and diverged points */
+    int retry_damaged;      /* rerun finished points whose rows no longer match their checksum */
     int quiet;              /* no per-point lines */
     double time_limit;      /* seconds from start; 0 = none (SLURM_JOB_END_TIME is used when set) */
     double grace;           /* seconds a running point may continue after SIGTERM/SIGINT */

@@ -52,6 +52,7 @@ typedef struct {
 enum {
     STORE_RESUME = 0, /* open an existing file of the same grid, else create */
     STORE_FRESH = 1,  /* replace any existing file */
+    STORE_RETRY_DAMAGED = 0x100, /* with RESUME: damaged points (checksum) become pending instead of refused */
 };
 
 /* Open or create `path` for writing. Collective on the communicator comm_f
@@ -61,6 +62,11 @@ enum {
  * different job; use --fresh ..."); a file that is not a sweep file is refused
  * and left untouched. On failure *out is NULL and nothing was changed. */
 int store_open(Store **out, const char *path, const StoreLayout *layout, int64_t comm_f, int mode);
+/* Resuming verifies every finished point's checksum (/checksum, docs/layout.md)
+ * first: a damaged point is refused (ADV_ERR_IO, naming the points; nothing is
+ * changed) unless mode has STORE_RETRY_DAMAGED, which makes them pending
+ * again; store_damaged_reset gives how many (the same on every rank). */
+long store_damaged_reset(const Store *st);
 
 /* P and this process's copy of /status (P entries, owned by the store).
  * store_refresh_status re-reads it from the file. Not collective. */
@@ -131,9 +137,26 @@ typedef struct {
  * Errors as store_status_of. Serial, read-only, works while a sweep runs. */
 int store_failures_of(const char *path, StoreFailure **out, long *count, char **job_text);
 
+/* The points of `path` whose rows no longer match their checksum (a byte
+ * changed on disk or in transit): every finished point (done, failed,
+ * diverged) is recomputed (docs/layout.md, /checksum). A file written before
+ * checksums existed has has_checksums = 0 and nothing checked. Serial,
+ * read-only, works while a sweep runs. Errors as store_status_of. */
+typedef struct {
+    long n_points;
+    long checked;      /* finished points compared */
+    long n_damaged;
+    long *damaged;     /* (n_damaged) their indices, ascending; caller frees */
+    int has_checksums;
+} StoreVerify;
+int store_verify(const char *path, StoreVerify *out);
+
 /* Combine sweep files of the same grid into a new file `out_path`: each point
  * is taken from the first input where it is done (else diverged/failed, else
- * pending). Refuses inputs of different grids (ADV_ERR_INPUT, naming them).
+ * pending). Inputs are verified first (store_verify): a damaged point is
+ * taken from another input that holds it intact (with a warning), and refused
+ * (ADV_ERR_IO, naming the input and points) when none does.
+ * Refuses inputs of different grids (ADV_ERR_INPUT, naming them).
  * Results that disagree between inputs for a done point give a warning.
  * Writes to a temporary name and renames on success. Serial. */
 int store_merge(const char *out_path, const char *const *inputs, int n_inputs);

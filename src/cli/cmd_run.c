@@ -21,6 +21,8 @@ static void run_usage(FILE *out) {
             "  -o, --output FILE     sweep file (default: NAME.h5, NAME from the job file)\n"
             "  --fresh               replace an existing file instead of resuming it\n"
             "  --retry-failed        rerun points that failed or diverged\n"
+            "  --retry-damaged       rerun finished points whose rows no longer match their checksum (a resume\n"
+            "                        refuses a file with such points otherwise; advsweep status --verify lists them)\n"
             "  --time-limit DUR      stop handing out points that would not finish within DUR\n"
             "                        (seconds, MM:SS, HH:MM:SS or D-HH:MM:SS; SLURM_JOB_END_TIME is also used)\n"
             "  --grace SECONDS       after a stop request, let running points finish for this long (default 60),\n"
@@ -45,7 +47,7 @@ static void run_usage(FILE *out) {
 }
 
 enum { OPT_HELP, OPT_OUTPUT, OPT_FRESH, OPT_RETRY, OPT_TIME_LIMIT, OPT_GRACE, OPT_RATE, OPT_SHARD, OPT_DEFAULT, OPT_QUIET,
-       OPT_MEM_LIMIT };
+       OPT_MEM_LIMIT, OPT_RETRY_DAMAGED };
 static const CliOption RUN_OPTIONS[] = {
     [OPT_HELP] = {"help", 'h', 0, NULL},
     [OPT_OUTPUT] = {"output", 'o', 1, "file name"},
@@ -58,6 +60,7 @@ static const CliOption RUN_OPTIONS[] = {
     [OPT_DEFAULT] = {"print-default", 0, 0, NULL},
     [OPT_QUIET] = {"quiet", 'q', 0, NULL},
     [OPT_MEM_LIMIT] = {"mem-limit", 0, 1, "size"},
+    [OPT_RETRY_DAMAGED] = {"retry-damaged", 0, 0, NULL},
 };
 
 /* "I/N" with 0 <= I < N, both plain decimal. */
@@ -96,6 +99,7 @@ int cmd_run(int argc, char **argv) {
         case OPT_DEFAULT: print_default = 1; break;
         case OPT_FRESH: opt.fresh = 1; break;
         case OPT_RETRY: opt.retry_failed = 1; break;
+        case OPT_RETRY_DAMAGED: opt.retry_damaged = 1; break;
         case OPT_QUIET: opt.quiet = 1; break;
         case OPT_OUTPUT: opt.output = value; break;
         case OPT_TIME_LIMIT:

@@ -13,7 +13,7 @@
 
 static void status_usage(FILE *out) {
     fprintf(out,
-            "usage: advsweep status [--failed] FILE.h5 [FILE.h5 ...]\n"
+            "usage: advsweep status [--failed | --verify] FILE.h5 [FILE.h5 ...]\n"
             "\n"
             "Show how many points of each sweep file are done, failed, diverged, pending or running\n"
             "(running: being trained when the file was last written; a rerun redoes them), the\n"
@@ -26,7 +26,10 @@ static void status_usage(FILE *out) {
             "the file.\n"
             "\n"
             "  --failed   list the failed and diverged points instead, each with its parameters\n"
-            "             and the reason recorded for it (/reason)\n");
+            "             and the reason recorded for it (/reason)\n"
+            "  --verify   recompute the checksum of every finished point (docs/layout.md, /checksum)\n"
+            "             and list the damaged ones; exit 4 if any is (rerun them with\n"
+            "             advsweep run --retry-damaged)\n");
 }
 
 /* "3d 04h", "2h 05m", "4m 10s", "12s" */
@@ -72,6 +75,37 @@ static void print_status(const char *path, const StoreStatus *s) {
     }
 }
 
+/* `status --verify`: ADV_OK when every finished point matches its checksum; ADV_ERR_IO naming the damaged. */
+static int print_verify(const char *path) {
+    StoreVerify v;
+    TRY(store_verify(path, &v));
+    if (!v.has_checksums) {
+        printf("%s: no checksums (written by an advsweep before they existed): nothing to verify\n", path);
+        return ADV_OK;
+    }
+    printf("%s: %ld finished point%s verified, %ld damaged\n", path, v.checked, v.checked == 1 ? "" : "s", v.n_damaged);
+    if (v.n_damaged == 0) return ADV_OK;
+    char *text = NULL;
+    StoreFailure *f = NULL;
+    long nf = 0;
+    Job *job = NULL;
+    if (store_failures_of(path, &f, &nf, &text) == ADV_OK && text[0] && job_parse(&job, text, path) != ADV_OK) job = NULL;
+    for (long k = 0; k < v.n_damaged; k++) {
+        char label[512] = "";
+        long i = v.damaged[k];
+        if (job && i < job_points(job)) job_point_label(label, sizeof label, job, i);
+        printf("  point %ld%s%s%s: damaged (its rows no longer match its checksum)\n", i, label[0] ? " (" : "", label,
+               label[0] ? ")" : "");
+    }
+    job_destroy(&job);
+    free(text);
+    free(f);
+    long n = v.n_damaged, first = v.damaged[0];
+    free(v.damaged);
+    return adv_err(ADV_ERR_IO, "%s: %ld damaged point%s (first: %ld); rerun %s with advsweep run --retry-damaged", path,
+                   n, n == 1 ? "" : "s", first, n == 1 ? "it" : "them");
+}
+
 /* `status --failed`: every failed or diverged point with its reason. */
 static int print_failures(const char *path) {
     StoreFailure *f = NULL;
@@ -97,19 +131,21 @@ static int print_failures(const char *path) {
 }
 
 int cmd_status(int argc, char **argv) {
-    static const CliOption options[] = {{"help", 'h', 0, NULL}, {"failed", 0, 0, NULL}};
+    static const CliOption options[] = {{"help", 'h', 0, NULL}, {"failed", 0, 0, NULL}, {"verify", 0, 0, NULL}};
     const char **files = xcalloc((size_t)argc + 1, sizeof(char *));
-    int n = 0, help = 0, failed = 0;
+    int n = 0, help = 0, failed = 0, verify = 0;
     CliParser parser;
-    int rc = cli_parser_begin(&parser, "status", argc, argv, options, 2, 0);
+    int rc = cli_parser_begin(&parser, "status", argc, argv, options, 3, 0);
     const char *value;
     for (int k; rc == ADV_OK && (k = cli_next(&parser, &value)) != CLI_END;) {
         if (k == CLI_BAD) rc = ADV_ERR_INPUT;
         else if (k == CLI_POSITIONAL) files[n++] = value;
         else if (k == 0) help = 1;
-        else failed = 1;
+        else if (k == 1) failed = 1;
+        else verify = 1;
     }
     cli_parser_end(&parser);
+    if (rc == ADV_OK && failed && verify) rc = adv_err(ADV_ERR_INPUT, "status takes --failed or --verify, not both");
     if (rc == ADV_OK && !help && n == 0)
         rc = adv_err(ADV_ERR_INPUT, "status needs a sweep file (see advsweep status --help)");
     if (rc != ADV_OK || help) {
@@ -120,14 +156,14 @@ int cmd_status(int argc, char **argv) {
     int first = 0;
     for (int i = 0; i < n; i++) {
         StoreStatus s;
-        rc = failed ? print_failures(files[i]) : store_status_of(files[i], &s);
+        rc = failed ? print_failures(files[i]) : verify ? print_verify(files[i]) : store_status_of(files[i], &s);
         if (rc != ADV_OK) {
             fflush(stdout);
             cli_fail(rc);
             if (!first) first = rc;
             continue;
         }
-        if (!failed) print_status(files[i], &s);
+        if (!failed && !verify) print_status(files[i], &s);
     }
     fflush(stdout);
     free(files);

@@ -503,8 +503,11 @@ int sweep_run(Comm *c, const RunOptions *opt) {
     if (rc == ADV_OK) {
         if (opt->output) snprintf(path, sizeof path, "%s", opt->output);
         else snprintf(path, sizeof path, "%s.h5", job_name(sw.job));
-        rc = store_open(&sw.st, path, &layout, comm_handle(c), opt->fresh ? STORE_FRESH : STORE_RESUME);
+        rc = store_open(&sw.st, path, &layout, comm_handle(c),
+                        opt->fresh ? STORE_FRESH : STORE_RESUME | (opt->retry_damaged ? STORE_RETRY_DAMAGED : 0));
         rc = comm_agree(c, rc);
+        if (rc == ADV_OK && opt->retry_damaged && comm_rank(c) == 0 && !opt->quiet)
+            printf("advsweep run: %ld damaged points will be rerun\n", store_damaged_reset(sw.st));
     }
     free(configs);
     free(flops);

@@ -70,6 +70,7 @@
 #define D_TARGETS_TAU "targets/tau"         /* (P, Q) float64, NaN padded, descending */
 #define D_TARGETS_STEP "targets/step"       /* (P, Q) int64: first t >= 1 with L_A <= tau, -1 */
 #define D_TARGETS_OUTCOME "targets/outcome" /* (P, Q) int8: OUTCOME_*, -1 padded */
+#define D_CHECKSUM "checksum"               /* (P) uint64: the point's checksum (checksum.c), 0 = none */
 
 /* /traj/NAME (P, K) and /eval/NAME (P, E); index 0 is "step" (int64), the rest float64 */
 #define N_TRAJ 5
@@ -184,6 +185,23 @@ void runs_pack_summary(const RunsType *rt, unsigned char *row, const TrainSummar
 
 /* dst[0..size) = src truncated to size-1 characters, zero-padded. */
 void text_copy(char *dst, size_t size, const char *src);
+
+/* ---- checksums (checksum.c) -------------------------------------------------------- */
+
+/* The datasets a point's checksum covers, opened on `file` (P rows). */
+typedef struct ChecksumSet ChecksumSet;
+int checksum_open(ChecksumSet **out, hid_t file, long P, const char *path);
+void checksum_close(ChecksumSet **cs);
+/* The checksums of rows [a, a + n) as the file holds them now. */
+int checksum_rows(ChecksumSet *cs, long a, long n, uint64_t *out);
+/* Recompute every final point's checksum (status done, failed, diverged) and
+ * compare with /checksum: damaged[i] = 1 where they differ (damaged: P
+ * entries, caller's). *has = 0 for a file without /checksum (nothing is
+ * compared). */
+int checksum_verify(hid_t file, const char *path, long P, const int8_t *status, unsigned char *damaged,
+                    long *n_damaged, long *n_checked, int *has);
+/* "5, 17, 230, ..." (at most 8) of the damaged points into buf. */
+void checksum_list(char *buf, size_t len, const unsigned char *damaged, long P, long n_damaged);
 
 /* ---- files ------------------------------------------------------------------------ */
 

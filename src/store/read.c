@@ -87,6 +87,38 @@ cleanup:
     return rc;
 }
 
+/* ---- verify ----------------------------------------------------------------------------- */
+
+int store_verify(const char *path, StoreVerify *out) {
+    memset(out, 0, sizeof *out);
+    hid_t f = H5I_INVALID_HID;
+    TRY(h5_open_sweep(&f, path, H5F_ACC_RDONLY));
+    int rc = ADV_OK;
+    int8_t *status = NULL;
+    unsigned char *damaged = NULL;
+    hsize_t dims[3] = {0};
+    if (h5_dims(f, D_STATUS, dims) != 1) {
+        rc = adv_err(ADV_ERR_INPUT, "%s: /%s is not a vector", path, D_STATUS);
+        goto cleanup;
+    }
+    long P = (long)dims[0];
+    status = xcalloc((size_t)P, 1);
+    damaged = xcalloc((size_t)P, 1);
+    CHECK(h5_read_all(f, D_STATUS, H5T_NATIVE_INT8, status)); /* first: a point finishing meanwhile is not checked */
+    CHECK(checksum_verify(f, path, P, status, damaged, &out->n_damaged, &out->checked, &out->has_checksums));
+    out->n_points = P;
+    if (out->n_damaged) {
+        out->damaged = xcalloc((size_t)out->n_damaged, sizeof(long));
+        for (long i = 0, k = 0; i < P; i++)
+            if (damaged[i]) out->damaged[k++] = i;
+    }
+cleanup:
+    free(damaged);
+    free(status);
+    h5_close(&f);
+    return rc;
+}
+
 /* ---- failures ---------------------------------------------------------------------------- */
 
 /* A string attribute of any length, in a new string; "" when absent. */
@@ -163,13 +195,16 @@ cleanup:
 
 /* ---- merge ------------------------------------------------------------------------------ */
 
+#define MERGE_DAMAGED (-1) /* an input's status of a point whose checksum does not match */
+
 typedef struct {
     const char *path;
     hid_t file;
-    int8_t *status;  /* (P) read before anything else of the file */
+    int8_t *status;  /* (P) read before anything else of the file; -1 where the point is damaged */
     long P;
     int64_t shard_index, shard_count;
     char hash[64];
+    long n_damaged;  /* points whose checksum does not match */
 } MergeInput;
 
 /* Precedence of a point's status across inputs (higher wins; ties: first input). */
@@ -179,6 +214,7 @@ static int status_rank(int s) {
     case RUN_DIVERGED: return 3;
     case RUN_FAILED: return 2;
     case RUN_RUNNING: return 1;
+    case MERGE_DAMAGED: return -1;
     default: return 0;
     }
 }
@@ -440,6 +476,17 @@ int store_merge_counts(const char *out_path, const char *const *inputs, int n_in
         m->P = (long)dims[0];
         m->status = xcalloc((size_t)m->P, 1);
         CHECK(h5_read_all(m->file, D_STATUS, H5T_NATIVE_INT8, m->status));
+        {
+            unsigned char *damaged = xcalloc((size_t)m->P, 1);
+            long n_damaged = 0, n_checked = 0;
+            int has = 0;
+            rc = checksum_verify(m->file, m->path, m->P, m->status, damaged, &n_damaged, &n_checked, &has);
+            for (long i = 0; rc == ADV_OK && i < m->P; i++)
+                if (damaged[i]) m->status[i] = MERGE_DAMAGED;
+            m->n_damaged = n_damaged;
+            free(damaged);
+            if (rc != ADV_OK) goto cleanup;
+        }
         CHECK(h5_attr_read_str(m->file, A_GRID_HASH, m->hash, sizeof m->hash));
         if (h5_attr_exists(m->file, A_SHARD_INDEX)) CHECK(h5_attr_read_i64(m->file, A_SHARD_INDEX, &m->shard_index));
         if (h5_attr_exists(m->file, A_SHARD_COUNT)) CHECK(h5_attr_read_i64(m->file, A_SHARD_COUNT, &m->shard_count));
@@ -461,6 +508,31 @@ int store_merge_counts(const char *out_path, const char *const *inputs, int n_in
     for (long i = 0; i < P; i++)
         for (int j = 1; j < n_inputs; j++)
             if (status_rank(in[j].status[i]) > status_rank(in[choice[i]].status[i])) choice[i] = j;
+    /* A damaged point is taken from an input that holds it intact; none: refused. */
+    for (int j = 0; j < n_inputs; j++) {
+        if (!in[j].n_damaged) continue;
+        long lost = 0, first = -1, replaced = 0;
+        for (long i = 0; i < P; i++) {
+            if (in[j].status[i] != MERGE_DAMAGED) continue;
+            int s = in[choice[i]].status[i]; /* the best other copy: it must be a result */
+            if (s != RUN_DONE && s != RUN_FAILED && s != RUN_DIVERGED) {
+                if (!lost++) first = i;
+            } else {
+                replaced++;
+            }
+        }
+        if (lost) {
+            rc = adv_err(ADV_ERR_IO,
+                         "%s: %ld point%s damaged (e.g. point %ld: its rows no longer match its checksum) and no "
+                         "other input holds %s intact; rerun %s there (advsweep run --retry-damaged) or leave the "
+                         "file out",
+                         in[j].path, lost, lost == 1 ? " is" : "s are", first, lost == 1 ? "it" : "them",
+                         lost == 1 ? "it" : "them");
+            goto cleanup;
+        }
+        adv_warn("%s: %ld damaged point%s (checksum) taken from other inputs instead", in[j].path, replaced,
+                 replaced == 1 ? "" : "s");
+    }
     if (taken) {
         for (int j = 0; j < n_inputs; j++) taken[j] = 0;
         for (long i = 0; i < P; i++)

@@ -45,6 +45,9 @@ struct Store {
     hid_t d_tau, d_tstep, d_toutcome;
     hid_t d_w0, d_w, d_fixed, d_x, d_y; /* H5I_INVALID_HID when absent */
     StoreLock *lock;  /* rank 0: the file's writer lock, held from before any change until closed */
+    hid_t d_checksum;    /* H5I_INVALID_HID in files written before checksums */
+    ChecksumSet *cs;     /* the rows a checksum covers (NULL without /checksum) */
+    long damaged_reset;  /* damaged points reset to pending by STORE_RETRY_DAMAGED */
 };
 
 /* ---- small helpers ------------------------------------------------------------------ */
@@ -304,6 +307,8 @@ static int create_matrices(hid_t file, const StoreLayout *l, long K, long E) {
     H5TRY(host = h5_str_type(HOST_BYTES), "cannot make a string type");
     CHECK(create_dataset(NULL, file, D_WORKER_HOST, host, host, 1, &P, empty));
     CHECK(create_dataset(NULL, file, D_WORKER_THREADS, H5T_STD_I32LE, H5T_NATIVE_INT32, 1, &P, &zero32));
+    const uint64_t no_checksum = 0;
+    CHECK(create_dataset(NULL, file, D_CHECKSUM, H5T_STD_U64LE, H5T_NATIVE_UINT64, 1, &P, &no_checksum));
     hsize_t targets[2] = {P, (hsize_t)at_least_one(l->targets_max)};
     const int8_t minus1_8 = -1;
     CHECK(create_group(file, G_TARGETS));
@@ -330,7 +335,7 @@ cleanup:
 
 /* The bytes of the datasets create_file makes (contiguous, allocated at creation). */
 static double layout_bytes(const StoreLayout *l, long K, long E) {
-    double row = 1 + REASON_BYTES + 8 + 8 + 12;  /* status, reason, plan, runs index and status */
+    double row = 1 + REASON_BYTES + 8 + 8 + 12 + 8; /* status, reason, plan, runs index and status, checksum */
     for (int i = 0; i < N_PARAMS; i++) row += 2.0 * (double)param_bytes(&PARAMS[i]); /* params and runs */
     for (int j = 0; j < N_SUMMARY_FIELDS; j++) row += 2.0 * (double)summary_bytes(&SUMMARY_FIELDS[j]);
     row += 8.0 * (N_TRAJ * (double)K + N_EVAL * (double)E) + 8 + 4 + HOST_BYTES + 4;
@@ -426,9 +431,11 @@ static int check_dims(hid_t f, const char *path, const char *name, int rank, con
 }
 
 /* The existing file at `path` must be a sweep of the same grid and shard. */
-static int check_resumable(const char *path, const StoreLayout *l) {
+static int check_resumable(const char *path, const StoreLayout *l, int retry_damaged, unsigned char **damaged_out) {
     int rc = ADV_OK;
     hid_t f = H5I_INVALID_HID;
+    int8_t *status = NULL;
+    unsigned char *damaged = NULL;
     char hash[64], want[17];
     int64_t shard_index = 0, shard_count = 1;
     rc = h5_open_sweep(&f, path, H5F_ACC_RDONLY);
@@ -482,6 +489,26 @@ static int check_resumable(const char *path, const StoreLayout *l) {
         CHECK(check_dims(f, path, D_DATA_X, 3, x));
         CHECK(check_dims(f, path, D_DATA_Y, 2, x));
     }
+    /* Every finished point must still hold what was written: a damaged one is never resumed over silently. */
+    status = xcalloc((size_t)P, 1);
+    damaged = xcalloc((size_t)P, 1);
+    CHECK(h5_read_all(f, D_STATUS, H5T_NATIVE_INT8, status));
+    long n_damaged = 0, n_checked = 0;
+    int has = 0;
+    CHECK(checksum_verify(f, path, (long)P, status, damaged, &n_damaged, &n_checked, &has));
+    if (n_damaged && !retry_damaged) {
+        char list[160];
+        checksum_list(list, sizeof list, damaged, (long)P, n_damaged);
+        rc = adv_err(ADV_ERR_IO,
+                     "%s: %ld finished point%s damaged (%s: the rows no longer match the checksum); rerun %s with "
+                     "--retry-damaged (advsweep status --verify lists them)",
+                     path, n_damaged, n_damaged == 1 ? " is" : "s are", list, n_damaged == 1 ? "it" : "them");
+        goto cleanup;
+    }
+    if (n_damaged) {
+        *damaged_out = damaged;
+        damaged = NULL;
+    }
     h5_close(&f);
     /* The run that resumes records its own size (for status's ETA); attributes are
      * rewritten in place, before any rank opens the file for points. */
@@ -494,6 +521,12 @@ static int check_resumable(const char *path, const StoreLayout *l) {
     H5TRY(H5Fclose(f), "%s: cannot close", path);
     f = H5I_INVALID_HID;
 cleanup:
+    if (rc != ADV_OK && *damaged_out) {
+        free(*damaged_out);
+        *damaged_out = NULL;
+    }
+    free(damaged);
+    free(status);
     h5_close(&f);
     return rc;
 }
@@ -506,15 +539,20 @@ static int check_layout(const StoreLayout *l) {
     return ADV_OK;
 }
 
-/* Rank 0: leave a file at `path` that this job can write into. */
-static int prepare_file(const char *path, const StoreLayout *l, int mode) {
+/* Rank 0: leave a file at `path` that this job can write into; *damaged (P
+ * flags, caller frees; NULL when none) the points to reset (STORE_RETRY_DAMAGED). */
+static int prepare_file(const char *path, const StoreLayout *l, int mode, unsigned char **damaged) {
     TRY(check_layout(l));
     struct stat sb;
-    if (mode == STORE_RESUME && stat(path, &sb) == 0) return check_resumable(path, l);
+    int base = mode & ~STORE_RETRY_DAMAGED;
+    if (base == STORE_RESUME && stat(path, &sb) == 0)
+        return check_resumable(path, l, (mode & STORE_RETRY_DAMAGED) != 0, damaged);
     return create_file(path, l);
 }
 
 /* ---- open (every rank) ----------------------------------------------------------------- */
+
+static int reset_damaged(Store *st, const unsigned char *damaged);
 
 static void store_free(Store *st) {
     if (!st) return;
@@ -539,6 +577,8 @@ static void store_free(Store *st) {
         for (int j = N_SUMMARY_FIELDS - 1; j >= 0; j--) h5_close(&st->t_summary[j]);
     h5_close(&st->d_runs);
     h5_close(&st->d_reason);
+    checksum_close(&st->cs);
+    h5_close(&st->d_checksum);
     h5_close(&st->d_status);
     h5_close(&st->t_host);
     h5_close(&st->t_reason);
@@ -567,6 +607,7 @@ static Store *store_alloc(const char *path) {
     st->d_wrank = st->d_whost = st->d_wthreads = H5I_INVALID_HID;
     st->d_tau = st->d_tstep = st->d_toutcome = H5I_INVALID_HID;
     st->d_w0 = st->d_w = st->d_fixed = st->d_x = st->d_y = H5I_INVALID_HID;
+    st->d_checksum = H5I_INVALID_HID;
     return st;
 }
 
@@ -636,6 +677,10 @@ static int open_handles(Store *st) {
         CHECK(open_ds(&st->d_x, st, D_DATA_X));
         CHECK(open_ds(&st->d_y, st, D_DATA_Y));
     }
+    if (h5_has_dataset(st->file, D_CHECKSUM)) {
+        CHECK(open_ds(&st->d_checksum, st, D_CHECKSUM));
+        CHECK(checksum_open(&st->cs, st->file, st->P, st->path));
+    }
     H5TRY(st->t_reason = h5_str_type(REASON_BYTES), "cannot make a string type");
     H5TRY(st->t_host = h5_str_type(HOST_BYTES), "cannot make a string type");
     CHECK(runs_type_build(&st->runs, 1));
@@ -660,18 +705,22 @@ int store_open(Store **out, const char *path, const StoreLayout *layout, int64_t
         st->size = 1;
     }
     int rc = ADV_OK;
+    unsigned char *damaged = NULL;
     if (st->rank == 0) {
         rc = store_lock_acquire(&st->lock, path, "run"); /* before anything is read or changed */
-        if (rc == ADV_OK) rc = prepare_file(path, layout, mode);
+        if (rc == ADV_OK) rc = prepare_file(path, layout, mode, &damaged);
     }
     if (st->parallel) rc = share_rc(st->comm, rc);
     if (rc != ADV_OK) {
+        free(damaged);
         store_lock_release(&st->lock);
         store_free(st);
         return rc;
     }
     rc = open_handles(st);
     if (st->parallel) rc = agree_rc(st->comm, rc, path);
+    if (rc == ADV_OK) rc = reset_damaged(st, damaged);
+    free(damaged);
     if (rc != ADV_OK) {
         char msg[1024];
         snprintf(msg, sizeof msg, "%s", adv_errmsg());
@@ -682,6 +731,8 @@ int store_open(Store **out, const char *path, const StoreLayout *layout, int64_t
     *out = st;
     return ADV_OK;
 }
+
+long store_damaged_reset(const Store *st) { return st ? st->damaged_reset : 0; }
 
 /* ---- status --------------------------------------------------------------------------- */
 
@@ -825,6 +876,11 @@ int store_write_point(Store *st, long index, const TrainSummary *sum, const Traj
     TRY(h5_write_row(st->d_wthreads, index, H5T_NATIVE_INT32, &wthreads, "/worker/threads"));
     TRY(write_extra(st, index, extra));
     TRY(write_runs_row(st, index, sum, sum->status));
+    if (st->cs) { /* what the file now holds for this point, read back */
+        uint64_t checksum = 0;
+        TRY(checksum_rows(st->cs, index, 1, &checksum));
+        TRY(h5_write_row(st->d_checksum, index, H5T_NATIVE_UINT64, &checksum, "/checksum"));
+    }
     return write_status(st, index, sum->status); /* last: status == 1 means complete */
 }
 
@@ -839,13 +895,38 @@ int store_mark_running(Store *st, long index) {
     return write_status(st, index, RUN_RUNNING);
 }
 
-/* Back to pending: reason and summary to their fill values, then status. */
+/* Back to pending: status first (from then on the rows are not a result), then
+ * reason, summary and the runs row to their fill values, and no checksum. */
 static int reset_point(Store *st, long index) {
     char reason[REASON_BYTES] = {0};
+    TRY(write_status(st, index, RUN_PENDING));
     TRY(h5_write_row(st->d_reason, index, st->t_reason, reason, "/reason"));
     for (int j = 0; j < N_SUMMARY_FIELDS; j++) TRY(write_summary_field(st, j, index, NULL, RUN_PENDING));
     TRY(write_runs_row(st, index, NULL, RUN_PENDING));
-    return write_status(st, index, RUN_PENDING);
+    const uint64_t none = 0;
+    if (st->d_checksum >= 0) TRY(h5_write_row(st->d_checksum, index, H5T_NATIVE_UINT64, &none, "/checksum"));
+    return ADV_OK;
+}
+
+/* Collective: rank 0 resets the points flagged in damaged (rank 0's; NULL: none). */
+static int reset_damaged(Store *st, const unsigned char *damaged) {
+    int rc = ADV_OK;
+    long n = 0;
+    if (st->rank == 0 && damaged)
+        for (long i = 0; rc == ADV_OK && i < st->P; i++)
+            if (damaged[i]) rc = reset_point(st, i), n++;
+    if (st->parallel) {
+        MPI_Bcast(&n, 1, MPI_LONG, 0, st->comm);
+        if (n > 0) {
+            if (H5Fflush(st->file, H5F_SCOPE_GLOBAL) < 0 && rc == ADV_OK)
+                rc = h5_fail(ADV_ERR_IO, "%s: cannot flush", st->path);
+            MPI_Barrier(st->comm);
+            rc = share_rc(st->comm, rc);
+            if (rc == ADV_OK && st->rank != 0) rc = store_refresh_status(st);
+        }
+    }
+    st->damaged_reset = n;
+    return rc;
 }
 
 int store_reset_failed(Store *st, long *count) {
