@@ -408,3 +408,89 @@ def test_cgroup_limit_is_a_budget(advsweep, tmp_path):
         assert proc.returncode == 0, proc.stderr
     finally:
         os.rmdir(group)
+
+
+# ---- checksums ---------------------------------------------------------------------------------------
+
+# done, failed (delta 1.9 cannot be placed) and diverged (lr 1e200) points, with stored weights and data
+MIXED = """\
+name: mixed
+seeds: 2
+fixed: {d: 3, n: 24, steps: 40, eval_count: 2, eval_steps: 2, m: 8, H: 2}
+grid:
+  delta: [0.05, 1.9]
+  lr: [0.01, 1e200]
+options: {store_weights: true}
+"""
+
+
+def analysis_module():
+    import importlib
+    import sys
+    sys.path.insert(0, str(ROOT / "analysis"))
+    return importlib.import_module("advsweep_analysis.load")
+
+
+def flip(path, dataset, row, col, byte=3):
+    """Flip one bit of element (row, col) of a contiguous dataset, in the file's bytes."""
+    with h5py.File(path, "r", locking=False) as f:
+        ds = f[dataset]
+        offset, per_row, size = ds.id.get_offset(), int(np.prod(ds.shape[1:])), ds.dtype.itemsize
+    with open(path, "r+b") as fh:
+        at = offset + (row * per_row + col) * size + byte
+        fh.seek(at)
+        b = fh.read(1)[0]
+        fh.seek(at)
+        fh.write(bytes([b ^ 0x10]))
+
+
+def test_python_and_c_checksums_agree(advsweep, tmp_path):
+    job = tmp_path / "mixed.yaml"
+    job.write_text(MIXED)
+    out = tmp_path / "mixed.h5"
+    run([advsweep, "run", str(job), "-o", str(out), "-q"], ranks=2, check=0)
+    load = analysis_module()
+    with h5py.File(out, "r", locking=False) as f:
+        st = f["status"][()]
+        assert {1, 2, 3} <= set(st.tolist())
+        stored = f["checksum"][()]
+        assert np.all(stored != 0)
+        assert np.array_equal(load.point_checksums(f, np.arange(len(st))), stored)
+    assert "8 finished points verified, 0 damaged" in run([advsweep, "status", "--verify", str(out)], check=0).stdout
+
+
+@pytest.mark.parametrize("ranks", [None, 3])
+def test_a_flipped_byte_is_noticed_by_every_reader(advsweep, jobs, reference, tmp_path, ranks):
+    """A bit flipped in the middle of a sweep file, inside a point's trajectory:
+    status --verify, merge, the analysis and resume all notice it and name the
+    point; --retry-damaged reruns it to the uninterrupted result."""
+    out = tmp_path / "flipped.h5"
+    out.write_bytes(reference["medium"].read_bytes())
+    with h5py.File(out, "r", locking=False) as f:
+        P, K = f["traj/clean_loss"].shape
+        point = P // 2
+        length = int(f["traj/length"][point])
+    flip(out, "traj/clean_loss", point, length // 2)
+    damaged = out.read_bytes()
+    proc = run([advsweep, "status", "--verify", str(out)], check=4)
+    assert f"{P - 1} finished points verified" not in proc.stdout and f"{P} finished points verified, 1 damaged" in \
+        proc.stdout
+    assert f"  point {point} (" in proc.stdout and "damaged" in one_line(proc.stderr)
+    proc = run([advsweep, "merge", "-o", str(tmp_path / "m.h5"), str(out)], check=4)
+    assert f"point {point}" in one_line(proc.stderr)
+    proc = run([advsweep, "merge", "-o", str(tmp_path / "m.h5"), str(out), str(reference["medium"])], check=0)
+    assert "damaged point (checksum) taken from other inputs" in proc.stderr
+    assert_same_results(reference["medium"], tmp_path / "m.h5")
+    report = run(["/usr/bin/python3", str(ROOT / "analysis" / "report.py"), str(out), "-o", str(tmp_path / "rep")],
+                 check=0)
+    assert f"1 damaged point(s) excluded ({point}:" in report.stderr
+    load = analysis_module()
+    points = load.read_sweep(str(out))
+    assert points.status[point] == load.DAMAGED and points.counts()["damaged"] == 1
+    proc = run([advsweep, "run", str(jobs / "medium.yaml"), "-o", str(out)], ranks=ranks, check=4)
+    assert f"1 finished point is damaged ({point}:" in proc.stderr and "--retry-damaged" in proc.stderr
+    assert out.read_bytes() == damaged  # refused: nothing changed
+    proc = run([advsweep, "run", str(jobs / "medium.yaml"), "-o", str(out), "--retry-damaged"], ranks=ranks, check=0)
+    assert "1 damaged points will be rerun" in proc.stdout and "1 to run" in proc.stdout
+    assert_same_results(reference["medium"], out)
+    assert "0 damaged" in run([advsweep, "status", "--verify", str(out)], check=0).stdout
