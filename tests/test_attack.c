@@ -210,6 +210,37 @@ static void test_pgd_increases_loss(void **state) {
     teardown(&s);
 }
 
+/* At the two-layer net's symmetric init f == 0 and the input gradient == 0 exactly, so
+ * FGSM and PGD (without a random first start; random restarts only tie, they never win)
+ * must return x itself, bit for bit, and PGD reports exactly log 2 per sample. */
+static void test_zero_gradient_returns_x(void **state) {
+    (void)state;
+    for (int act = ACT_RELU; act <= ACT_SOFTPLUS; act++) {
+        long n = 30, d = 7;
+        Setup s = setup(MODEL_TWOLAYER, 40, d, n, 0.3);
+        s.net->shape.activation = act;
+        Rng init;
+        rng_seed(&init, 8, RNG_INIT, 0);
+        net_init(s.net, &init); /* the symmetric init itself (setup perturbs it) */
+        double *Xadv = xcalloc((size_t)(n * d), sizeof(double)), *loss = xcalloc((size_t)n, sizeof(double));
+        AttackSpec specs[] = {{ATTACK_FGSM, 1, 0.3, 1, 0, 0.3, LOSS_LOGISTIC},
+                              {ATTACK_PGD, 8, 0.1, 1, 0, 0.3, LOSS_LOGISTIC},
+                              {ATTACK_PGD, 8, 0.1, 3, 0, 0.3, LOSS_LOGISTIC},
+                              {ATTACK_PGD, 4, 0.1, 2, 0, 0.3, LOSS_SQUARE}};
+        for (size_t k = 0; k < sizeof specs / sizeof specs[0]; k++) {
+            Rng rng;
+            rng_seed(&rng, 6, RNG_ATTACK, k);
+            int filled = attack_run(Xadv, loss, &specs[k], s.net, s.nw, s.aw, s.data->X, s.data->y, n, &rng);
+            assert_memory_equal(Xadv, s.data->X, (size_t)(n * d) * sizeof(double));
+            if (filled)
+                for (long i = 0; i < n; i++) assert_true(loss[i] == loss_value(specs[k].loss, 0.0, s.data->y[i]));
+        }
+        free(Xadv);
+        free(loss);
+        teardown(&s);
+    }
+}
+
 /* Same seed, same points; the random attack depends on its stream only. */
 static void test_attack_deterministic(void **state) {
     (void)state;
@@ -237,6 +268,7 @@ int main(int argc, char **argv) {
         cmocka_unit_test(test_every_attack_stays_in_ball),
         cmocka_unit_test(test_pgd_increases_loss),
         cmocka_unit_test(test_attack_deterministic),
+        cmocka_unit_test(test_zero_gradient_returns_x),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -177,33 +177,51 @@ static void test_blas_matches_naive(void **state) {
 }
 
 /* Eq. (4)'s symmetric initialisation: f(W0, x) = 0 for every x. */
+/* Eq. (4) at the symmetric init: f(W0, x) and the input gradient are exactly 0.0 (not
+ * merely small), for every activation and shapes that exercise BLAS's edge kernels. */
 static void test_twolayer_symmetric_init(void **state) {
     (void)state;
-    for (int act = ACT_RELU; act <= ACT_QUADRELU; act++) {
-        NetShape s = {MODEL_TWOLAYER, act, INPUT_LINEAR, 64, 1, 6};
-        Net *net = net_create(&s);
-        Rng rng;
-        rng_seed(&rng, 5, RNG_INIT, 0);
-        net_init(net, &rng);
-        NetWork *wk = network_create(&s, 50);
-        double X[50 * 6], f[50];
-        for (int i = 0; i < 50; i++) rng_sphere(&rng, X + i * 6, 6);
-        net_forward(f, net, wk, X, 50);
-        for (int i = 0; i < 50; i++) assert_true(fabs(f[i]) < 1e-12);
-        for (long r = 0; r < 32; r++) {
-            assert_true(net->a[r] == 1.0 || net->a[r] == -1.0);
-            assert_true(net->a[r + 32] == -net->a[r]);
-            assert_memory_equal(net->trained + r * 6, net->trained + (r + 32) * 6, 6 * sizeof(double));
-        }
-        if (act == ACT_QUADRELU) /* App. C.2: w uniform on the sphere of radius sqrt(d) */
-            for (long r = 0; r < 64; r++) {
-                double nrm = 0;
-                for (int k = 0; k < 6; k++) nrm += net->trained[r * 6 + k] * net->trained[r * 6 + k];
-                assert_true(fabs(sqrt(nrm) - sqrt(6.0)) < 1e-12);
+    static const long shapes[][3] = {{2, 1, 2}, {64, 50, 6}, {6, 7, 3}, {130, 33, 17}, {1024, 300, 40}, {512, 64, 2}};
+    for (size_t k = 0; k < sizeof shapes / sizeof shapes[0]; k++)
+        for (int act = ACT_RELU; act <= ACT_QUADRELU; act++) {
+            long m = shapes[k][0], n = shapes[k][1], d = shapes[k][2];
+            NetShape s = {MODEL_TWOLAYER, act, INPUT_LINEAR, m, 1, d};
+            Net *net = net_create(&s);
+            Rng rng;
+            rng_seed(&rng, 5 + k, RNG_INIT, 0);
+            net_init(net, &rng);
+            NetWork *wk = network_create(&s, n);
+            double *X = xcalloc((size_t)(n * d), sizeof(double)), *f = xcalloc((size_t)n, sizeof(double));
+            double *df = xcalloc((size_t)n, sizeof(double)), *dX = xcalloc((size_t)(n * d), sizeof(double));
+            double *dW = xcalloc((size_t)net->n_trained, sizeof(double));
+            for (long i = 0; i < n; i++) rng_sphere(&rng, X + i * d, (int)d);
+            for (long i = 0; i < n; i++) df[i] = rng_normal(&rng);
+            net_forward(f, net, wk, X, n);
+            for (long i = 0; i < n; i++)
+                if (f[i] != 0.0) fail_msg("m=%ld n=%ld d=%ld act=%d: f[%ld] = %.3g, not exactly 0", m, n, d, act, i, f[i]);
+            net_backward(dW, dX, df, net, wk, X, n);
+            for (long i = 0; i < n * d; i++)
+                if (dX[i] != 0.0) fail_msg("m=%ld n=%ld d=%ld act=%d: dX[%ld] = %.3g, not exactly 0", m, n, d, act, i, dX[i]);
+            /* The weight gradient is not zero: w_r and wbar_r get opposite gradients. */
+            for (long i = 0; i < net->n_trained / 2; i++) assert_true(dW[i] == -dW[net->n_trained / 2 + i]);
+            net_forward_naive(f, net, X, n);
+            for (long i = 0; i < n; i++) assert_true(f[i] == 0.0);
+            long half = m / 2;
+            for (long r = 0; r < half; r++) {
+                assert_true(net->a[r] == 1.0 || net->a[r] == -1.0);
+                assert_true(net->a[r + half] == -net->a[r]);
+                assert_memory_equal(net->trained + r * d, net->trained + (r + half) * d, (size_t)d * sizeof(double));
             }
-        network_destroy(&wk);
-        net_destroy(&net);
-    }
+            if (act == ACT_QUADRELU) /* App. C.2: w uniform on the sphere of radius sqrt(d) */
+                for (long r = 0; r < m; r++) {
+                    double nrm = 0;
+                    for (long j = 0; j < d; j++) nrm += net->trained[r * d + j] * net->trained[r * d + j];
+                    assert_true(fabs(sqrt(nrm) - sqrt((double)d)) < 1e-12);
+                }
+            free(X), free(f), free(df), free(dX), free(dW);
+            network_destroy(&wk);
+            net_destroy(&net);
+        }
 }
 
 /* Mean over samples of |row|^2 of an (n, m) plane. */

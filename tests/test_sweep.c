@@ -509,6 +509,7 @@ static void test_largest_grid(void **state) {
     assert_int_equal(sweep_costs(&c, job), ADV_OK);
     TrainConfig base;
     config_defaults(&base);
+    snprintf(base.targets, sizeof base.targets, "0.1"); /* every point answers the job's epsilon */
     for (long i = 0; i < n; i++) {
         TrainConfig cfg = point(job, i);
         if (cfg.m != i + 1) print_error("point %ld: m = %lld\n", i, (long long)cfg.m);
@@ -706,7 +707,7 @@ static void test_plan_suggestion(void **state) {
     job_destroy(&job);
 
     /* equal points of 20 minutes: one worker each */
-    job = parse_ok("fixed: {m: 16, d: 4, n: 8, steps: 10, lr: 0.1}\ngrid:\n  epsilon: [0.1, 0.2, 0.3, 0.4, 0.5]\n");
+    job = parse_ok("fixed: {m: 16, d: 4, n: 8, steps: 10, lr: 0.1}\ngrid:\n  delta: [0.01, 0.02, 0.03, 0.04, 0.05]\n");
     assert_int_equal(sweep_costs(&c, job), ADV_OK);
     req = (PlanRequest){.rate_gflops = c[0].cost / 1e9 / 1200, .cpus_per_task = 1};
     assert_int_equal(sweep_plan(&p, job, c, &req), ADV_OK);
@@ -729,6 +730,62 @@ static void test_plan_suggestion(void **state) {
     assert_true(p.time_limit_hours * 60 == ceil((p.wall_hours * 3600 * 1.3 + 300) / 60));
     free(c);
     job_destroy(&job);
+}
+
+/* Points that differ only in epsilon are one training run when epsilon does not enter the
+ * training (lr_rule free, or alpha and T given); every point answers all the job's epsilons. */
+static void test_epsilon_groups(void **state) {
+    (void)state;
+    Job *job = parse_ok("seeds: 2\nfixed: {d: 4, n: 8, steps: 10, targets: '0.5'}\n"
+                        "grid:\n  m: [8, 16]\n  epsilon: [0.2, 0.1, 0.05]\n  attack: [none, pgd]\n");
+    long P = job_points(job);
+    assert_int_equal(P, 24);
+    assert_int_equal(job_training_group_max(job), 3);
+    PointCost *c = NULL;
+    assert_int_equal(sweep_costs(&c, job), ADV_OK);
+    long runs = 0, members[3];
+    double total = 0;
+    for (long i = 0; i < P; i++) {
+        TrainConfig cfg, rep;
+        job_point(&cfg, job, i);
+        assert_string_equal(cfg.targets, "0.5,0.2,0.1,0.05");
+        long r = job_training_rep(job, i);
+        assert_int_equal(c[i].trained_as, r);
+        job_point(&rep, job, r);
+        /* the representative differs only in epsilon, and has the first one */
+        assert_true(rep.epsilon == 0.2);
+        rep.epsilon = cfg.epsilon;
+        assert_memory_equal(&rep, &cfg, sizeof cfg);
+        assert_int_equal(c[i].n_targets, 4);
+        if (r == i) {
+            runs++;
+            assert_int_equal(job_training_members(job, i, members), 3);
+            assert_int_equal(members[0], i);
+            for (int k = 0; k < 3; k++) assert_int_equal(job_training_rep(job, members[k]), i);
+            assert_true(c[i].cost > 0);
+        } else {
+            assert_true(c[i].cost == 0);
+            assert_int_equal(job_training_members(job, i, NULL), 1);
+        }
+        total += c[i].cost;
+    }
+    assert_int_equal(runs, 8); /* 2 widths x 2 attacks x 2 seeds */
+    SweepPlan p;
+    PlanRequest req = {.rate_gflops = 1, .cpus_per_task = 1, .ranks = 2};
+    assert_int_equal(sweep_plan(&p, job, c, &req), ADV_OK);
+    assert_true(fabs(p.total_cost - total) <= 1e-9 * total);
+    free(c);
+    job_destroy(&job);
+    /* The theorem rule derives alpha from epsilon: every point trains on its own. */
+    job = parse_ok("fixed: {d: 4, n: 8, steps: 10, lr_rule: theorem}\ngrid:\n  m: [8, 16]\n  epsilon: [0.2, 0.1]\n");
+    for (long i = 0; i < job_points(job); i++) {
+        assert_int_equal(job_training_rep(job, i), i);
+        assert_int_equal(job_training_members(job, i, NULL), 1);
+    }
+    job_destroy(&job);
+    /* targets is not an axis, and a bad list is named */
+    parse_fails("grid:\n  targets: ['0.1', '0.2']\n", "targets");
+    parse_fails("fixed: {targets: '0.1;0.2'}\n", "targets");
 }
 
 int main(int argc, char **argv) {
@@ -756,6 +813,7 @@ int main(int argc, char **argv) {
         cmocka_unit_test(test_order_costliest_first),
         cmocka_unit_test(test_plan_memory),
         cmocka_unit_test(test_plan_suggestion),
+        cmocka_unit_test(test_epsilon_groups),
         cmocka_unit_test(test_limit_depth),
         cmocka_unit_test(test_limit_nodes_anchors),
         cmocka_unit_test(test_limit_points),

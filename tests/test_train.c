@@ -4,6 +4,7 @@
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -23,7 +24,7 @@ static TrainConfig small_config(void) {
     cfg.delta = 0.1;
     cfg.epsilon = 0.05;
     cfg.attack = ATTACK_PGD;
-    cfg.c_alpha = 400;
+    cfg.c_alpha = 20; /* free rule: alpha = 20 / (m H^2), the theorem rule's step at c_alpha 400, eps 0.05 */
     cfg.steps = 600;
     cfg.seed = 1;
     return cfg;
@@ -54,6 +55,26 @@ static void test_step_rules(void **state) {
     cfg.lr = 0;    /* auto: derive alpha */
     cfg.max_steps = 1000000;
     TrainPlan p;
+    /* The epsilon-free rule (the default): alpha = c_alpha / (m H^2), T = max_steps; epsilon
+     * does not enter, so points that differ only in it are one training run. */
+    assert_int_equal(cfg.lr_rule, LR_RULE_FREE);
+    assert_int_equal(train_plan(&p, &cfg), ADV_OK);
+    assert_true(fabs(p.lr - 0.5 / (100.0 * 9)) < 1e-18);
+    assert_int_equal(p.steps, 1000000);
+    assert_int_equal(train_uses_epsilon(&cfg), 0);
+    TrainPlan p2;
+    cfg.epsilon = 0.05;
+    assert_int_equal(train_plan(&p2, &cfg), ADV_OK);
+    assert_true(p2.lr == p.lr && p2.steps == p.steps);
+    cfg.epsilon = 0.2;
+    cfg.c_alpha = 0; /* auto: 40 (free), 400 (theorem): the same step at epsilon = 0.1 */
+    assert_int_equal(train_plan(&p, &cfg), ADV_OK);
+    assert_true(fabs(p.lr - 40.0 / 900.0) < 1e-15 && p.c_alpha == 40.0);
+    cfg.lr_rule = LR_RULE_THEOREM;
+    assert_int_equal(train_uses_epsilon(&cfg), 1);
+    assert_int_equal(train_plan(&p, &cfg), ADV_OK);
+    assert_true(fabs(p.lr - 400.0 * 0.2 / 900.0) < 1e-15 && p.c_alpha == 400.0);
+    cfg.c_alpha = 0.5;
     assert_int_equal(train_plan(&p, &cfg), ADV_OK);
     double alpha = 0.5 * 0.2 / (100.0 * 9); /* Thm 4.1: c_alpha eps / (m H^2) */
     assert_true(fabs(p.lr - alpha) < 1e-18);
@@ -75,6 +96,7 @@ static void test_step_rules(void **state) {
     cfg.steps = 7;
     assert_int_equal(train_plan(&p, &cfg), ADV_OK);
     assert_true(p.lr == 0.01 && p.steps == 7);
+    assert_int_equal(train_uses_epsilon(&cfg), 0); /* nothing is derived from epsilon any more */
     assert_true(p.attack.step == 2.5 * cfg.delta / (double)cfg.pgd_steps);
 }
 
@@ -246,6 +268,138 @@ static void test_early_stop_and_abort(void **state) {
     trajectory_destroy(&traj);
 }
 
+/* Brute force: the first t >= 1 of losses[0..T] with losses[t] <= tau, or -1. */
+static int64_t first_below(const double *losses, int64_t T, double tau) {
+    for (int64_t t = 1; t <= T; t++)
+        if (losses[t] <= tau) return t;
+    return -1;
+}
+
+/* Drive a StopRule over losses[0..T]: the outcome as train_run would record it and the step it ended. */
+static int drive(StopRule *r, const double *losses, int64_t T, int64_t *end) {
+    int why = OUTCOME_NONE;
+    int64_t t = 0;
+    for (; t <= T; t++)
+        if ((why = stop_rule_step(r, t, losses[t])) != OUTCOME_NONE) break;
+    *end = t > T ? T : t;
+    return stop_rule_final(r, why);
+}
+
+/* The stopping rules on constructed loss sequences with known answers. */
+static void test_stop_rules(void **state) {
+    (void)state;
+    enum { T = 400 };
+    double L[T + 1];
+    int64_t steps[TARGETS_MAX], end;
+    TrainConfig cfg;
+    config_defaults(&cfg);
+    cfg.epsilon = 0.05;
+    snprintf(cfg.targets, sizeof cfg.targets, "0.2, 0.1");
+    TrainPlan plan;
+    assert_int_equal(train_plan(&plan, &cfg), ADV_OK);
+    assert_int_equal(plan.n_targets, 3);
+    assert_true(plan.targets[0] == 0.2 && plan.targets[1] == 0.1 && plan.targets[2] == 0.05);
+    assert_true(plan.stop_target == 0.05);
+    StopRule r;
+
+    /* Geometric decay, no early stop, no plateau: every first passage exact; reached. */
+    for (int t = 0; t <= T; t++) L[t] = 0.7 * pow(0.99, t);
+    L[0] = 0.01; /* W_0 never counts */
+    stop_rule_init(&r, &plan, &cfg, steps);
+    assert_int_equal(drive(&r, L, T, &end), OUTCOME_REACHED);
+    assert_int_equal(end, T);
+    for (int q = 0; q < 3; q++) assert_int_equal(steps[q], first_below(L, T, plan.targets[q]));
+    assert_true(steps[2] > steps[1] && steps[1] > steps[0] && steps[0] > 1);
+    stop_rule_release(&r);
+
+    /* Early stop after 3 steps at or below the smallest target. */
+    cfg.early_stop = 3;
+    stop_rule_init(&r, &plan, &cfg, steps);
+    assert_int_equal(drive(&r, L, T, &end), OUTCOME_REACHED);
+    assert_int_equal(end, first_below(L, T, 0.05) + 2);
+    stop_rule_release(&r);
+    /* ... and above it (an explicit early_stop_target): stopped by choice, smaller targets censored. */
+    cfg.early_stop_target = 0.1;
+    assert_int_equal(train_plan(&plan, &cfg), ADV_OK);
+    stop_rule_init(&r, &plan, &cfg, steps);
+    assert_int_equal(drive(&r, L, T, &end), OUTCOME_BUDGET);
+    assert_int_equal(end, first_below(L, T, 0.1) + 2);
+    assert_int_equal(steps[2], -1);
+    stop_rule_release(&r);
+    cfg.early_stop = 0;
+    cfg.early_stop_target = 0;
+    assert_int_equal(train_plan(&plan, &cfg), ADV_OK);
+
+    /* Converges to 0.08 (reaches 0.2 and 0.1 but not 0.05): a plateau, found at the first
+     * step whose best is within tol of the best W steps earlier. */
+    cfg.plateau_window = 50;
+    cfg.plateau_tol = 1e-3;
+    for (int t = 0; t <= T; t++) L[t] = 0.08 + 0.5 * exp(-t / 10.0) + (t % 2 ? 1e-3 : 0); /* noisy but converged */
+    stop_rule_init(&r, &plan, &cfg, steps);
+    assert_int_equal(drive(&r, L, T, &end), OUTCOME_PLATEAU);
+    int64_t want = -1;
+    double best[T + 1];
+    for (int t = 1; t <= T && want < 0; t++) {
+        best[t] = fmin(t > 1 ? best[t - 1] : INFINITY, L[t]);
+        if (t - 50 >= 1 && !(best[t] < best[t - 50] * (1 - 1e-3))) want = t;
+    }
+    assert_int_equal(end, want);
+    assert_true(steps[0] > 0 && steps[1] > 0 && steps[2] == -1);
+    stop_rule_release(&r);
+
+    /* Slow but steady progress (1/t): never a plateau within the budget, so censored. */
+    for (int t = 0; t <= T; t++) L[t] = 1.0 / (1.0 + t);
+    cfg.epsilon = 0.001;
+    snprintf(cfg.targets, sizeof cfg.targets, "auto");
+    assert_int_equal(train_plan(&plan, &cfg), ADV_OK);
+    stop_rule_init(&r, &plan, &cfg, steps);
+    assert_int_equal(drive(&r, L, T, &end), OUTCOME_BUDGET);
+    assert_int_equal(end, T);
+    stop_rule_release(&r);
+
+    /* A non-finite loss. */
+    L[7] = NAN;
+    stop_rule_init(&r, &plan, &cfg, steps);
+    assert_int_equal(drive(&r, L, T, &end), OUTCOME_DIVERGED);
+    assert_int_equal(end, 7);
+    stop_rule_release(&r);
+
+    /* Bad target lists are refused. */
+    const char *bad[] = {"0.1,,0.2", "x", "0.1 0.2", "-1", "0", "inf", "0.1,"};
+    for (size_t k = 0; k < sizeof bad / sizeof bad[0]; k++) {
+        snprintf(cfg.targets, sizeof cfg.targets, "%s", bad[k]);
+        assert_int_equal(config_validate(&cfg), ADV_ERR_INPUT);
+        assert_non_null(strstr(adv_errmsg(), "targets"));
+    }
+}
+
+/* A real run: the recorded first-passage step of every target equals a brute-force scan
+ * of the per-step surrogate losses (recorded at every step here), and eps_step is epsilon's. */
+static void test_target_steps_exact(void **state) {
+    (void)state;
+    TrainConfig cfg = small_config();
+    cfg.steps = 300;
+    cfg.record_dense = 100;
+    cfg.record_max = 400; /* T + 1 <= record_max: every step is recorded */
+    cfg.epsilon = 0.3;
+    snprintf(cfg.targets, sizeof cfg.targets, "0.6,0.5,0.4,0.2,0.1,0.05,1e-9");
+    TrainSummary sum;
+    Trajectory *traj;
+    assert_int_equal(run(&sum, &traj, &cfg, NULL), ADV_OK);
+    assert_int_equal(traj->count, cfg.steps + 1);
+    assert_int_equal(sum.n_targets, 8);
+    int reached = 0;
+    for (int q = 0; q < sum.n_targets; q++) {
+        assert_int_equal(sum.target_step[q], first_below(traj->surrogate, cfg.steps, sum.target_tau[q]));
+        assert_int_equal(sum.target_outcome[q], sum.target_step[q] >= 0 ? OUTCOME_REACHED : OUTCOME_BUDGET);
+        if (sum.target_tau[q] == 0.3) assert_int_equal(sum.eps_step, sum.target_step[q]);
+        reached += sum.target_step[q] >= 0;
+    }
+    assert_true(reached >= 3 && reached < sum.n_targets); /* 1e-9 is out of reach: a real mix */
+    assert_int_equal(sum.outcome, OUTCOME_BUDGET);
+    trajectory_destroy(&traj);
+}
+
 static void test_bad_inputs(void **state) {
     (void)state;
     TrainConfig cfg = small_config();
@@ -273,6 +427,8 @@ int main(int argc, char **argv) {
         cmocka_unit_test(test_divergence_is_a_result),
         cmocka_unit_test(test_early_stop_and_abort),
         cmocka_unit_test(test_bad_inputs),
+        cmocka_unit_test(test_stop_rules),
+        cmocka_unit_test(test_target_steps_exact),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -20,8 +20,10 @@ enum { INPUT_LINEAR, INPUT_RELU };
 enum { LOSS_LOGISTIC, LOSS_SQUARE };
 enum { DATA_SPHERE, DATA_TEACHER, DATA_SHATTER, DATA_FILE };
 enum { ATTACK_NONE, ATTACK_RANDOM, ATTACK_FGSM, ATTACK_PGD };
+enum { LR_RULE_FREE, LR_RULE_THEOREM };
 
 #define CONFIG_TEXT_MAX 256
+#define TARGETS_MAX 32 /* target losses one run answers (parameter `targets`) */
 
 typedef struct {
     /* network (eq. 1 deep, eq. 4 two-layer) */
@@ -51,14 +53,21 @@ typedef struct {
     int64_t eval_count;  /* evaluations spread evenly over the run, plus step 0 and the end */
     /* projected gradient descent */
     double R;            /* radius of B(R); INFINITY = no projection */
-    double epsilon;      /* target surrogate loss */
-    double lr;           /* alpha; 0 (auto) = derive from epsilon (Thm 4.1 / 5.1) */
-    int64_t steps;       /* T; 0 (auto) = derive from epsilon */
-    double c_alpha;      /* alpha = c_alpha * eps / (m H^2)  (deep), c_alpha * eps (two-layer) */
-    double c_T;          /* T = c_T R^2 / (m eps alpha)  (deep), c_T sqrt(m) / alpha (two-layer) */
-    int64_t max_steps;   /* cap on a derived T */
+    double epsilon;      /* target surrogate loss: success when some L_A(W_t) <= epsilon */
+    char targets[CONFIG_TEXT_MAX]; /* more targets answered by the same run: "0.2,0.1"; "auto" = the
+                                      job's epsilon values (always includes epsilon) */
+    int lr_rule;         /* LR_RULE_*: how auto alpha and T are derived */
+    double lr;           /* alpha; 0 (auto) = from lr_rule */
+    int64_t steps;       /* T; 0 (auto) = from lr_rule */
+    double c_alpha;      /* 0 (auto) = 400 (theorem) or 40 (free). theorem: alpha = c_alpha eps / (m H^2) (deep),
+                            c_alpha eps (two-layer); free: alpha = c_alpha / (m H^2) (deep), c_alpha (two-layer) */
+    double c_T;          /* theorem: T = c_T R^2 / (m eps alpha)  (deep), c_T sqrt(m) / alpha (two-layer) */
+    int64_t max_steps;   /* cap on a derived T (free: T = max_steps) */
     int64_t early_stop;  /* stop after this many consecutive steps with L_A <= target; 0 = off */
-    double early_stop_target; /* 0 (auto) = epsilon */
+    double early_stop_target; /* 0 (auto) = the smallest target */
+    int64_t plateau_window; /* W: stop as "plateau" when min L_A improved by less than plateau_tol
+                               (relative) over the last W steps; 0 = off */
+    double plateau_tol;
     /* recording */
     int64_t record_dense; /* record every step up to here ... */
     int64_t record_max;   /* ... then geometrically, at most this many records in all */
@@ -110,6 +119,11 @@ void config_defaults(TrainConfig *cfg);
  * quadratic relu only for the two-layer net, a data file for data=file, ...).
  * Returns ADV_ERR_INPUT with a one-line message on the first problem. */
 int config_validate(const TrainConfig *cfg);
+
+/* The run's targets: epsilon and the `targets` list, distinct, descending, into
+ * out[0..TARGETS_MAX). Returns their count, or -1 after ADV_ERR_INPUT naming the
+ * bad list. */
+int config_targets(double *out, const TrainConfig *cfg);
 
 /* Name of a CHOICE value, e.g. choice_name("attack", ATTACK_PGD) == "pgd". */
 const char *choice_name(const char *param, int value);

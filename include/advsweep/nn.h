@@ -10,6 +10,9 @@
  *   Init: A, W(h) entries N(0, 2/m); a entries N(0, 1).
  * Two-layer net, eq. (4): f = (1/sqrt m) sum_r a_r sigma(w_r . x), with rows
  *   w_{m/2+r} = w_r and a_{m/2+r} = -a_r at init, so f(W0, x) = 0. Trained: all w.
+ *   Evaluated as the paired half-sums m^-1/2 sum_{r<m/2} a_r (sigma(w_r.x) - sigma(w_{m/2+r}.x))
+ *   (a_{m/2+r} = -a_r is fixed), each half through its own GEMM of the same shape, so
+ *   f(W0, x) == 0.0 and the input gradient == 0.0 exactly at the symmetric init.
  *   Init: w_r ~ N(0, I_d) (relu, softplus) or uniform on the sphere of radius
  *   sqrt(d) (quadrelu, App. C.2); a_r uniform in {+1, -1}.
  *
@@ -44,7 +47,7 @@ typedef struct {
     double *Z;  /* (planes, n_max, m) pre-activations; Z[0] = A x only with the relu input layer, W x (two-layer) */
     double *Xa; /* (planes, n_max, m) post-activations x(h); x(0) = A x or relu(A x) */
     double *G;  /* (n_max, m) backward scratch */
-    double *G2; /* (n_max, m) backward scratch */
+    double *G2; /* (n_max, max(m, d)) backward scratch */
     double flops; /* running count of floating-point operations of the GEMM/GEMV model */
 } NetWork;
 

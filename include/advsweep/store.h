@@ -31,8 +31,10 @@ typedef struct {
     long n_points;              /* P */
     const TrainConfig *configs; /* (P) every point's parameters (borrowed) */
     const double *cost_flops;   /* (P) planned FLOPs per point, for ETAs (borrowed; may be NULL) */
+    const long *trained_as;     /* (P) the point whose run answers each point (borrowed; NULL = itself) */
     long records_max;           /* K: max plan.records over points */
     long evals_max;             /* E: max plan.evals over points */
+    long targets_max;           /* Q: max plan.n_targets over points (columns of /targets/\*) */
     const char *job_text;
     const char *job_name;
     const char *axes;           /* "m,attack,seed" */
@@ -115,6 +117,19 @@ typedef struct {
 /* Summarise the file at `path`. ADV_ERR_INPUT if it is not a sweep file (or a
  * newer layout), ADV_ERR_IO if it cannot be read. */
 int store_status_of(const char *path, StoreStatus *out);
+
+/* A failed or diverged point of a sweep file, and why (its /reason). */
+typedef struct {
+    long index;
+    int status; /* RUN_FAILED or RUN_DIVERGED */
+    char reason[STATUS_REASON_MAX];
+} StoreFailure;
+
+/* The failed and diverged points of the file at `path`, in index order:
+ * *out (caller frees; NULL when none) with *count entries, and the file's job
+ * text in *job_text (caller frees; "" when it has none), to label them.
+ * Errors as store_status_of. Serial, read-only, works while a sweep runs. */
+int store_failures_of(const char *path, StoreFailure **out, long *count, char **job_text);
 
 /* Combine sweep files of the same grid into a new file `out_path`: each point
  * is taken from the first input where it is done (else diverged/failed, else

@@ -57,6 +57,19 @@ void job_point(TrainConfig *cfg, const Job *job, long index);
 /* The point's axis values as "m=64, attack=pgd, seed=2" into buf[0..len)
  * ("" when the job has no axes); truncated to fit. */
 void job_point_label(char *buf, size_t len, const Job *job, long index);
+/* Points that differ only in epsilon are one training run when epsilon does not
+ * change the training (train_uses_epsilon == 0, e.g. lr_rule free): every point's
+ * `targets` holds all the job's epsilon values, so one run answers them all.
+ * job_training_rep gives the point whose training stands for `index` (itself,
+ * or the member of its group with the first epsilon of the axis);
+ * job_training_members writes the group of a representative `rep` (itself
+ * first) into members (may be NULL) and returns its size (1 if not grouped).
+ * At most the epsilon axis's length. */
+long job_training_rep(const Job *job, long index);
+long job_training_members(const Job *job, long rep, long *members);
+/* The largest group size of the job (for buffers). */
+long job_training_group_max(const Job *job);
+
 /* Fingerprint of the expanded grid: every point's parameters as text. */
 uint64_t job_grid_hash(const Job *job);
 int job_store_weights(const Job *job);
@@ -70,6 +83,8 @@ typedef struct {
     double bytes;      /* memory of one run */
     long records, evals;
     long n_trained, n_fixed;
+    int n_targets;     /* targets the run answers */
+    long trained_as;   /* job_training_rep: cost is 0 on points another point's run answers */
 } PointCost;
 
 /* costs[i] for every point (array of job_points entries, caller frees).

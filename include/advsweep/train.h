@@ -25,11 +25,22 @@
 
 /* Per-point status, as stored in the sweep file. */
 enum { RUN_PENDING = 0, RUN_DONE = 1, RUN_FAILED = 2, RUN_DIVERGED = 3, RUN_RUNNING = 4 };
+/* Why a run ended (per run, and per target for the targets it did not reach):
+ *   reached  the smallest target was met (every target then is)
+ *   plateau  min_t L_A improved by less than plateau_tol (relative) over the last
+ *            plateau_window steps: converged without reaching
+ *   budget   the step cap T came first while still improving: censored, not a failure
+ *   diverged L_A became NaN/Inf or the weights blew up */
+enum { OUTCOME_NONE = -1, OUTCOME_REACHED = 0, OUTCOME_PLATEAU = 1, OUTCOME_BUDGET = 2, OUTCOME_DIVERGED = 3 };
 #define STATUS_REASON_MAX 96
 
 /* What a configuration resolves to before it runs. */
 typedef struct {
     double lr;          /* alpha used */
+    double c_alpha;     /* the rule's constant used (auto resolved) */
+    int n_targets;      /* targets the run answers (config_targets): epsilon and the list */
+    double targets[TARGETS_MAX]; /* descending */
+    double stop_target; /* early-stop threshold used (auto = the smallest target) */
     int64_t steps;      /* T used (after the cap) */
     int steps_capped;   /* 1 if the derived T exceeded max_steps */
     long records;       /* length of the recording schedule */
@@ -44,10 +55,15 @@ typedef struct {
     double bytes;          /* memory of one run (parameters, activations, data) */
 } TrainPlan;
 
-/* Resolve alpha, T (Thm 4.1 / 5.1 rules when 0), the attacks and the
+/* Resolve alpha, T (lr_rule when auto), the targets, the attacks and the
  * schedules' lengths. Pure function of cfg. Returns ADV_ERR_INPUT if cfg is
  * inconsistent (config_validate) . */
 int train_plan(TrainPlan *plan, const TrainConfig *cfg);
+
+/* 1 if epsilon changes the training itself (the theorem rule deriving alpha or T
+ * from it), 0 if it only names a target (lr_rule free, or alpha and T given):
+ * then points that differ only in epsilon are one training run. */
+int train_uses_epsilon(const TrainConfig *cfg);
 
 /* The cost model behind TrainPlan.cost, fitted to wall times measured on this
  * project's machines (one thread, relu and softplus, m = 2..512, H = 1..3): a
@@ -107,7 +123,44 @@ typedef struct {
     double flops;            /* counted FLOPs of the whole run */
     int64_t diverged_step;   /* -1 unless diverged */
     int64_t data_points;     /* n actually trained on */
+    int32_t outcome;         /* OUTCOME_*: why the run ended */
+    int64_t trained_as;      /* index of the sweep point whose training produced this (set by the caller) */
+    /* Per target (not in SUMMARY_FIELDS; the store writes them as /targets/\*): */
+    int32_t n_targets;
+    double target_tau[TARGETS_MAX];      /* descending */
+    int64_t target_step[TARGETS_MAX];    /* first t >= 1 with L_A(W_t) <= tau, exact; -1 if none */
+    int8_t target_outcome[TARGETS_MAX];  /* OUTCOME_REACHED, else the run's outcome */
 } TrainSummary;
+
+/* The stopping rules of a run, on the sequence L_A(W_0), L_A(W_1), ...: first
+ * passage of every target, early stop, plateau. Pure state, no numerics, so
+ * tests can drive it with constructed loss sequences. */
+typedef struct {
+    int n_targets;
+    const double *targets;   /* (n_targets) descending, borrowed */
+    int64_t *first_step;     /* (n_targets) out: first t >= 1 with loss <= target, -1 */
+    double stop_target;      /* early stop threshold */
+    int64_t early_stop;      /* consecutive steps <= stop_target that stop the run; 0 = off */
+    int64_t window;          /* plateau window W (0 = off) */
+    double tol;              /* plateau relative tolerance */
+    double *best_ring;       /* (window + 1) best-so-far of the last W + 1 steps (owned) */
+    double best;             /* min over t >= 1 so far */
+    int64_t below;           /* current run of steps <= stop_target */
+    int reached;             /* the smallest target was met */
+} StopRule;
+
+/* Set up with the plan's targets; first_step (n_targets) receives the steps.
+ * Free with stop_rule_release. */
+void stop_rule_init(StopRule *r, const TrainPlan *plan, const TrainConfig *cfg, int64_t *first_step);
+void stop_rule_release(StopRule *r);
+/* Feed L_A(W_t) for t = 0, 1, 2, ... in order. Returns OUTCOME_NONE to go on,
+ * OUTCOME_REACHED when the early stop fires, OUTCOME_PLATEAU when the window
+ * shows no progress, OUTCOME_DIVERGED for a non-finite loss. The caller ends
+ * at T with stop_rule_final. */
+int stop_rule_step(StopRule *r, int64_t t, double loss);
+/* The outcome of a run that ended for `why` (OUTCOME_NONE: it reached the step
+ * cap): reached if the smallest target was met, else why (budget at the cap). */
+int stop_rule_final(const StopRule *r, int why);
 
 /* The summary's fields, described once for the storage module and printers. */
 typedef enum { FIELD_I32, FIELD_I64, FIELD_F64, FIELD_TEXT } FieldType;

@@ -107,7 +107,8 @@ NetWork *network_create(const NetShape *shape, long n_max) {
     wk->Z = xaligned(plane * (size_t)wk->planes * sizeof(double));
     wk->Xa = xaligned(plane * (size_t)wk->planes * sizeof(double));
     wk->G = xaligned(plane * sizeof(double));
-    wk->G2 = xaligned(plane * sizeof(double));
+    /* G2 doubles as the two-layer net's (n, d) product scratch */
+    wk->G2 = xaligned((size_t)n_max * (size_t)(shape->m > shape->d ? shape->m : shape->d) * sizeof(double));
     return wk;
 }
 
@@ -152,17 +153,38 @@ static void activate(double *restrict Xa, const double *restrict Z, long count, 
     }
 }
 
+/* D[i][r] = sigma(Z[i][r]) - sigma(Z[i][half + r]) for r < half, rows of stride 2 half:
+ * the two halves of the two-layer net, exactly 0 where they are equal. */
+static void pair_difference(double *restrict D, const double *restrict Z, long n, long half, int activation) {
+#pragma omp parallel for schedule(static)
+    for (long i = 0; i < n; i++) {
+        const double *z = Z + i * 2 * half;
+        double *out = D + i * 2 * half;
+        if (activation == ACT_RELU)
+            for (long r = 0; r < half; r++) out[r] = (z[r] > 0 ? z[r] : 0.0) - (z[half + r] > 0 ? z[half + r] : 0.0);
+        else
+            for (long r = 0; r < half; r++) out[r] = act_value(activation, z[r]) - act_value(activation, z[half + r]);
+    }
+}
+
 void net_forward(double *f, const Net *net, NetWork *wk, const double *X, long n) {
     const NetShape *s = &net->shape;
     long m = s->m, d = s->d;
     long plane = n * m;
     if (s->model == MODEL_TWOLAYER) {
-        // Z0 = X W^T   (n,d) x (d,m) -> (n,m)
-        cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)n, (int)m, (int)d, 1.0, X, (int)d, net->trained,
-                    (int)d, 0.0, wk->Z, (int)m);
-        activate(wk->Xa, wk->Z, plane, s->activation);
-        // f = sigma(Z0) a / sqrt(m)
-        cblas_dgemv(CblasRowMajor, CblasNoTrans, (int)n, (int)m, 1.0 / sqrt((double)m), wk->Xa, (int)m, net->a, 1,
+        /* Eq. (4) as paired half-sums: f = m^-1/2 sum_{r<m/2} a_r (sigma(w_r.x) - sigma(wbar_r.x)),
+         * with a'_r = -a_r. The halves go through two GEMMs of one shape, so at the symmetric
+         * init (wbar_r == w_r) they are bitwise equal and f(W0, x) is exactly 0. */
+        long half = m / 2;
+        const double *W1 = net->trained, *W2 = net->trained + half * d;
+        // Z[:, :m/2] = X W1^T,  Z[:, m/2:] = X W2^T   (n,d) x (d,m/2) -> (n,m/2) each
+        cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)n, (int)half, (int)d, 1.0, X, (int)d, W1, (int)d,
+                    0.0, wk->Z, (int)m);
+        cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)n, (int)half, (int)d, 1.0, X, (int)d, W2, (int)d,
+                    0.0, wk->Z + half, (int)m);
+        pair_difference(wk->Xa, wk->Z, n, half, s->activation);
+        // f = (sigma(Z1) - sigma(Z2)) a[:m/2] / sqrt(m)
+        cblas_dgemv(CblasRowMajor, CblasNoTrans, (int)n, (int)half, 1.0 / sqrt((double)m), wk->Xa, (int)m, net->a, 1,
                     0.0, f, 1);
         wk->flops += (double)n * net_flops_forward(s);
         return;
@@ -204,6 +226,28 @@ static void top_gradient(double *restrict G, const double *restrict Z, const dou
     }
 }
 
+/* The two-layer net's pairs: G[i][r] = scale df[i] a[r] sigma'(Z[i][r]) and
+ * G[i][half + r] = scale df[i] a[r] sigma'(Z[i][half + r]) for r < half (rows of stride 2 half). */
+static void top_gradient_pairs(double *restrict G, const double *restrict Z, const double *restrict df,
+                               const double *restrict a, long n, long half, double scale, int activation) {
+#pragma omp parallel for schedule(static)
+    for (long i = 0; i < n; i++) {
+        double gi = scale * df[i];
+        const double *z = Z + i * 2 * half;
+        double *g = G + i * 2 * half;
+        for (long r = 0; r < half; r++) {
+            double ga = gi * a[r];
+            if (activation == ACT_RELU) {
+                g[r] = z[r] > 0 ? ga : 0.0;
+                g[half + r] = z[half + r] > 0 ? ga : 0.0;
+            } else {
+                g[r] = ga * act_deriv(activation, z[r]);
+                g[half + r] = ga * act_deriv(activation, z[half + r]);
+            }
+        }
+    }
+}
+
 /* G *= sigma'(Z) elementwise. */
 static void mask_gradient(double *restrict G, const double *restrict Z, long count, int activation) {
     if (activation == ACT_RELU) {
@@ -222,15 +266,29 @@ void net_backward(double *dW, double *dX, const double *df, const Net *net, NetW
     long plane = n * m;
     wk->flops += (double)n * net_flops_backward(s, dW != NULL, dX != NULL);
     if (s->model == MODEL_TWOLAYER) {
-        top_gradient(wk->G, wk->Z, df, net->a, n, m, 1.0 / sqrt((double)m), s->activation);
-        // dW = G^T X   (m,n) x (n,d) -> (m,d)
-        if (dW)
-            cblas_dgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)m, (int)d, (int)n, 1.0, wk->G, (int)m, X, (int)d,
-                        0.0, dW, (int)d);
-        // dX = G W   (n,m) x (m,d) -> (n,d)
-        if (dX)
-            cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)n, (int)d, (int)m, 1.0, wk->G, (int)m,
-                        net->trained, (int)d, 0.0, dX, (int)d);
+        /* G[:, :m/2] = df a sigma'(Z1) / sqrt m and G[:, m/2:] = df a sigma'(Z2) / sqrt m with the
+         * same a[:m/2] (a'_r = -a_r carries the sign): equal at the symmetric init. */
+        long half = m / 2;
+        const double *W1 = net->trained, *W2 = net->trained + half * d;
+        top_gradient_pairs(wk->G, wk->Z, df, net->a, n, half, 1.0 / sqrt((double)m), s->activation);
+        // dW1 = G1^T X,  dW2 = -G2^T X   (m/2,n) x (n,d) -> (m/2,d) each
+        if (dW) {
+            cblas_dgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)half, (int)d, (int)n, 1.0, wk->G, (int)m, X,
+                        (int)d, 0.0, dW, (int)d);
+            cblas_dgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)half, (int)d, (int)n, -1.0, wk->G + half, (int)m,
+                        X, (int)d, 0.0, dW + half * d, (int)d);
+        }
+        /* dX = G1 W1 - G2 W2: two products of one shape, then one exact subtraction, so the
+         * input gradient is exactly 0 at the symmetric init (no cancellation inside a GEMM). */
+        if (dX) {
+            // dX = G1 W1,  P = G2 W2   (n,m/2) x (m/2,d) -> (n,d) each
+            cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)n, (int)d, (int)half, 1.0, wk->G, (int)m, W1,
+                        (int)d, 0.0, dX, (int)d);
+            cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)n, (int)d, (int)half, 1.0, wk->G + half,
+                        (int)m, W2, (int)d, 0.0, wk->G2, (int)d);
+            long count = n * d;
+            for (long i = 0; i < count; i++) dX[i] -= wk->G2[i];
+        }
         return;
     }
     double *G = wk->G, *Gnext = wk->G2;
@@ -264,14 +322,14 @@ static double forward_one(const Net *net, const double *x, double *z, double *xa
     const NetShape *s = &net->shape;
     long m = s->m, d = s->d;
     if (s->model == MODEL_TWOLAYER) {
-        double f = 0.0;
         for (long r = 0; r < m; r++) {
             double dot = 0.0;
             for (long k = 0; k < d; k++) dot += net->trained[r * d + k] * x[k];
             z[r] = dot;
             xa[r] = act_value(s->activation, dot);
-            f += net->a[r] * xa[r];
         }
+        double f = 0.0, half = (double)(m / 2);
+        for (long r = 0; r < (long)half; r++) f += net->a[r] * (xa[r] - xa[(long)half + r]); /* a'_r = -a_r */
         return f / sqrt((double)m);
     }
     for (long j = 0; j < m; j++) {

@@ -37,6 +37,7 @@
 #define A_BLAS_KERNEL "blas_kernel"
 #define A_OMP_THREADS "omp_threads"
 #define A_RANKS "ranks"
+#define A_TARGETS_MAX "targets_max"
 
 /* groups */
 #define G_PARAMS "params"
@@ -47,12 +48,14 @@
 #define G_PLAN "plan"
 #define G_WEIGHTS "weights"
 #define G_DATA "data"
+#define G_TARGETS "targets"
 
 /* datasets */
 #define D_STATUS "status"             /* (P) int8, written last */
 #define D_REASON "reason"             /* (P) string REASON_BYTES */
 #define D_RUNS "runs"                 /* (P) compound */
 #define D_PLAN_FLOPS "plan/flops"     /* (P) float64 */
+#define D_PLAN_TRAINED_AS "plan/trained_as" /* (P) int64: the point whose training run answers this one */
 #define D_TRAJ_LENGTH "traj/length"   /* (P) int32 */
 #define D_EVAL_LENGTH "eval/length"   /* (P) int32 */
 #define D_WORKER_RANK "worker/rank"   /* (P) int32 */
@@ -64,6 +67,9 @@
 #define D_DATA_X "data/X"             /* (P, N, D) */
 #define D_DATA_Y "data/y"             /* (P, N) */
 #define D_SUMMARY_WALL "summary/wall_time"
+#define D_TARGETS_TAU "targets/tau"         /* (P, Q) float64, NaN padded, descending */
+#define D_TARGETS_STEP "targets/step"       /* (P, Q) int64: first t >= 1 with L_A <= tau, -1 */
+#define D_TARGETS_OUTCOME "targets/outcome" /* (P, Q) int8: OUTCOME_*, -1 padded */
 
 /* /traj/NAME (P, K) and /eval/NAME (P, E); index 0 is "step" (int64), the rest float64 */
 #define N_TRAJ 5

@@ -30,7 +30,7 @@ struct Store {
     int parallel;     /* 0: STORE_SERIAL (sec2), 1: MPI-IO on comm */
     MPI_Comm comm;    /* MPI_COMM_NULL when serial */
     int rank, size;
-    long P, K, E;     /* points, trajectory records, evaluations */
+    long P, K, E, Q;  /* points, trajectory records, evaluations, targets */
     long Nw, Nf, N, D; /* optional /weights and /data sizes (0 when absent) */
     int8_t *status;   /* (P) this process's copy of /status */
     RunsType runs;    /* native row type of /runs */
@@ -42,6 +42,7 @@ struct Store {
     hid_t d_traj[N_TRAJ], d_traj_len;
     hid_t d_eval[N_EVAL], d_eval_len;
     hid_t d_wrank, d_whost, d_wthreads;
+    hid_t d_tau, d_tstep, d_toutcome;
     hid_t d_w0, d_w, d_fixed, d_x, d_y; /* H5I_INVALID_HID when absent */
 };
 
@@ -181,6 +182,7 @@ static int write_root_attributes(hid_t file, const StoreLayout *l, long K, long 
     TRY(h5_attr_write_str(file, A_BLAS_KERNEL, l->blas_kernel));
     TRY(h5_attr_write_i64(file, A_OMP_THREADS, l->omp_threads));
     TRY(h5_attr_write_i64(file, A_RANKS, l->ranks));
+    TRY(h5_attr_write_i64(file, A_TARGETS_MAX, at_least_one(l->targets_max)));
     return ADV_OK;
 }
 
@@ -229,6 +231,11 @@ static int create_point_tables(hid_t file, const StoreLayout *l) {
         for (hsize_t k = 0; k < P; k++) flops[k] = l->cost_flops ? l->cost_flops[k] : NAN;
         rc = create_written(file, D_PLAN_FLOPS, H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, P, flops);
         free(flops);
+        if (rc != ADV_OK) goto cleanup;
+        int64_t *rep = xcalloc(P, sizeof(int64_t));
+        for (hsize_t k = 0; k < P; k++) rep[k] = l->trained_as ? (int64_t)l->trained_as[k] : (int64_t)k;
+        rc = create_written(file, D_PLAN_TRAINED_AS, H5T_STD_I64LE, H5T_NATIVE_INT64, P, rep);
+        free(rep);
         if (rc != ADV_OK) goto cleanup;
     }
     /* /runs: index, pending status, parameters, summary fill values; in blocks of rows. */
@@ -296,6 +303,12 @@ static int create_matrices(hid_t file, const StoreLayout *l, long K, long E) {
     H5TRY(host = h5_str_type(HOST_BYTES), "cannot make a string type");
     CHECK(create_dataset(NULL, file, D_WORKER_HOST, host, host, 1, &P, empty));
     CHECK(create_dataset(NULL, file, D_WORKER_THREADS, H5T_STD_I32LE, H5T_NATIVE_INT32, 1, &P, &zero32));
+    hsize_t targets[2] = {P, (hsize_t)at_least_one(l->targets_max)};
+    const int8_t minus1_8 = -1;
+    CHECK(create_group(file, G_TARGETS));
+    CHECK(create_dataset(NULL, file, D_TARGETS_TAU, H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, 2, targets, &nan));
+    CHECK(create_dataset(NULL, file, D_TARGETS_STEP, H5T_STD_I64LE, H5T_NATIVE_INT64, 2, targets, &minus1_64));
+    CHECK(create_dataset(NULL, file, D_TARGETS_OUTCOME, H5T_STD_I8LE, H5T_NATIVE_INT8, 2, targets, &minus1_8));
     if (l->store_weights) {
         hsize_t w[2] = {P, (hsize_t)at_least_one(l->weights_max)};
         hsize_t f[2] = {P, (hsize_t)at_least_one(l->fixed_max)};
@@ -472,6 +485,9 @@ static void store_free(Store *st) {
     h5_close(&st->d_fixed);
     h5_close(&st->d_w);
     h5_close(&st->d_w0);
+    h5_close(&st->d_toutcome);
+    h5_close(&st->d_tstep);
+    h5_close(&st->d_tau);
     h5_close(&st->d_wthreads);
     h5_close(&st->d_whost);
     h5_close(&st->d_wrank);
@@ -511,6 +527,7 @@ static Store *store_alloc(const char *path) {
     for (int k = 0; k < N_EVAL; k++) st->d_eval[k] = H5I_INVALID_HID;
     st->d_traj_len = st->d_eval_len = H5I_INVALID_HID;
     st->d_wrank = st->d_whost = st->d_wthreads = H5I_INVALID_HID;
+    st->d_tau = st->d_tstep = st->d_toutcome = H5I_INVALID_HID;
     st->d_w0 = st->d_w = st->d_fixed = st->d_x = st->d_y = H5I_INVALID_HID;
     return st;
 }
@@ -566,6 +583,10 @@ static int open_handles(Store *st) {
     CHECK(open_ds(&st->d_wrank, st, D_WORKER_RANK));
     CHECK(open_ds(&st->d_whost, st, D_WORKER_HOST));
     CHECK(open_ds(&st->d_wthreads, st, D_WORKER_THREADS));
+    CHECK(dim_of(st, D_TARGETS_TAU, 1, &st->Q));
+    CHECK(open_ds(&st->d_tau, st, D_TARGETS_TAU));
+    CHECK(open_ds(&st->d_tstep, st, D_TARGETS_STEP));
+    CHECK(open_ds(&st->d_toutcome, st, D_TARGETS_OUTCOME));
     if (h5_has_dataset(st->file, D_WEIGHTS_W)) {
         CHECK(dim_of(st, D_WEIGHTS_W, 1, &st->Nw));
         CHECK(dim_of(st, D_WEIGHTS_FIXED, 1, &st->Nf));
@@ -707,6 +728,21 @@ static int write_trajectory(Store *st, long index, const Trajectory *tr) {
     return ADV_OK;
 }
 
+/* /targets/{tau,step,outcome} rows of a point: its n_targets values, padded. */
+static int write_targets(Store *st, long index, const TrainSummary *sum) {
+    long count = sum ? sum->n_targets : 0;
+    if (count > st->Q)
+        return adv_err(ADV_ERR_INTERNAL, "%s: point %ld has %ld targets; the file has room for %ld", st->path, index,
+                       count, st->Q);
+    int8_t *outcome = xcalloc((size_t)st->Q, 1);
+    for (long q = 0; q < st->Q; q++) outcome[q] = q < count ? sum->target_outcome[q] : -1;
+    int rc = h5_write_row(st->d_toutcome, index, H5T_NATIVE_INT8, outcome, "/targets/outcome");
+    free(outcome);
+    TRY(rc);
+    TRY(write_padded(st->d_tau, index, st->Q, sum ? sum->target_tau : NULL, count, "/targets/tau"));
+    return write_steps(st->d_tstep, index, st->Q, sum ? sum->target_step : NULL, count, "/targets/step");
+}
+
 static int write_extra(Store *st, long index, const StorePointData *x) {
     if (!x || st->d_w < 0) return ADV_OK;
     if (x->n_trained > st->Nw || x->n_fixed > st->Nf || x->n > st->N || x->d > st->D)
@@ -736,6 +772,7 @@ int store_write_point(Store *st, long index, const TrainSummary *sum, const Traj
     TRY(h5_write_row(st->d_reason, index, st->t_reason, reason, "/reason"));
     for (int j = 0; j < N_SUMMARY_FIELDS; j++) TRY(write_summary_field(st, j, index, sum, sum->status));
     TRY(write_trajectory(st, index, traj));
+    TRY(write_targets(st, index, sum));
     int32_t wrank = worker ? worker->rank : -1, wthreads = worker ? worker->threads : 0;
     char host[HOST_BYTES];
     text_copy(host, sizeof host, worker ? worker->host : "");

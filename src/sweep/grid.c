@@ -124,8 +124,14 @@ int sweep_costs(PointCost **costs, const Job *job) {
             .evals = plan.evals,
             .n_trained = (long)(deep ? cfg.H * cfg.m * cfg.m : cfg.m * cfg.d),
             .n_fixed = (long)(deep ? cfg.m * cfg.d + cfg.m : cfg.m),
+            .n_targets = plan.n_targets,
         };
         memcpy(&prev, &cfg, sizeof prev); /* padding too (job_point copies it) */
+    }
+    /* A point whose result another point's run gives costs nothing of its own. */
+    for (long i = 0; i < points; i++) {
+        out[i].trained_as = job_training_rep(job, i);
+        if (out[i].trained_as != i) out[i].cost = 0;
     }
     *costs = out;
     return ADV_OK;

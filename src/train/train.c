@@ -38,6 +38,8 @@ const SummaryField SUMMARY_FIELDS[] = {
     SFIELD(flops, FIELD_F64, "counted floating-point operations"),
     SFIELD(diverged_step, FIELD_I64, "step of the first NaN/Inf, -1 if none"),
     SFIELD(data_points, FIELD_I64, "training points"),
+    SFIELD(outcome, FIELD_I32, "why the run ended: 0 reached, 1 plateau, 2 budget (censored), 3 diverged; -1 none"),
+    SFIELD(trained_as, FIELD_I64, "index of the point whose training produced this row"),
 };
 const int N_SUMMARY_FIELDS = (int)(sizeof SUMMARY_FIELDS / sizeof SUMMARY_FIELDS[0]);
 
@@ -94,14 +96,20 @@ int train_plan(TrainPlan *plan, const TrainConfig *cfg) {
     memset(plan, 0, sizeof *plan);
     TRY(config_validate(cfg));
     double m = (double)cfg->m, eps = cfg->epsilon;
+    int theorem = cfg->lr_rule == LR_RULE_THEOREM;
+    /* auto c_alpha: both rules take the same step at epsilon = 0.1 */
+    plan->c_alpha = cfg->c_alpha > 0 ? cfg->c_alpha : theorem ? 400.0 : 40.0;
+    double scale = theorem ? eps : 1.0; /* the theorems' alpha is proportional to epsilon */
     if (cfg->model == MODEL_DEEP) {
         double H = (double)cfg->H;
-        plan->lr = cfg->lr > 0 ? cfg->lr : cfg->c_alpha * eps / (m * H * H); /* Thm 4.1 */
+        plan->lr = cfg->lr > 0 ? cfg->lr : plan->c_alpha * scale / (m * H * H); /* Thm 4.1 */
     } else {
-        plan->lr = cfg->lr > 0 ? cfg->lr : cfg->c_alpha * eps; /* Thm 5.1 */
+        plan->lr = cfg->lr > 0 ? cfg->lr : plan->c_alpha * scale; /* Thm 5.1 */
     }
     if (cfg->steps > 0) {
         plan->steps = cfg->steps;
+    } else if (!theorem) {
+        plan->steps = cfg->max_steps; /* no epsilon to derive T from: the budget is the cap */
     } else {
         double T = cfg->model == MODEL_DEEP ? cfg->c_T * cfg->R * cfg->R / (m * eps * plan->lr) /* Thm 4.1 */
                                             : cfg->c_T * sqrt(m) / plan->lr;                    /* Thm 5.1 */
@@ -113,6 +121,9 @@ int train_plan(TrainPlan *plan, const TrainConfig *cfg) {
             if (plan->steps < 1) plan->steps = 1;
         }
     }
+    plan->n_targets = config_targets(plan->targets, cfg);
+    if (plan->n_targets < 1) return ADV_ERR_INPUT;
+    plan->stop_target = cfg->early_stop_target > 0 ? cfg->early_stop_target : plan->targets[plan->n_targets - 1];
     schedule_counts(&plan->records, &plan->evals, cfg, plan->steps);
     plan->attack = (AttackSpec){cfg->attack,
                                 (long)cfg->pgd_steps,
@@ -145,6 +156,59 @@ int train_plan(TrainPlan *plan, const TrainConfig *cfg) {
     plan->bytes = 8.0 * (3 * trained + m * (double)cfg->d + m + (2 * planes + 2) * n * m + 5 * n * (double)cfg->d) +
                   8.0 * 6 * (double)cfg->record_max;
     return ADV_OK;
+}
+
+int train_uses_epsilon(const TrainConfig *cfg) {
+    return cfg->lr_rule == LR_RULE_THEOREM && (cfg->lr == 0 || cfg->steps == 0);
+}
+
+/* ----- stopping rules ------------------------------------------------------------ */
+
+void stop_rule_init(StopRule *r, const TrainPlan *plan, const TrainConfig *cfg, int64_t *first_step) {
+    memset(r, 0, sizeof *r);
+    r->n_targets = plan->n_targets;
+    r->targets = plan->targets;
+    r->first_step = first_step;
+    for (int q = 0; q < r->n_targets; q++) first_step[q] = -1;
+    r->stop_target = plan->stop_target;
+    r->early_stop = cfg->early_stop;
+    r->window = cfg->plateau_window;
+    r->tol = cfg->plateau_tol;
+    r->best = INFINITY;
+    if (r->window > 0) r->best_ring = xcalloc((size_t)r->window + 1, sizeof(double));
+}
+
+void stop_rule_release(StopRule *r) {
+    free(r->best_ring);
+    r->best_ring = NULL;
+}
+
+int stop_rule_step(StopRule *r, int64_t t, double loss) {
+    if (!isfinite(loss)) return OUTCOME_DIVERGED;
+    if (t < 1) return OUTCOME_NONE; /* W_0 is not trained: it neither reaches nor starts a window */
+    if (loss < r->best) r->best = loss;
+    /* Targets are descending: once one is not met, no smaller one is. */
+    for (int q = 0; q < r->n_targets && loss <= r->targets[q]; q++)
+        if (r->first_step[q] < 0) r->first_step[q] = t;
+    if (r->n_targets > 0 && r->first_step[r->n_targets - 1] >= 0) r->reached = 1;
+    r->below = loss <= r->stop_target ? r->below + 1 : 0;
+    if (r->early_stop > 0 && r->below >= r->early_stop) return OUTCOME_REACHED;
+    if (r->window > 0) {
+        long slots = (long)r->window + 1;
+        r->best_ring[t % slots] = r->best;
+        if (t - r->window >= 1) {
+            double before = r->best_ring[(t - r->window) % slots];
+            /* converged: the best loss moved by less than tol (relative) in W steps */
+            if (!(r->best < before * (1.0 - r->tol))) return OUTCOME_PLATEAU;
+        }
+    }
+    return OUTCOME_NONE;
+}
+
+int stop_rule_final(const StopRule *r, int why) {
+    if (r->reached) return OUTCOME_REACHED;
+    /* the step cap, or an early stop above the smallest target: censored either way */
+    return why == OUTCOME_NONE || why == OUTCOME_REACHED ? OUTCOME_BUDGET : why;
 }
 
 /* Depends on T, record_dense and record_max only (schedule_counts keys on them). */
@@ -404,6 +468,8 @@ int train_run(TrainSummary *sum, Trajectory *traj, const TrainConfig *cfg, const
     sum->steps_planned = plan.steps;
     sum->eps_step = -1;
     sum->diverged_step = -1;
+    sum->trained_as = -1;
+    sum->outcome = OUTCOME_NONE;
     sum->min_surrogate = INFINITY;
     sum->data_points = data->n;
     sum->final_robust_loss = sum->final_robust_acc = NAN;
@@ -423,10 +489,10 @@ int train_run(TrainSummary *sum, Trajectory *traj, const TrainConfig *cfg, const
     }
     double *loss_buf = xcalloc((size_t)data->n, sizeof(double));
     double start = adv_now(), last_progress = start;
-    double target = cfg->early_stop_target > 0 ? cfg->early_stop_target : cfg->epsilon;
-    int64_t below_target = 0;
+    StopRule stop;
+    stop_rule_init(&stop, &plan, cfg, sum->target_step);
     double blowup = 0.0; /* |W_t - W0| / |W0| of an unprojected run */
-    int rc = ADV_OK;
+    int rc = ADV_OK, why = OUTCOME_NONE;
     for (int64_t t = 0;; t++) {
         if (hooks->abort_flag && *hooks->abort_flag) {
             rc = ADV_INTERRUPTED;
@@ -434,16 +500,16 @@ int train_run(TrainSummary *sum, Trajectory *traj, const TrainConfig *cfg, const
         }
         double surrogate, sur_acc;
         trainer_attack_forward(tr, t, &surrogate, &sur_acc);
+        why = stop_rule_step(&stop, t, surrogate);
         /* finite losses can hide weights running off towards 1e300: that diverged too */
-        int diverged = !isfinite(surrogate) || !(blowup <= WEIGHT_BLOWUP);
+        int diverged = why == OUTCOME_DIVERGED || !(blowup <= WEIGHT_BLOWUP);
+        if (diverged) why = OUTCOME_DIVERGED;
         if (t == 0) sum->init_surrogate = surrogate;
         if ((t >= 1 || plan.steps == 0) && surrogate < sum->min_surrogate) {
             sum->min_surrogate = surrogate;
             sum->min_step = t;
         }
-        if (t >= 1 && sum->eps_step < 0 && surrogate <= cfg->epsilon) sum->eps_step = t;
-        below_target = surrogate <= target ? below_target + 1 : 0;
-        int last = t == plan.steps || diverged || (cfg->early_stop > 0 && below_target >= cfg->early_stop);
+        int last = t == plan.steps || why != OUTCOME_NONE;
         sum->steps_run = t;
         sum->final_surrogate = surrogate;
         sum->final_surrogate_acc = sur_acc;
@@ -473,6 +539,15 @@ int train_run(TrainSummary *sum, Trajectory *traj, const TrainConfig *cfg, const
             last_progress = adv_now();
         }
     }
+    /* Why it ended, per run and per target; epsilon's own first step. */
+    sum->outcome = stop_rule_final(&stop, why);
+    sum->n_targets = plan.n_targets;
+    for (int q = 0; q < plan.n_targets; q++) {
+        sum->target_tau[q] = plan.targets[q];
+        sum->target_outcome[q] = (int8_t)(sum->target_step[q] >= 0 ? OUTCOME_REACHED : sum->outcome);
+        if (plan.targets[q] == cfg->epsilon) sum->eps_step = sum->target_step[q];
+    }
+    stop_rule_release(&stop);
     if (rc == ADV_OK && plan.steps == 0) sum->min_surrogate = sum->init_surrogate;
     sum->wall_time = adv_now() - start;
     sum->flops = tr->nw->flops;

@@ -17,6 +17,7 @@ static const char *const INPUT_NAMES[] = {"linear", "relu", NULL};
 static const char *const LOSS_NAMES[] = {"logistic", "square", NULL};
 static const char *const DATA_NAMES[] = {"sphere", "teacher", "shatter", "file", NULL};
 static const char *const ATTACK_NAMES[] = {"none", "random", "fgsm", "pgd", NULL};
+static const char *const LR_RULE_NAMES[] = {"free", "theorem", NULL};
 
 #define OFF(field) offsetof(TrainConfig, field)
 #define BIG 9.0e15 /* largest integer we accept: exact in a double */
@@ -60,19 +61,31 @@ const ParamSpec PARAMS[] = {
     {"R", PARAM_REAL, OFF(R), "inf", 0, INFINITY, PARAM_MIN_OPEN | PARAM_ALLOW_INF, NULL,
      "radius of B(R): |W(h) - W0(h)|_F <= R / sqrt(m) (deep), |W - W0|_F <= R (two-layer); inf = no projection"},
     {"epsilon", PARAM_REAL, OFF(epsilon), "0.1", 0, 1e300, PARAM_MIN_OPEN, NULL,
-     "target surrogate loss epsilon (success: min_t L_A <= epsilon)"},
+     "target surrogate loss epsilon (success: some L_A(W_t) <= epsilon, t >= 1)"},
+    {"targets", PARAM_TEXT, OFF(targets), "auto", 0, 0, 0, NULL,
+     "target losses answered by the same run, comma-separated (first step with L_A <= each is recorded); "
+     "auto = the job's epsilon values; epsilon is always one of them"},
+    {"lr_rule", PARAM_CHOICE, OFF(lr_rule), "free", 0, 0, 0, LR_RULE_NAMES,
+     "rule for an auto step size: free = c_alpha / (m H^2) (deep) or c_alpha (two-layer), epsilon-free, T = "
+     "max_steps; theorem = Thm 4.1 / 5.1: alpha proportional to epsilon and T derived from it"},
     {"lr", PARAM_REAL, OFF(lr), "auto", 0, 1e300, PARAM_MIN_OPEN | PARAM_ZERO_AUTO, NULL,
-     "step size alpha; auto = c_alpha eps / (m H^2) (deep, Thm 4.1) or c_alpha eps (two-layer, Thm 5.1)"},
+     "step size alpha; auto = from lr_rule"},
     {"steps", PARAM_INT, OFF(steps), "1000", 1, BIG, PARAM_ZERO_AUTO, NULL,
-     "gradient steps T; auto = c_T R^2 / (m eps alpha) (deep) or c_T sqrt(m) / alpha (two-layer), capped"},
-    {"c_alpha", PARAM_REAL, OFF(c_alpha), "400", 0, 1e300, PARAM_MIN_OPEN, NULL,
-     "constant of the step-size rule (400: calibrated so that the default problem converges in 1000 steps)"},
-    {"c_T", PARAM_REAL, OFF(c_T), "1", 0, 1e300, PARAM_MIN_OPEN, NULL, "constant of the step-count rule"},
-    {"max_steps", PARAM_INT, OFF(max_steps), "1000", 1, BIG, 0, NULL, "cap on a derived T"},
+     "gradient steps T; auto = max_steps (free) or c_T R^2 / (m eps alpha) (deep), c_T sqrt(m) / alpha "
+     "(two-layer) (theorem), capped at max_steps"},
+    {"c_alpha", PARAM_REAL, OFF(c_alpha), "auto", 0, 1e300, PARAM_MIN_OPEN | PARAM_ZERO_AUTO, NULL,
+     "constant of the step-size rule; auto = 40 (free) or 400 (theorem): the same step at epsilon = 0.1, "
+     "calibrated so that the default problem converges in 1000 steps"},
+    {"c_T", PARAM_REAL, OFF(c_T), "1", 0, 1e300, PARAM_MIN_OPEN, NULL, "constant of the step-count rule (theorem)"},
+    {"max_steps", PARAM_INT, OFF(max_steps), "1000", 1, BIG, 0, NULL, "cap on a derived T; T itself under lr_rule free"},
     {"early_stop", PARAM_INT, OFF(early_stop), "0", 0, BIG, 0, NULL,
-     "stop after this many consecutive steps with L_A <= early_stop_target; 0 = off"},
+     "stop after this many consecutive steps with L_A <= early_stop_target (outcome reached); 0 = off"},
     {"early_stop_target", PARAM_REAL, OFF(early_stop_target), "auto", 0, 1e300, PARAM_MIN_OPEN | PARAM_ZERO_AUTO, NULL,
-     "early-stop threshold; auto = epsilon"},
+     "early-stop threshold; auto = the smallest target"},
+    {"plateau_window", PARAM_INT, OFF(plateau_window), "0", 0, BIG, 0, NULL,
+     "stop as a plateau when min_t L_A improved by less than plateau_tol (relative) over this many steps; 0 = off"},
+    {"plateau_tol", PARAM_REAL, OFF(plateau_tol), "1e-3", 0, 1, PARAM_MIN_OPEN | PARAM_MAX_OPEN, NULL,
+     "relative improvement of min_t L_A below which a window of steps counts as a plateau"},
     {"record_dense", PARAM_INT, OFF(record_dense), "100", 1, 1e7, 0, NULL, "record every step up to this one"},
     {"record_max", PARAM_INT, OFF(record_max), "256", 2, 1e7, 0, NULL,
      "at most this many trajectory records (geometrically spaced after record_dense)"},
@@ -220,8 +233,52 @@ int config_validate(const TrainConfig *c) {
     if (c->data != DATA_FILE && c->data_file[0] != '\0')
         return adv_err(ADV_ERR_INPUT, "parameter data_file: given but data=%s (set data=file to use it)",
                        choice_name("data", c->data));
+    double targets[TARGETS_MAX];
+    if (config_targets(targets, c) < 0) return ADV_ERR_INPUT;
     if (c->record_dense >= c->record_max)
         return adv_err(ADV_ERR_INPUT, "parameter record_dense: bad value '%lld' (must be < record_max = %lld)",
                        (long long)c->record_dense, (long long)c->record_max);
     return ADV_OK;
+}
+
+/* Ascending order for qsort. */
+static int by_value(const void *a, const void *b) {
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+int config_targets(double *out, const TrainConfig *c) {
+    double v[TARGETS_MAX + 1];
+    int count = 0;
+    v[count++] = c->epsilon;
+    const char *p = c->targets;
+    while (isspace((unsigned char)*p)) p++;
+    if (strcmp(p, "auto") != 0 && *p) {
+        for (;;) {
+            char *end;
+            errno = 0;
+            double t = strtod(p, &end);
+            const char *q = end;
+            while (isspace((unsigned char)*q)) q++;
+            if (end == p || errno || !(t > 0) || !isfinite(t) || (*q && *q != ','))
+                return adv_err(ADV_ERR_INPUT,
+                               "parameter targets: bad value '%s' (must be positive numbers separated by commas, or auto)",
+                               c->targets), -1;
+            if (count == TARGETS_MAX + 1)
+                return adv_err(ADV_ERR_INPUT, "parameter targets: more than %d targets", TARGETS_MAX), -1;
+            v[count++] = t;
+            if (!*q) break;
+            p = q + 1;
+            while (isspace((unsigned char)*p)) p++;
+        }
+    }
+    qsort(v, (size_t)count, sizeof v[0], by_value);
+    int distinct = 0;
+    for (int i = count - 1; i >= 0; i--) /* descending, without repeats */
+        if (distinct == 0 || v[i] != out[distinct - 1]) {
+            if (distinct == TARGETS_MAX)
+                return adv_err(ADV_ERR_INPUT, "parameter targets: more than %d targets", TARGETS_MAX), -1;
+            out[distinct++] = v[i];
+        }
+    return distinct;
 }
