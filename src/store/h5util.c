@@ -123,7 +123,7 @@ int h5_open_sweep(hid_t *file, const char *path, unsigned flags) {
     }
     char tool[64];
     int64_t version = 0;
-    CHECK(h5_attr_read_str(f, A_TOOL, tool, sizeof tool));
+    CHECK(h5_attr_read_line(f, A_TOOL, tool, sizeof tool));
     if (strcmp(tool, TOOL_NAME) != 0) {
         rc = adv_err(ADV_ERR_INPUT, "%s: not an advsweep sweep file (tool is '%s')", path, tool);
         goto cleanup;
@@ -251,13 +251,18 @@ int h5_attr_read_str(hid_t obj, const char *name, char *buf, size_t len) {
         H5TRY(H5Aread(attr, mtype, tmp), "cannot read attribute %s", name);
         snprintf(buf, len, "%s", tmp);
     }
-    for (char *q = buf; *q; q++)
-        if ((unsigned char)*q < 0x20 || *q == 0x7f) *q = '?';
 cleanup:
     free(tmp);
     h5_close(&mtype);
     h5_close(&ftype);
     h5_close(&attr);
+    return rc;
+}
+
+int h5_attr_read_line(hid_t obj, const char *name, char *buf, size_t len) {
+    int rc = h5_attr_read_str(obj, name, buf, len);
+    for (char *q = buf; *q; q++)
+        if ((unsigned char)*q < 0x20 || *q == 0x7f) *q = '?';
     return rc;
 }
 

@@ -147,9 +147,11 @@ int h5_attr_write_str(hid_t obj, const char *name, const char *value);
 int h5_attr_write_i64(hid_t obj, const char *name, int64_t value);
 /* Overwrite an existing scalar integer attribute in place. */
 int h5_attr_update_i64(hid_t obj, const char *name, int64_t value);
-/* Read a one-line string attribute (fixed or variable length) into buf[0..len),
- * truncated; control characters become '?' (the text goes into messages). */
+/* Read a string attribute (fixed or variable length) into buf[0..len), truncated. */
 int h5_attr_read_str(hid_t obj, const char *name, char *buf, size_t len);
+/* h5_attr_read_str for one-line texts (tool, names, hashes, dates): control
+ * characters become '?', since the text goes into messages and listings. */
+int h5_attr_read_line(hid_t obj, const char *name, char *buf, size_t len);
 int h5_attr_read_i64(hid_t obj, const char *name, int64_t *value);
 int h5_attr_exists(hid_t obj, const char *name);
 

@@ -55,8 +55,8 @@ int store_status_of(const char *path, StoreStatus *out) {
     long P = (long)dims[0];
     CHECK(read_shard(f, path, &shard_index, &shard_count));
     if (h5_attr_exists(f, A_RANKS)) CHECK(h5_attr_read_i64(f, A_RANKS, &ranks));
-    if (h5_attr_exists(f, A_JOB_NAME)) CHECK(h5_attr_read_str(f, A_JOB_NAME, out->job_name, sizeof out->job_name));
-    if (h5_attr_exists(f, A_CREATED)) CHECK(h5_attr_read_str(f, A_CREATED, out->created, sizeof out->created));
+    if (h5_attr_exists(f, A_JOB_NAME)) CHECK(h5_attr_read_line(f, A_JOB_NAME, out->job_name, sizeof out->job_name));
+    if (h5_attr_exists(f, A_CREATED)) CHECK(h5_attr_read_line(f, A_CREATED, out->created, sizeof out->created));
     status = xcalloc((size_t)P, 1);
     flops = xcalloc((size_t)P, sizeof(double));
     wall = xcalloc((size_t)P, sizeof(double));
@@ -65,7 +65,8 @@ int store_status_of(const char *path, StoreStatus *out) {
     CHECK(read_doubles_or_nan(f, D_PLAN_FLOPS, flops, P));
     CHECK(read_doubles_or_nan(f, D_SUMMARY_WALL, wall, P));
     trained_as = xcalloc((size_t)P, sizeof(int64_t));
-    if (h5_has_dataset(f, D_PLAN_TRAINED_AS)) CHECK(h5_read_all(f, D_PLAN_TRAINED_AS, H5T_NATIVE_INT64, trained_as));
+    if (h5_has_dataset(f, D_PLAN_TRAINED_AS))
+        CHECK(h5_read_all(f, D_PLAN_TRAINED_AS, H5T_NATIVE_INT64, trained_as, (hsize_t)P));
     else
         for (long i = 0; i < P; i++) trained_as[i] = i;
     out->n_points = P;
@@ -111,6 +112,10 @@ static int read_text_attr(hid_t obj, const char *name, char **out) {
     H5TRY(attr = H5Aopen(obj, name, H5P_DEFAULT), "cannot open attribute %s", name);
     H5TRY(ftype = H5Aget_type(attr), "cannot read the type of attribute %s", name);
     size_t size = H5Tis_variable_str(ftype) > 0 ? (1u << 24) : H5Tget_size(ftype) + 1;
+    if (size > (1u << 24)) { /* more than 16 MiB is a damaged file, not a job text */
+        rc = adv_err(ADV_ERR_INPUT, "attribute %s is a string of %zu bytes (a damaged file?)", name, size - 1);
+        goto cleanup;
+    }
     *out = xcalloc(size, 1);
     rc = h5_attr_read_str(obj, name, *out, size);
 cleanup:
@@ -141,9 +146,9 @@ int store_failures_of(const char *path, StoreFailure **out, long *count, char **
     status = xcalloc((size_t)P, 1);
     reasons = xcalloc((size_t)P, REASON_BYTES);
     /* /status first: a reason is written before its point's status */
-    CHECK(h5_read_all(f, D_STATUS, H5T_NATIVE_INT8, status));
+    CHECK(h5_read_all(f, D_STATUS, H5T_NATIVE_INT8, status, (hsize_t)P));
     H5TRY(rtype = h5_str_type(REASON_BYTES), "cannot make a string type");
-    CHECK(h5_read_all(f, D_REASON, rtype, reasons));
+    CHECK(h5_read_all(f, D_REASON, rtype, reasons, (hsize_t)P));
     CHECK(read_text_attr(f, A_JOB_TEXT, job_text));
     long n = 0;
     for (long i = 0; i < P; i++) n += status[i] == RUN_FAILED || status[i] == RUN_DIVERGED;
@@ -168,7 +173,7 @@ cleanup:
     free(status);
     h5_close(&rtype);
     h5_close(&f);
-    return rc;
+    return h5_in_file(rc, path);
 }
 
 /* ---- merge ------------------------------------------------------------------------------ */
@@ -458,7 +463,7 @@ int store_merge_counts(const char *out_path, const char *const *inputs, int n_in
         m->P = (long)dims[0];
         m->status = xcalloc((size_t)m->P, 1);
         CHECK(h5_in_file(h5_read_all(m->file, D_STATUS, H5T_NATIVE_INT8, m->status, (hsize_t)m->P), m->path));
-        CHECK(h5_in_file(h5_attr_read_str(m->file, A_GRID_HASH, m->hash, sizeof m->hash), m->path));
+        CHECK(h5_in_file(h5_attr_read_line(m->file, A_GRID_HASH, m->hash, sizeof m->hash), m->path));
         CHECK(read_shard(m->file, m->path, &m->shard_index, &m->shard_count));
         if (j > 0 && strcmp(m->hash, in[0].hash) != 0) {
             rc = adv_err(ADV_ERR_INPUT,

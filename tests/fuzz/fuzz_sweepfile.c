@@ -1,5 +1,5 @@
 /* fuzz_sweepfile.c — libFuzzer target: the readers of files a user hands to
- * advsweep — store_status_of (status), store_merge_counts (merge, the file
+ * advsweep — store_status_of and store_failures_of (status, status --failed), store_merge_counts (merge, the file
  * first and second), store_open with STORE_RESUME (run on an existing file)
  * and store_read_data (data=file).
  *
@@ -434,6 +434,17 @@ static void run_readers(unsigned which) {
         for (int k = 0; k < 5; k++) sum += s.counts[k];
         if (s.n_points < 0 || sum > s.n_points || s.shard_count < 1) broken("status: %ld points, %ld counted", s.n_points, sum);
     }
+    StoreFailure *fail = NULL;
+    long n_fail = 0;
+    char *text = NULL;
+    rc = store_failures_of(g_input, &fail, &n_fail, &text);
+    check_rc("store_failures_of", rc, 1);
+    check_no_open_ids("store_failures_of");
+    if (rc == ADV_OK && (!text || n_fail < 0 || (n_fail > 0) != (fail != NULL))) broken("failures: %ld", n_fail);
+    for (long k = 0; k < n_fail; k++)
+        if (strlen(fail[k].reason) >= sizeof fail[k].reason) broken("an unterminated reason");
+    free(fail);
+    free(text);
     switch (which % 4) {
     case 0: merge_one(g_input, g_template); break;
     case 1: merge_one(g_template, g_input); break;

@@ -20,7 +20,7 @@ dict=()
 # -rss_limit_mb / -malloc_limit_mb: a damaged file must not make us allocate gigabytes.
 TMPDIR="$work/tmp" "$bin" -max_total_time="$seconds" -timeout=30 -rss_limit_mb=2560 -malloc_limit_mb=1024 \
   -print_final_stats=1 -artifact_prefix="$work/" "${dict[@]}" "$work/new" "$dir/corpus/$target" 2>&1 \
-  | grep -v -E '^#[0-9]+\s+(NEW|REDUCE|pulse)' # progress lines: the final stats say how far it got
+  | grep -v -E '^#[0-9]+\s+(NEW|REDUCE|pulse)|^advsweep: warning: |^".*" # Uses: ' # progress, merge warnings, dictionary
 rc=${PIPESTATUS[0]}
 shopt -s nullglob
 found=("$work"/crash-* "$work"/leak-* "$work"/timeout-* "$work"/oom-* "$work"/slow-unit-*)
