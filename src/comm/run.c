@@ -145,6 +145,7 @@ static void run_point(Sweep *sw, long index, Report *rep) {
     long n_members = job_training_members(sw->job, index, sw->members);
     const int8_t *status = store_status(sw->st);
     int rc = ADV_OK;
+    lifeline_check(); /* a rank whose job is gone writes no row */
     for (long k = 0; k < n_members && rc == ADV_OK; k++)
         if (!is_final(status[sw->members[k]])) rc = store_mark_running(sw->st, sw->members[k]);
     if (rc != ADV_OK) {
@@ -211,6 +212,7 @@ static void run_point(Sweep *sw, long index, Report *rep) {
         msum.eps_step = -1;
         for (int q = 0; q < sum.n_targets; q++)
             if (sum.target_tau[q] == mcfg.epsilon) msum.eps_step = sum.target_step[q];
+        lifeline_check(); /* the job may have ended while this point trained */
         int wrc = store_write_point(sw->st, member, &msum, traj, &worker, sw->store_weights ? &extra : NULL);
         if (wrc != ADV_OK) {
             adv_warn("point %ld: could not write its results: %s", member, adv_errmsg());
@@ -486,7 +488,8 @@ int sweep_run(Comm *c, const RunOptions *opt) {
     }
     rc = comm_agree(c, rc);
 
-    /* 2. The file, collectively. */
+    /* 2. The file, collectively. From here on a rank whose job is gone writes nothing (lifeline.c). */
+    if (rc == ADV_OK) lifeline_begin(c);
     StoreLayout layout;
     TrainConfig *configs = NULL;
     double *flops = NULL;
@@ -529,6 +532,7 @@ int sweep_run(Comm *c, const RunOptions *opt) {
         else worker_loop(&sw);
         signals_end(c);
         comm_idle_barrier(c); /* workers that finish early sleep here instead of spinning in the close */
+        lifeline_end();       /* every row is written; from here rank 0 may finish and exit first */
         if (comm_rank(c) == 0 && comm_size(c) > 1 && sw.finished > 0 && !opt->quiet) {
             /* How well the dispatch did: the makespan against the best possible,
              * max(total point time / workers, longest point), and the master's CPU. */
@@ -569,6 +573,7 @@ int sweep_run(Comm *c, const RunOptions *opt) {
     if (rc == ADV_OK) rc = comm_agree(c, close_rc);
     /* A sweep whose every point failed is an error, whatever was written: say why. */
     if (rc == ADV_OK) rc = comm_agree(c, comm_rank(c) == 0 && all_failed ? all_failed_error(path) : ADV_OK);
+    lifeline_end(); /* (when the dispatch did not run) */
     free(sw.queue);
     free(sw.members);
     free(sw.costs);
