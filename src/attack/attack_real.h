@@ -79,6 +79,14 @@ ADV_VECTOR void NAME(ball_project)(REAL *v, const REAL *x, long d, double delta)
         v[k] = (REAL)(v[k] * inv); /* u = v / |v| on the sphere */
         c += (double)v[k] * x[k];
     }
+#if !REAL_IS_DOUBLE
+    /* A float x is a unit vector only to ~1e-7: the tangent part below takes u.x / |x|^2,
+     * or near the antipode the residual u - c x would point along x. (In double |x| = 1
+     * to 1e-16, below the antipode threshold, and the reference formula is kept.) */
+    double xx = 0.0;
+    for (long k = 0; k < d; k++) xx += (double)x[k] * x[k];
+    c /= xx;
+#endif
     double dist2 = 0.0;
     for (long k = 0; k < d; k++) {
         double e = (double)v[k] - x[k];
