@@ -16,8 +16,12 @@
  *   Init: w_r ~ N(0, I_d) (relu, softplus) or uniform on the sphere of radius
  *   sqrt(d) (quadrelu, App. C.2); a_r uniform in {+1, -1}.
  *
- * Each *_naive function is a slow per-sample loop kept beside the BLAS version
- * for the tests. Nothing here knows about MPI, HDF5, attacks or training.
+ * Precision: every structure and BLAS function exists in double (Net, net_forward:
+ * the reference) and in float (Net_f32, net_forward_f32: SGEMM), from one template.
+ * Activations are evaluated in double and rounded; the initialisation is drawn in
+ * double only (net_copy_f32 rounds it). Each *_naive function is a slow per-sample
+ * loop in double kept beside the BLAS version for the tests. Nothing here knows
+ * about MPI, HDF5, attacks or training.
  */
 #ifndef ADVSWEEP_NN_H
 #define ADVSWEEP_NN_H
