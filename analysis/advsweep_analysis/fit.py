@@ -175,6 +175,14 @@ class ExponentRow:
     paper_source: str = ""
     provisional: int = 0           # reached points whose m* may still change (seeds missing)
     extra: dict = field(default_factory=dict)
+    left_out: dict = field(default_factory=dict)   # reason -> number of axis values not fitted
+
+    @property
+    def n_left_out(self) -> int:
+        return sum(self.left_out.values())
+
+    def left_out_text(self) -> str:
+        return ", ".join(f"{n} {why}" for why, n in self.left_out.items()) if self.left_out else "none"
 
 
 def axis_x(axis: str, value):
@@ -190,9 +198,10 @@ def axis_x(axis: str, value):
 def fit_exponents(rows, axis: str = "epsilon", model=None, level: float = 0.95, min_points: int = 3) -> list:
     """Fit m* ~ x^p along `axis` for each combination of the other group keys.
 
-    `rows` are width.WidthRow (their .group must contain `axis`); `model` is the
-    sweep's model when it is not itself a group key. Unreached points are kept
-    aside (never extrapolated) and do not enter the fit."""
+    `rows` are width.WidthRow or mstar.MStarRow (their .group must contain `axis`); `model` is
+    the sweep's model when it is not itself a group key. Unreached points are kept aside
+    (never extrapolated) and do not enter the fit. An MStarRow enters only with an exact,
+    budget-stable m* (MStarRow.fit_value); the others are counted in .left_out by reason."""
     lines = {}
     for r in rows:
         if axis not in r.group:
@@ -202,10 +211,20 @@ def fit_exponents(rows, axis: str = "epsilon", model=None, level: float = 0.95, 
     out = []
     for rest, rs in lines.items():
         group = dict(rest)
-        xs, ms, nr, prov = [], [], [], 0
+        xs, ms, nr, prov, left = [], [], [], 0, {}
         for r in sorted(rs, key=lambda r: axis_x(axis, r.group[axis])):
             xv = axis_x(axis, r.group[axis])
             if not math.isfinite(xv):
+                continue
+            if hasattr(r, "fit_value"):
+                v, why = r.fit_value()
+                if v is not None:
+                    xs.append(xv)
+                    ms.append(v)
+                else:
+                    left[why] = left.get(why, 0) + 1
+                    if r.m_star.status == "gt_largest":
+                        nr.append(xv)
                 continue
             if r.m_star is not None:
                 xs.append(xv)
@@ -216,5 +235,5 @@ def fit_exponents(rows, axis: str = "epsilon", model=None, level: float = 0.95, 
         fit = fit_power_law(xs, ms, level=level, min_points=min_points)
         p, src = paper_exponent(group.get("model", model), axis)
         out.append(ExponentRow(group=group, axis=axis, x=xs, m_star=ms, not_reached=nr, fit=fit,
-                               paper=p, paper_source=src, provisional=prov))
+                               paper=p, paper_source=src, provisional=prov, left_out=left))
     return out

@@ -11,6 +11,9 @@ Shapes (N = points in the combined table, K = trajectory records, E = evaluation
     Points.traj[name]     (N, K) /traj/* ("step" int64, padded with -1; values NaN-padded)
     Points.evals[name]    (N, E) /eval/*
     Points.traj_length, Points.eval_length  (N,)
+    Points.targets[name]  (N, Q) /targets/{tau,step,outcome} (issue 8; Q = 0 in older files):
+                          tau NaN-padded, step and outcome -1-padded
+    Points.runs_columns   the column names of /runs, in file order (the CSV uses them)
 
 Several files: those with equal `grid_hash` are merged point by point (a point
 done in any of them counts; differing done results give a warning), files with
@@ -36,15 +39,20 @@ PARAM_ORDER = (
     "model", "activation", "input_layer", "loss", "m", "H", "d", "n", "delta", "data", "data_file",
     "teacher_width", "shatter_spread", "attack", "pgd_steps", "pgd_step", "pgd_restarts",
     "pgd_random_start", "eval_steps", "eval_restarts", "eval_count", "R", "epsilon", "lr", "steps",
-    "c_alpha", "c_T", "max_steps", "early_stop", "early_stop_target", "record_dense", "record_max", "seed",
+    "c_alpha", "lr_rule", "targets", "c_T", "max_steps", "early_stop", "early_stop_target", "plateau_window",
+    "plateau_tol", "record_dense", "record_max", "seed",
 )
 SUMMARY_ORDER = (
     "lr", "steps_planned", "steps_run", "min_surrogate", "min_step", "eps_step", "init_surrogate",
     "final_surrogate", "final_clean_loss", "final_clean_acc", "final_surrogate_acc", "final_robust_loss",
     "final_robust_acc", "final_dist", "max_dist", "wall_time", "flops", "diverged_step", "data_points",
+    "outcome", "trained_as",
 )
 TRAJ_FIELDS = ("step", "surrogate_loss", "clean_loss", "clean_acc", "dist")
 EVAL_FIELDS = ("step", "robust_loss", "robust_acc")
+TARGET_FIELDS = ("tau", "step", "outcome")   # /targets/* (issue 8), optional
+# Prefix of a /runs column holding a summary field named like a parameter (src/store/h5util.c).
+RUNS_COLLISION_PREFIX = "summary_"
 REQUIRED = ("status", "params/m", "params/seed", "params/epsilon", "summary/min_surrogate")
 
 # Merge precedence of one point's status across files with the same grid hash.
@@ -92,6 +100,8 @@ class Points:
     assigned: np.ndarray     # (N,) bool, the point belongs to the shard of at least one given file
     sweeps: list = field(default_factory=list)
     warnings: list = field(default_factory=list)
+    targets: dict = field(default_factory=dict)
+    runs_columns: list = field(default_factory=list)
 
     def __len__(self) -> int:
         return int(self.status.shape[0])
@@ -166,7 +176,30 @@ class Points:
             traj={k: v[mask] for k, v in self.traj.items()}, traj_length=self.traj_length[mask],
             evals={k: v[mask] for k, v in self.evals.items()}, eval_length=self.eval_length[mask],
             sweep=self.sweep[mask], index=self.index[mask], source=self.source[mask],
-            assigned=self.assigned[mask], sweeps=self.sweeps, warnings=self.warnings)
+            assigned=self.assigned[mask], sweeps=self.sweeps, warnings=self.warnings,
+            targets={k: v[mask] for k, v in self.targets.items()}, runs_columns=self.runs_columns)
+
+    @property
+    def n_targets(self) -> int:
+        """Q, the columns of /targets/* (0: no per-target data)."""
+        return int(self.targets["tau"].shape[1]) if "tau" in self.targets else 0
+
+    def runs_value(self, column: str) -> np.ndarray:
+        """The values of /runs column `column` (a parameter, a summary field, summary_NAME, index, status,
+        reason)."""
+        if column == "index":
+            return self.index
+        if column == "status":
+            return self.status
+        if column == "reason":
+            return self.reason
+        if column in self.params:
+            return self.params[column]
+        if column in self.summary:
+            return self.summary[column]
+        if column.startswith(RUNS_COLLISION_PREFIX) and column[len(RUNS_COLLISION_PREFIX):] in self.summary:
+            return self.summary[column[len(RUNS_COLLISION_PREFIX):]]
+        raise KeyError(column)
 
     def sweep_label(self, s: int) -> str:
         return self.sweeps[int(s)].label
@@ -342,10 +375,18 @@ def _read_open(f, path) -> Points:
 
     traj, traj_length = matrix("traj", TRAJ_FIELDS, "trajectories")
     evals, eval_length = matrix("eval", EVAL_FIELDS, "strong-attack evaluations")
+    targets = _read_targets(f, path, P, warnings)
+    runs_columns = _runs_columns(f, params, summary)
 
     shard_index = int(attrs.get("shard_index", 0) or 0)
     shard_count = int(attrs.get("shard_count", 1) or 1)
-    assigned = (np.arange(P) % max(shard_count, 1)) == shard_index
+    # A point belongs to shard trained_as % N (its training run's shard; /plan/trained_as, issue 8),
+    # in older files index % N.
+    owner = np.arange(P)
+    if "plan/trained_as" in f:
+        t = vector(f["plan/trained_as"], "plan/trained_as").astype(np.int64)
+        owner = np.where(t >= 0, t, owner)
+    assigned = (owner % max(shard_count, 1)) == shard_index
     grid_hash = str(attrs.get("grid_hash", "") or "")
     if not grid_hash:
         warnings.append(f"{path}: no grid_hash attribute; not merged with other files")
@@ -355,7 +396,63 @@ def _read_open(f, path) -> Points:
     return Points(params=params, summary=summary, status=status, reason=reason, traj=traj,
                   traj_length=traj_length, evals=evals, eval_length=eval_length,
                   sweep=np.zeros(P, np.int64), index=np.arange(P, dtype=np.int64),
-                  source=np.full(P, path), assigned=assigned, sweeps=[info], warnings=warnings)
+                  source=np.full(P, path), assigned=assigned, sweeps=[info], warnings=warnings,
+                  targets=targets, runs_columns=runs_columns)
+
+
+def _read_targets(f, path, P, warnings) -> dict:
+    """/targets/{tau,step,outcome} as (P, Q) arrays; an empty dict for files without them (older
+    layout). All three or none: a partial set is warned about and ignored."""
+    present = [n for n in TARGET_FIELDS if f"targets/{n}" in f]
+    if not present:
+        return {}
+    if len(present) < len(TARGET_FIELDS):
+        missing = ", ".join(f"/targets/{n}" for n in TARGET_FIELDS if n not in present)
+        warnings.append(f"{path}: {missing} missing; per-target steps ignored (ε from eps_step)")
+        return {}
+    out = {}
+    for n in TARGET_FIELDS:
+        a = np.asarray(f[f"targets/{n}"][()])
+        if a.ndim == 1 and a.shape[0] == P:      # Q = 1 written as a vector
+            a = a.reshape(P, 1)
+        if a.ndim != 2 or a.shape[0] != P:
+            raise SweepError(f"{path}: /targets/{n} has shape {a.shape}, expected ({P}, targets_max)")
+        out[n] = a.astype(np.float64) if n == "tau" else a.astype(np.int64)
+    Q = {a.shape[1] for a in out.values()}
+    if len(Q) != 1:
+        raise SweepError(f"{path}: /targets/* have different numbers of columns ({sorted(Q)})")
+    return out
+
+
+def _runs_columns(f, params, summary) -> list:
+    """The /runs column names in file order; for a file without /runs, the names the writer gives
+    them (index, status, the parameters, the summary fields, prefixed summary_ when named like a
+    parameter)."""
+    runs = f.get("runs")
+    if isinstance(runs, h5py.Dataset) and runs.dtype.names:
+        return list(runs.dtype.names)
+    names = ["index", "status"] + [n for n in PARAM_ORDER if n in params] + \
+        sorted(n for n in params if n not in PARAM_ORDER)
+    for n in ["reason"] + [n for n in SUMMARY_ORDER if n in summary] + \
+            sorted(n for n in summary if n not in SUMMARY_ORDER):
+        names.append(RUNS_COLLISION_PREFIX + n if (n in params or n == "index") else n)
+    return names
+
+
+def _targets_fill(n, rows, Q):
+    return np.full((rows, Q), np.nan) if n == "tau" else np.full((rows, Q), -1, np.int64)
+
+
+def _concat_targets(dicts, sizes):
+    """Row-wise concatenation of /targets dicts; sweeps without them get padding (NaN / -1)."""
+    if not any(dicts):
+        return {}
+    Q = max(d["tau"].shape[1] for d in dicts if d)
+    out = {}
+    for n in TARGET_FIELDS:
+        parts = [_pad_cols(d[n], Q) if d else _targets_fill(n, s, Q) for d, s in zip(dicts, sizes)]
+        out[n] = np.concatenate(parts)
+    return out
 
 
 # ----------------------------------------------------------------------------------------------
@@ -484,6 +581,13 @@ def _merge_same_hash(parts) -> Points:
             out[n] = pick([d.get(n, fill) for d in dicts])
         return out
 
+    def pick_targets():
+        if not any(p.targets for p in parts):
+            return {}
+        Q = max(p.n_targets for p in parts)
+        return {n: pick([p.targets[n] if p.targets else _targets_fill(n, P, Q) for p in parts])
+                for n in TARGET_FIELDS}
+
     info = base.sweeps[0]
     merged_info = SweepInfo(sweep=0, grid_hash=info.grid_hash, job_name=info.job_name,
                             paths=[q for p in parts for q in p.sweeps[0].paths], attrs=info.attrs, n_points=P,
@@ -495,7 +599,8 @@ def _merge_same_hash(parts) -> Points:
                   sweep=np.zeros(P, np.int64), index=np.arange(P, dtype=np.int64),
                   source=pick([p.source for p in parts]),
                   assigned=np.any([p.assigned for p in parts], axis=0),
-                  sweeps=[merged_info], warnings=warnings)
+                  sweeps=[merged_info], warnings=warnings, targets=pick_targets(),
+                  runs_columns=_union_names([p.runs_columns for p in parts]))
 
 
 def combine(parts) -> Points:
@@ -526,7 +631,9 @@ def combine(parts) -> Points:
                   index=np.concatenate([s.index for s in sweeps]),
                   source=np.concatenate([s.source.astype(str) for s in sweeps]),
                   assigned=np.concatenate([s.assigned for s in sweeps]),
-                  sweeps=infos, warnings=[w for s in sweeps for w in s.warnings])
+                  sweeps=infos, warnings=[w for s in sweeps for w in s.warnings],
+                  targets=_concat_targets([s.targets for s in sweeps], sizes),
+                  runs_columns=_union_names([s.runs_columns for s in sweeps]))
 
 
 def load(paths, require_done: bool = True) -> Points:

@@ -69,10 +69,14 @@ def _label(group, sweep_labels):
 # ----------------------------------------------------------------------------------------------
 
 def plot_width_requirement(rows, fits, path, axis="epsilon", sweep_labels=None, fraction=1.0):
-    """m* against 1/epsilon (or another axis), log-log, one line per combination of the other keys.
+    """m* at budget T against 1/epsilon (or another axis), log-log, one colour per combination of
+    the other keys (mstar.MStarRow).
 
-    Filled markers: m* reached; hollow: provisional (seeds missing); triangles at
-    the largest width: not reached within the grid (m* > that width)."""
+    Filled circles: exact and budget-stable (these enter the fit); hollow circles: exact but not
+    budget-stable; down triangles at the smallest width: m* <= that width; up triangles at the
+    largest width: not reached within the grid (m* > it); vertical bars: undecided between two
+    widths (censored or unknown seeds); dotted bars: unknown, at least the lower end. Lines are
+    shifted slightly along x so that they do not hide each other. Dashed: the power-law fit."""
     fig, ax = plt.subplots(figsize=(7.5, 5))
     lines = {}
     for r in rows:
@@ -80,49 +84,65 @@ def plot_width_requirement(rows, fits, path, axis="epsilon", sweep_labels=None, 
             lines.setdefault(tuple(_sub(r.group, (axis,)).items()), []).append(r)
     fit_by_group = {tuple(f.group.items()): f for f in fits}
     colors = _colors(len(lines))
-    any_nr = False
-    for color, (key, rs) in zip(colors, lines.items()):
+    seen = set()
+    for li, (color, (key, rs)) in enumerate(zip(colors, lines.items())):
         group = dict(key)
-        tx = (lambda v: 1.0 / v) if axis == "epsilon" else (lambda v: v)
-        pts = sorted((tx(float(r.group[axis])), r) for r in rs if r.group[axis] is not None
-                     and math.isfinite(float(r.group[axis])) and float(r.group[axis]) > 0)
-        reached = [(x, r.m_star, r.provisional) for x, r in pts if r.m_star is not None]
-        nr = [(x, r.max_m) for x, r in pts if r.status == "not reached"]
+        shift = math.exp(0.025 * (li - (len(lines) - 1) / 2))    # lines side by side, not on top of each other
+        tx = (lambda v: shift / v) if axis == "epsilon" else (lambda v: shift * v)
+        pts = sorted(((tx(float(r.group[axis])), r) for r in rs if r.group[axis] is not None
+                      and math.isfinite(float(r.group[axis])) and float(r.group[axis]) > 0), key=lambda p: p[0])
         f = fit_by_group.get(key)
         label = _label(group, sweep_labels)
         if f is not None and f.fit.ok:
             label += f": p = {f.fit.exponent:.2f} ± {f.fit.halfwidth:.2f}"
-        if reached:
-            xs, ys, prov = zip(*reached)
-            ax.plot(xs, ys, "-", color=color, lw=1, alpha=0.6)
-            ax.scatter([x for x, p in zip(xs, prov) if not p], [y for y, p in zip(ys, prov) if not p],
-                       color=color, marker="o", zorder=3, label=label)
-            if any(prov):
-                ax.scatter([x for x, p in zip(xs, prov) if p], [y for y, p in zip(ys, prov) if p],
-                           facecolors="none", edgecolors=color, marker="o", zorder=3,
-                           label=None if not all(prov) else label)
-        else:
-            ax.plot([], [], "o", color=color, label=label + " (none reached)")
-        if nr:
-            any_nr = True
-            ax.scatter([x for x, _ in nr], [y for _, y in nr], marker="^", facecolors="none", edgecolors=color,
-                       s=60, zorder=3)
+        ax.plot([], [], "o", color=color, label=label)
+        exact = [(x, r.m_star.value) for x, r in pts if r.m_star.exact]
+        if exact:
+            ax.plot(*zip(*exact), "-", color=color, lw=1, alpha=0.5)
+        for x, r in pts:
+            s = r.m_star
+            if s.exact and r.stable:
+                ax.scatter([x], [s.value], color=color, marker="o", zorder=3)
+                seen.add("stable")
+            elif s.exact:
+                ax.scatter([x], [s.value], facecolors="none", edgecolors=color, marker="o", zorder=3)
+                seen.add("unstable")
+            elif s.status == "le_smallest":
+                ax.scatter([x], [s.hi], marker="v", facecolors="none", edgecolors=color, s=60, zorder=3)
+                seen.add("le")
+            elif s.status == "gt_largest":
+                ax.scatter([x], [s.largest], marker="^", facecolors="none", edgecolors=color, s=60, zorder=3)
+                seen.add("gt")
+            elif s.status == "between":
+                ax.plot([x, x], [s.lo, s.hi], "-", color=color, lw=3, alpha=0.5)
+                seen.add("between")
+            elif s.status == "unknown" and s.lo is not None:
+                ax.plot([x, x], [s.lo, s.largest], ":", color=color, lw=2, alpha=0.7)
+                seen.add("unknown")
         if f is not None and f.fit.ok:
             xx = np.geomspace(min(f.x), max(f.x), 50)
             ax.plot(xx, f.fit.predict(xx), "--", color=color, lw=1.2)
     ax.set_xscale("log")
     ax.set_yscale("log")
     ax.set_xlabel(AXIS_TEXT.get(axis, axis))
-    ax.set_ylabel("m* (smallest width reaching ε)")
+    ax.set_ylabel("m* at budget T")
     who = "all seeds" if fraction >= 1.0 else f"≥ {fraction:.0%} of seeds"
     title = f"width requirement: {who} reach min L_A ≤ ε"
     bounds = sorted({(f.paper, f.paper_source) for f in fits if f.paper is not None})
     if bounds:
         title += "\npaper: " + "; ".join(f"{src} → exponent {p:g}" for p, src in bounds)
     ax.set_title(title, fontsize=10)
-    if any_nr:
-        ax.scatter([], [], marker="^", facecolors="none", edgecolors="gray", label="not reached (m* > largest m)")
-    ax.scatter([], [], marker="o", facecolors="none", edgecolors="gray", label="provisional (seeds missing)")
+    legend = {"stable": ("o", "full", "exact, budget-stable (fitted)"),
+              "unstable": ("o", "none", "exact, not budget-stable"),
+              "le": ("v", "none", "≤ smallest width"), "gt": ("^", "none", "not reached (> largest width)")}
+    for k, (mk, fill, text) in legend.items():
+        if k in seen:
+            ax.scatter([], [], marker=mk, facecolors="gray" if fill == "full" else "none", edgecolors="gray",
+                       label=text)
+    if "between" in seen:
+        ax.plot([], [], "-", color="gray", lw=3, alpha=0.5, label="undecided between widths")
+    if "unknown" in seen:
+        ax.plot([], [], ":", color="gray", lw=2, alpha=0.7, label="unknown: ≥ the lower end (or beyond)")
     ax.plot([], [], "--", color="gray", label="power-law fit")
     ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.02, 1.0), borderaxespad=0)
     ax.grid(True, which="both", alpha=0.2)
@@ -130,9 +150,9 @@ def plot_width_requirement(rows, fits, path, axis="epsilon", sweep_labels=None, 
 
 
 def plot_success_map(rows, path, sweep_labels=None, per_figure=PER_FIGURE):
-    """Heatmap of the fraction of seeds reaching epsilon over (m, epsilon), one panel per
-    combination of the other keys. Grey: no result; red x: diverged or failed seeds;
-    white frame: m*."""
+    """Heatmap of the fraction of seeds reaching epsilon within T over (m, epsilon), one panel per
+    combination of the other keys (mstar.MStarRow). Text: reached/seeds, '+c' censored; grey: no
+    result; red x: definite failures in the cell; white frame: exact m*."""
     panels = {}
     for r in rows:
         panels.setdefault(tuple(_sub(r.group, ("epsilon",)).items()), []).append(r)
@@ -144,21 +164,22 @@ def plot_success_map(rows, path, sweep_labels=None, per_figure=PER_FIGURE):
     for page, chunk in enumerate(pages):
         fig, axes = _panel_grid(len(chunk))
         for ax, (key, rs) in zip(axes, chunk):
-            ms = sorted({c.m for r in rs for c in r.cells})
+            ms = sorted({c.m for r in rs for c in r.cells[1.0]})
             eps = sorted({float(r.group.get("epsilon", math.nan)) for r in rs}, reverse=True)
             grid = np.full((len(eps), len(ms)), np.nan)
-            bad = []
-            text = []
+            bad, text = [], []
             for r in rs:
                 yi = eps.index(float(r.group.get("epsilon", math.nan)))
-                for c in r.cells:
+                for c in r.cells[1.0]:
                     xi = ms.index(c.m)
-                    grid[yi, xi] = c.fraction
-                    if c.diverged or c.failed:
+                    known = c.seeds - c.unknown
+                    grid[yi, xi] = c.reached / known if known else np.nan
+                    if c.failed:
                         bad.append((xi, yi))
-                    text.append((xi, yi, f"{c.successes}/{c.trials}" if c.trials else "–"))
-                if r.m_star is not None:
-                    xi = ms.index(r.m_star)
+                    text.append((xi, yi, (f"{c.reached}/{known}" + (f"+{c.censored}c" if c.censored else ""))
+                                 if known else "–"))
+                if r.m_star.exact:
+                    xi = ms.index(r.m_star.value)
                     ax.add_patch(plt.Rectangle((xi - 0.5, yi - 0.5), 1, 1, fill=False, ec="white", lw=2))
             im = ax.imshow(np.ma.masked_invalid(grid), cmap=cmap, vmin=0, vmax=1, aspect="auto",
                            origin="upper", interpolation="nearest")
@@ -169,7 +190,7 @@ def plot_success_map(rows, path, sweep_labels=None, per_figure=PER_FIGURE):
                             color="black" if (not np.isnan(v) and v > 0.6) else "white")
             if bad:
                 ax.scatter([b[0] + 0.3 for b in bad], [b[1] - 0.3 for b in bad], marker="x", color="red", s=18,
-                           label="diverged/failed seeds")
+                           label="definite failures")
                 ax.legend(fontsize=6, loc="lower right")
             ax.set_xticks(range(len(ms)))
             ax.set_xticklabels([str(m) for m in ms], rotation=90, fontsize=7)
@@ -178,11 +199,70 @@ def plot_success_map(rows, path, sweep_labels=None, per_figure=PER_FIGURE):
             ax.set_xlabel("m")
             ax.set_ylabel("ε")
             ax.set_title(_label(dict(key), sweep_labels), fontsize=8)
-            fig.colorbar(im, ax=ax, fraction=0.046, pad=0.02, label="fraction of seeds")
-        fig.suptitle("fraction of seeds with min L_A ≤ ε (frame: m*)", fontsize=10)
+            fig.colorbar(im, ax=ax, fraction=0.046, pad=0.02, label="reached / seeds with a result")
+        fig.suptitle("fraction of seeds with min L_A ≤ ε within T (+c: censored; frame: exact m*)", fontsize=10)
         fig.tight_layout()
         out.append(_save(fig, _paged_path(path, page, len(pages)), tight=False))
     return out
+
+
+def plot_p_reach(rows, path, sweep_labels=None, per_figure=PER_FIGURE, max_panels=0):
+    """P(reach | m) per group (mstar.MStarRow with .stats): the per-width fraction of seeds reaching
+    (dots; binary outcomes only, censored left out), the logistic fit in log m (line), the isotonic
+    fit (grey steps), and m*_0.5, m*_0.9 (vertical lines, bootstrap interval shaded).
+
+    Returns (paths, number of groups not drawn because of max_panels)."""
+    items = [r for r in rows if r.stats is not None]
+    shown = items[:max_panels] if max_panels and max_panels > 0 else items
+    omitted = len(items) - len(shown)
+    pages = _pages(shown, per_figure)
+    out = []
+    qcolor = {0.5: "tab:blue", 0.9: "tab:red"}
+    for page, chunk in enumerate(pages):
+        fig, axes = _panel_grid(len(chunk))
+        for ax, r in zip(axes, chunk):
+            st = r.stats
+            w = np.array(st.widths, float)
+            n = np.array(st.n, float)
+            frac = np.where(n > 0, np.array(st.k, float) / np.maximum(n, 1), np.nan)
+            ax.scatter(w[n > 0], frac[n > 0], s=12 + 4 * n[n > 0], color="black", zorder=3,
+                       label="fraction reached")
+            iso = np.array(st.iso, float)
+            if np.isfinite(iso).any():
+                ax.step(w[np.isfinite(iso)], iso[np.isfinite(iso)], where="post", color="gray", lw=1,
+                        label="isotonic")
+            if st.fit_ok:
+                mm = np.geomspace(w[0], w[-1], 200)
+                ax.plot(mm, st.p(mm), "-", color="tab:green", lw=1.5, label="logistic in log m")
+            for q, qt in st.quantiles.items():
+                c = qcolor.get(q, "tab:purple")
+                ax.axhline(q, color=c, ls=":", lw=0.8)
+                if qt.within:
+                    ax.axvline(qt.value, color=c, ls="--", lw=1, label=f"m*_{q:g} = {qt.text()}")
+                    lo = qt.ci[0] if math.isfinite(qt.ci[0]) else w[0]
+                    hi = qt.ci[1] if math.isfinite(qt.ci[1]) else w[-1]
+                    if qt.n_boot and not (math.isnan(lo) or math.isnan(hi)):
+                        ax.axvspan(lo, hi, color=c, alpha=0.12)
+                else:
+                    ax.plot([], [], "--", color=c, label=f"m*_{q:g}: {qt.text()}")
+            ax.set_xscale("log")
+            ax.set_xlim(w[0] / 1.25, w[-1] * 1.25)   # also when no outcome is drawn (all censored)
+            ax.set_ylim(-0.05, 1.05)
+            ax.set_xlabel("m")
+            ax.set_ylabel("P(reach ε within T | m)")
+            extra = []
+            if st.n_censored:
+                extra.append(f"{st.n_censored} censored left out")
+            if st.nonmonotone:
+                extra.append(f"{len(st.nonmonotone)} non-monotone seeds")
+            ax.set_title(f"{_label(r.group, sweep_labels)}\n{st.n_seeds} seeds"
+                         + (", " + ", ".join(extra) if extra else ""), fontsize=8)
+            ax.legend(fontsize=6, loc="lower right")
+            ax.grid(True, which="both", alpha=0.2)
+        fig.suptitle("success probability P(reach | m) per group (bootstrap 95% intervals shaded)", fontsize=10)
+        fig.tight_layout()
+        out.append(_save(fig, _paged_path(path, page, len(pages)), tight=False))
+    return out, omitted
 
 
 def plot_trajectories(points: Points, keys, path, max_panels=24, sweep_labels=None, per_figure=PER_FIGURE):

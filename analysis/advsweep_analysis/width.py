@@ -1,4 +1,7 @@
-"""width.py — the width requirement m*: smallest grid width at which enough seeds reach epsilon.
+"""width.py — the fraction-of-trials width requirement (used by the capacity table) and helpers.
+
+The report's m* is mstar.py's (censoring, budgets T/4, T/2, T, bounds); this module keeps the
+simpler rule below for capacity sweeps, whose criterion (accuracy 1) has no budget reading.
 
 For each combination of the other axes (every parameter that varies in the
 sweep, except m and seed) and each width m, a seed is a *trial* when its point
@@ -136,9 +139,24 @@ class WidthRow:
         return {k: sum(getattr(c, k) for c in self.cells)
                 for k in ("seeds", "trials", "successes", "diverged", "failed", "pending")}
 
+    @property
+    def min_m(self) -> int:
+        return int(self.cells[0].m) if self.cells else 0
+
+    def m_text(self) -> str:
+        """m* as shown: a width, "≤ m" when the smallest width of the grid already qualifies (a bound),
+        "> m" when no width qualifies (not reached within the grid), "–" without data."""
+        if self.m_star is not None:
+            t = f"≤ {self.m_star}" if self.m_star == self.min_m else str(self.m_star)
+            return t + (" (provisional)" if self.provisional else "")
+        if self.status == "not reached":
+            return f"> {self.max_m}" + (" (so far)" if self.provisional else "")
+        return "–"
+
     def status_text(self) -> str:
         if self.status == "reached":
-            return "reached" + (" (provisional: seeds missing)" if self.provisional else "")
+            bound = " (≤ the smallest width: a bound)" if self.m_star == self.min_m else ""
+            return "reached" + bound + (" (provisional: seeds missing)" if self.provisional else "")
         if self.status == "not reached":
             return f"not reached within m ≤ {self.max_m}" + (" (so far: seeds missing)" if self.provisional else "")
         return "no data"

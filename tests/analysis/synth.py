@@ -9,7 +9,14 @@ trains nothing.
     write_sweep(path, pts)
 
 A point is a dict: {"params": {...all parameters...}, "status": int, "reason": str,
-"summary": {...}, "traj": {...}, "eval": {...}}; point() fills in whatever is not given.
+"summary": {...}, "traj": {...}, "eval": {...}, "targets": {...}}; point() fills in whatever is
+not given.
+
+Issue 8 (SPEC-issue8-layout.md): write_sweep(..., issue8=True) also writes the parameters
+lr_rule, targets, plateau_window, plateau_tol, the summary fields outcome and trained_as, the
+datasets /targets/{tau,step,outcome} and the root attribute targets_max. target_point() makes a
+point from its per-target first steps; free_grid() a grid whose points that differ only in
+epsilon share one training run (lr_rule free). Without issue8 the file is the older layout.
 """
 from __future__ import annotations
 
@@ -33,6 +40,11 @@ PARAMS = {
     "c_alpha": ("f", 1.0), "c_T": ("f", 1.0), "max_steps": ("i", 1000), "early_stop": ("i", 0),
     "early_stop_target": ("f", 0.0), "record_dense": ("i", 100), "record_max": ("i", 256), "seed": ("i", 1),
 }
+# Issue 8's new parameters (written only with issue8=True).
+PARAMS_NEW = {"lr_rule": ("c", "free"), "targets": ("t", ""), "plateau_window": ("i", 0),
+              "plateau_tol": ("f", 0.0)}
+SUMMARY_NEW = {"outcome": "i4", "trained_as": "i"}
+OUTCOMES = {"reached": 0, "plateau": 1, "budget": 2, "diverged": 3}
 # /summary/NAME: name -> kind ("i4" int32, "i" int64, "f" float64, "s" S96)
 SUMMARY = {
     "status": "i4", "reason": "s", "lr": "f", "steps_planned": "i", "steps_run": "i", "min_surrogate": "f",
@@ -54,19 +66,23 @@ def point(status=DONE, min_surrogate=None, reason="", summary=None, traj=None, e
 
     For a point with a result (done or diverged) the summary and a trajectory
     are fabricated around `min_surrogate` (default epsilon / 2): the surrogate
-    loss decays geometrically from 0.69 to it; the strong-attack loss is 1.5x
-    the surrogate; the distance from init grows like 1/sqrt(m)."""
-    unknown = set(params) - set(PARAMS)
+    loss decays geometrically from 0.69 to it over the first 10 of 30 steps, then
+    stays; eps_step is the first step at or below epsilon; the strong-attack loss
+    is 1.5x the surrogate; the distance from init grows like 1/sqrt(m)."""
+    unknown = set(params) - set(PARAMS) - set(PARAMS_NEW)
     if unknown:
         raise KeyError(f"unknown parameters {sorted(unknown)}")
-    p = {k: v for k, (_, v) in PARAMS.items()}
+    p = {k: v for k, (_, v) in {**PARAMS, **PARAMS_NEW}.items()}
     p.update(params)
-    pt = {"params": p, "status": int(status), "reason": reason, "summary": {}, "traj": {}, "eval": {}}
+    if not p["targets"]:
+        p["targets"] = f"{p['epsilon']:g}"
+    pt = {"params": p, "status": int(status), "reason": reason, "summary": {}, "traj": {}, "eval": {},
+          "targets": {}}
     if status in (DONE, DIVERGED):
         ms = p["epsilon"] / 2 if min_surrogate is None else float(min_surrogate)
         steps = 30
         t = np.arange(0, steps + 1)
-        surr = 0.69 * (ms / 0.69) ** (t / steps)
+        surr = 0.69 * (ms / 0.69) ** (np.minimum(t, 10) / 10)
         if status == DIVERGED:
             surr[steps // 2 + 1:] = np.nan
         dist = 2.0 / math.sqrt(p["m"]) * (1 - np.exp(-t / 10))
@@ -79,7 +95,8 @@ def point(status=DONE, min_surrogate=None, reason="", summary=None, traj=None, e
         final = ms if status == DONE else math.nan
         pt["summary"] = {
             "lr": 0.01, "steps_planned": steps, "steps_run": run, "min_surrogate": ms,
-            "min_step": run, "eps_step": (run if ms <= p["epsilon"] else -1), "init_surrogate": 0.69,
+            "min_step": min(run, 10), "eps_step": _first_at_or_below(surr[:run + 1], p["epsilon"]),
+            "init_surrogate": 0.69,
             "final_surrogate": final, "final_clean_loss": 0.5 * final, "final_clean_acc": 1.0,
             "final_surrogate_acc": 1.0, "final_robust_loss": 1.5 * final, "final_robust_acc": 1.0,
             "final_dist": float(dist[run]), "max_dist": float(dist[run]), "wall_time": 0.1, "flops": 1e6,
@@ -89,6 +106,66 @@ def point(status=DONE, min_surrogate=None, reason="", summary=None, traj=None, e
     pt["traj"].update(traj or {})
     pt["eval"].update(evals or {})
     return pt
+
+
+def target_point(first, ending="plateau", steps_planned=1000, steps_run=None, trained_as=None,
+                 status=None, **params):
+    """An issue-8 point whose training first met target tau at step first[tau] (-1: never).
+
+    first: {tau: first step}; the point's own epsilon must be one of the taus (default: the
+    largest). ending: why the run ended if its smallest target was not met ('plateau', 'budget',
+    'diverged'); steps_run defaults to the smallest target's step when met (early stop), else
+    steps_planned for 'budget' and steps_planned // 2 for 'plateau' and 'diverged'.
+    trained_as: index of the point whose training this row copies (default: its own index)."""
+    steps = first
+    taus = sorted(steps, reverse=True)
+    params.setdefault("epsilon", taus[0])
+    eps = params["epsilon"]
+    if not any(math.isclose(eps, t) for t in taus):
+        raise ValueError(f"epsilon {eps} is not a target {taus}")
+    params.setdefault("targets", ",".join(f"{t:g}" for t in taus))
+    smallest_met = steps[taus[-1]] >= 0
+    if steps_run is None:
+        steps_run = steps[taus[-1]] if smallest_met else (steps_planned if ending == "budget" else steps_planned // 2)
+    reached = [t for t in taus if steps[t] >= 0]
+    ms = 0.99 * min(reached) if reached else 1.5 * taus[0]
+    if status is None:
+        status = DIVERGED if (ending == "diverged" and not smallest_met) else DONE
+    pt = point(status=status, min_surrogate=ms, **params)
+    own = next(t for t in taus if math.isclose(eps, t))
+    code = OUTCOMES[ending]
+    pt["summary"].update({"steps_planned": steps_planned, "steps_run": steps_run, "eps_step": steps[own],
+                          "outcome": 0 if smallest_met else code,
+                          "diverged_step": steps_run if (code == 3 and not smallest_met) else -1})
+    if trained_as is not None:
+        pt["summary"]["trained_as"] = trained_as
+    pt["targets"] = {"tau": taus, "step": [steps[t] for t in taus],
+                     "outcome": [0 if steps[t] >= 0 else code for t in taus]}
+    return pt
+
+
+def free_grid(m_values, eps_values, seeds, first_step, ending=lambda m, s: ("plateau", None), T=1000, **const):
+    """Points for every (epsilon, m, seed) with lr_rule free: the points of one (m, seed) share one
+    training run (trained_as = the index of the largest epsilon's point) whose targets are all of
+    eps_values. first_step(m, seed, tau) -> first step with L_A <= tau or -1; ending(m, seed) ->
+    (ending, steps_run or None) as in target_point."""
+    taus = sorted(eps_values, reverse=True)
+    cells = [(m, s) for m in m_values for s in seeds]
+    pts = []
+    for e in taus:
+        for k, (m, s) in enumerate(cells):
+            end, run = ending(m, s)
+            extra = {k2: (v(m, e, s) if callable(v) else v) for k2, v in const.items()}
+            pts.append(target_point({t: int(first_step(m, s, t)) for t in taus}, ending=end, steps_planned=T,
+                                    steps_run=run, trained_as=k, m=int(m), seed=int(s), epsilon=float(e),
+                                    lr_rule="free", **extra))
+    return pts
+
+
+def _first_at_or_below(losses, eps) -> int:
+    """First t >= 1 with losses[t] <= eps (the C writer's eps_step), -1 if none."""
+    hit = np.nonzero(np.asarray(losses[1:]) <= eps * (1 + 1e-12))[0]
+    return int(hit[0]) + 1 if hit.size else -1
 
 
 def grid_hash(points) -> str:
@@ -105,16 +182,18 @@ def _strings(values, length):
 
 def write_sweep(path, points, *, job_name="synth", grid_hash_value=None, axes=None, shard_index=0, shard_count=1,
                 records_max=K_DEFAULT, evals_max=E_DEFAULT, layout_version=1, tool="advsweep", attrs=None,
-                omit=()):
+                omit=(), issue8=False):
     """Write `points` as a layout-`layout_version` sweep file at `path`; return the grid hash.
 
     attrs: extra/overriding root attributes (None value = leave out). omit: dataset
-    paths not to write (to make broken files)."""
+    paths not to write (to make broken files). issue8: also the issue-8 parameters, summary fields
+    and /targets datasets (SPEC-issue8-layout.md)."""
     P = len(points)
     K, E = records_max, evals_max
     gh = grid_hash_value or grid_hash(points)
     if axes is None:
-        axes = [k for k in PARAMS if len({repr(pt["params"][k]) for pt in points}) > 1]
+        axes = [k for k in (*PARAMS, *(PARAMS_NEW if issue8 else ())) if k != "targets"
+                and len({repr(pt["params"][k]) for pt in points}) > 1]
     root = {
         "layout_version": np.int64(layout_version), "tool": np.bytes_(tool), "tool_version": np.bytes_("0.1.0"),
         "job_text": np.bytes_(f"name: {job_name}\n"), "job_name": np.bytes_(job_name), "grid_hash": np.bytes_(gh),
@@ -124,6 +203,9 @@ def write_sweep(path, points, *, job_name="synth", grid_hash_value=None, axes=No
         "mpi_version": np.bytes_("Open MPI 4.1"), "blas_version": np.bytes_("OpenBLAS 0.3"),
         "omp_threads": np.int64(1), "ranks": np.int64(2),
     }
+    Q = max([len(pt["targets"].get("tau", [])) for pt in points] + [1])
+    if issue8:
+        root["targets_max"] = np.int64(Q)
     for k, v in (attrs or {}).items():
         if v is None:
             root.pop(k, None)
@@ -141,14 +223,19 @@ def write_sweep(path, points, *, job_name="synth", grid_hash_value=None, axes=No
         put(f, "status", status)
         put(f, "reason", _strings([pt["reason"] for pt in points], 96))
         params = {}
-        for name, (kind, _) in PARAMS.items():
+        for name, (kind, _) in {**PARAMS, **(PARAMS_NEW if issue8 else {})}.items():
             vals = [pt["params"][name] for pt in points]
             params[name] = (_strings(vals, 16) if kind == "c" else _strings(vals, 256) if kind == "t"
                             else np.array(vals, dtype=_NUMPY[kind]))
             put(f, f"params/{name}", params[name])
         summary = {}
-        for name, kind in SUMMARY.items():
-            if name == "status":
+        for name, kind in {**SUMMARY, **(SUMMARY_NEW if issue8 else {})}.items():
+            if name == "trained_as":
+                vals = np.array([pt["summary"].get("trained_as", i if pt["status"] in (DONE, DIVERGED) else -1)
+                                 for i, pt in enumerate(points)], dtype=np.int64)
+            elif name == "outcome":
+                vals = np.array([pt["summary"].get("outcome", _outcome(pt)) for pt in points], dtype=np.int32)
+            elif name == "status":
                 vals = status.astype(np.int32)
             elif name == "reason":
                 vals = _strings([pt["reason"] for pt in points], 96)
@@ -175,6 +262,25 @@ def write_sweep(path, points, *, job_name="synth", grid_hash_value=None, axes=No
             for n in names:
                 put(f, f"{group}/{n}", vals[n])
             put(f, f"{group}/length", length)
+        if issue8:
+            # written at creation for every point (a pending point may carry "plan_trained_as")
+            put(f, "plan/trained_as", np.array([pt.get("plan_trained_as", pt["summary"].get("trained_as", i))
+                                                for i, pt in enumerate(points)], dtype=np.int64))
+            tau = np.full((P, Q), np.nan)
+            tstep = np.full((P, Q), -1, np.int64)
+            tout = np.full((P, Q), -1, np.int8)
+            for i, pt in enumerate(points):
+                t = pt["targets"]
+                if pt["status"] not in (DONE, DIVERGED):
+                    continue
+                if not t:       # a point made by point(): its own epsilon only
+                    es = int(pt["summary"].get("eps_step", -1))
+                    t = {"tau": [pt["params"]["epsilon"]], "step": [es], "outcome": [0 if es >= 0 else _outcome(pt)]}
+                n = len(t["tau"])
+                tau[i, :n], tstep[i, :n], tout[i, :n] = t["tau"], t["step"], t["outcome"]
+            put(f, "targets/tau", tau)
+            put(f, "targets/step", tstep)
+            put(f, "targets/outcome", tout)
         put(f, "worker/rank", np.zeros(P, np.int32))
         put(f, "worker/host", _strings(["node01"] * P, 64))
         put(f, "worker/threads", np.ones(P, np.int32))
@@ -198,18 +304,52 @@ def write_sweep(path, points, *, job_name="synth", grid_hash_value=None, axes=No
     return gh
 
 
-def grid(m_values, eps_values, seeds, success, **const):
+def _outcome(pt):
+    """The summary outcome of a point made by point(): reached / plateau (done) / diverged; -1 without result."""
+    if pt["status"] == DIVERGED:
+        return 3
+    if pt["status"] != DONE:
+        return -1
+    return 0 if pt["summary"].get("eps_step", -1) >= 0 else 1
+
+
+def grid(m_values, eps_values, seeds, success, failed_at=None, **const):
     """Points for every (m, epsilon, seed), done, reaching epsilon exactly when success(m, eps, seed).
 
-    Extra keyword arguments are parameters held fixed (or callables of (m, eps, seed))."""
+    A point that does not reach ends at step 30 (= T), or at `failed_at` (a plateau found
+    early: with issue8, a definite failure at every budget >= failed_at). Extra keyword
+    arguments are parameters held fixed (or callables of (m, eps, seed))."""
     pts = []
     for eps in eps_values:
         for m in m_values:
             for s in seeds:
                 extra = {k: (v(m, eps, s) if callable(v) else v) for k, v in const.items()}
                 ok = success(m, eps, s)
+                summary = {"steps_run": failed_at} if (failed_at is not None and not ok) else None
                 pts.append(point(m=int(m), epsilon=float(eps), seed=int(s),
-                                 min_surrogate=eps * (0.5 if ok else 2.0), **extra))
+                                 min_surrogate=eps * (0.5 if ok else 2.0), summary=summary, **extra))
+    return pts
+
+
+LOGISTIC_WIDTHS = [int(round(8 * 2 ** (k / 2))) for k in range(15)]       # 8 ... 1024, sqrt(2) apart
+
+
+def logistic_seeds(eps_m50, b, n_seeds, rng_seed=7, widths=None):
+    """Seeds whose outcome at width m is drawn from P(reach | m) = 1/(1 + (m50/m)^b): reached at step 50,
+    else a definite failure (plateau at step 100). One group per epsilon."""
+    widths = LOGISTIC_WIDTHS if widths is None else widths
+    rng = np.random.default_rng(rng_seed)
+    pts = []
+    for eps, m50 in eps_m50.items():
+        for m in widths:
+            p = 1.0 / (1.0 + (m50 / m) ** b)
+            for s in range(1, n_seeds + 1):
+                if rng.random() < p:
+                    pts.append(target_point({eps: 50}, steps_planned=1000, m=m, seed=s, epsilon=eps,
+                                            lr_rule="theorem"))
+                else:
+                    pts.append(target_point({eps: -1}, ending="plateau", steps_planned=1000, steps_run=100, m=m,
+                                            seed=s, epsilon=eps, lr_rule="theorem"))
     return pts
 
 

@@ -118,3 +118,58 @@ def test_bad_input_raises_sweep_error(tmp_path, kind, needle):
     with pytest.raises(SweepError) as e:
         load([path])
     assert needle in str(e.value) and "\n" not in str(e.value)
+
+
+def test_new_layout_targets_and_runs_columns(tmp_path):
+    pts = synth.free_grid([8, 16], [0.2, 0.1, 0.05], [1, 2], lambda m, s, tau: 100 if m >= 16 else -1, T=500)
+    write_sweep(tmp_path / "n.h5", pts, issue8=True)
+    p = load([tmp_path / "n.h5"])
+    assert p.n_targets == 3 and p.targets["tau"].shape == (len(pts), 3)
+    np.testing.assert_allclose(p.targets["tau"][0], [0.2, 0.1, 0.05])
+    assert p.targets["step"][-1].tolist() == [100, 100, 100] and p.targets["step"][0].tolist() == [-1, -1, -1]
+    assert p.targets["outcome"][0].tolist() == [1, 1, 1]          # plateau
+    assert p.params["lr_rule"][0] == "free" and p.params["targets"][0] == "0.2,0.1,0.05"
+    assert "outcome" in p.summary and "trained_as" in p.summary
+    import h5py
+    with h5py.File(tmp_path / "n.h5", "r") as f:
+        assert p.runs_columns == list(f["runs"].dtype.names)
+    assert "summary_lr" in p.runs_columns and p.runs_value("summary_lr")[0] == 0.01
+    sub = p.select(p.params["m"] == 16)
+    assert sub.n_targets == 3 and len(sub) == len(pts) // 2
+
+
+def test_old_layout_still_loads_without_new_datasets(tmp_path):
+    write_sweep(tmp_path / "o.h5", small_grid())          # no /targets, outcome, trained_as, lr_rule
+    p = load([tmp_path / "o.h5"])
+    assert p.n_targets == 0 and p.targets == {}
+    assert "outcome" not in p.summary and "lr_rule" not in p.params
+    assert p.runs_columns[:2] == ["index", "status"] and "summary_lr" in p.runs_columns
+    # partial /targets: warned and ignored
+    write_sweep(tmp_path / "q.h5", small_grid(), issue8=True, omit=("targets/outcome",))
+    q = load([tmp_path / "q.h5"])
+    assert q.n_targets == 0 and any("/targets/outcome missing" in w for w in q.warnings)
+
+
+def test_merge_shards_and_concat_with_targets(tmp_path):
+    full = synth.free_grid([8, 16, 32], [0.2, 0.1], [1], lambda m, s, tau: 50, T=500)
+
+    def pending(pt):
+        q = point(status=PENDING, **pt["params"])
+        q["plan_trained_as"] = pt["summary"]["trained_as"]
+        return q
+
+    a = [pt if i % 2 == 0 else pending(pt) for i, pt in enumerate(full)]
+    b = [pt if i % 2 == 1 else pending(pt) for i, pt in enumerate(full)]
+    write_sweep(tmp_path / "a.h5", a, shard_index=0, shard_count=2, issue8=True)
+    write_sweep(tmp_path / "b.h5", b, shard_index=1, shard_count=2, issue8=True)
+    p = load([tmp_path / "a.h5", tmp_path / "b.h5"])
+    assert p.counts()["done"] == len(full) and (p.targets["step"] == 50).all()
+    # a shard owns the points of its training runs (trained_as % N), not index % N
+    only_a = load([tmp_path / "a.h5"])
+    owner = np.array([pt["summary"]["trained_as"] for pt in full])
+    assert (only_a.assigned == (owner % 2 == 0)).all() and not (only_a.assigned == (np.arange(len(full)) % 2 == 0)).all()
+    # an older sweep beside a new one: its rows get padding
+    write_sweep(tmp_path / "old.h5", small_grid(), job_name="old")
+    q = load([tmp_path / "a.h5", tmp_path / "b.h5", tmp_path / "old.h5"])
+    assert len(q.sweeps) == 2 and q.targets["tau"].shape == (len(full) + len(small_grid()), 2)
+    assert np.isnan(q.targets["tau"][len(full):]).all() and (q.targets["step"][len(full):] == -1).all()

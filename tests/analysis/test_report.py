@@ -5,6 +5,7 @@ import re
 import subprocess
 import sys
 
+import h5py
 import pytest
 
 import synth
@@ -14,21 +15,40 @@ from advsweep_analysis import build_report, load, write_csv
 REPORT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "analysis", "report.py")
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
-MS = [8, 16, 32, 64, 128]
+MS = [4, 8, 16, 32, 64, 128, 256]
 EPS = [0.4, 0.2, 0.1, 0.05]
 
 
-def mixed_sweep(path, **kw):
-    """Two attacks x 4 eps x 5 widths x 2 seeds, R finite, with a few failed/diverged/pending points."""
+def mixed_sweep(path, issue8=True, **kw):
+    """Two attacks x 4 eps x 7 widths x 2 seeds, R finite, with a few failed/diverged/pending points.
+    Non-reaching runs end on a plateau at step 12 of T = 30 (definite failures from T/2 on).
+
+    Known answers (all seeds reach where m >= c/eps^2; pgd c = 0.5, fgsm c = 0.25):
+    pgd   eps 0.4: m=4 diverged + failed -> exact 8; 0.2 -> 16; 0.1 -> 64; 0.05 -> 256
+    fgsm  eps 0.4, 0.2 -> <= 4 (bound); 0.1 -> 32; 0.05 -> 128 (256 pending/running: not needed)"""
     pts = []
     for attack, c in (("pgd", 0.5), ("fgsm", 0.25)):
-        pts += synth.grid(MS, EPS, [1, 2], lambda m, e, s, c=c: m >= c / e ** 2, attack=attack, R=2.0)
-    pts[0] = point(status=DIVERGED, reason="NaN at step 16", **pts[0]["params"])
+        pts += synth.grid(MS, EPS, [1, 2], lambda m, e, s, c=c: m >= c / e ** 2, failed_at=12, attack=attack,
+                          R=2.0)
+    pts[0] = point(status=DIVERGED, reason="NaN at step 16", min_surrogate=1.0, **pts[0]["params"])
     pts[1] = point(status=FAILED, reason="out of memory", **pts[1]["params"])
     pts[-1] = point(status=PENDING, **pts[-1]["params"])
     pts[-2] = point(status=RUNNING, **pts[-2]["params"])
-    write_sweep(path, pts, job_name="mixed", **kw)
+    write_sweep(path, pts, job_name="mixed", issue8=issue8, **kw)
     return pts
+
+
+def table_rows(text, heading):
+    """The rows (lists of cells) of the first table after `heading`."""
+    part = text[text.index(heading):]
+    lines = part.split("\n")
+    start = next(k for k, line in enumerate(lines) if line.startswith("|"))
+    rows = []
+    for line in lines[start + 2:]:
+        if not line.startswith("|"):
+            break
+        rows.append([c.strip() for c in line.strip().strip("|").split(" | ")])
+    return rows
 
 
 def run_report(*args, cwd=None):
@@ -62,17 +82,44 @@ def test_report_md_and_figures(tmp_path):
             "success_map.png"} <= names
     for i in imgs:
         assert_png(i)
+    assert "p_reach.png" in names
     # counts of every status are in the report, and the failed/diverged points are listed
-    assert "| mixed[" in text and "| 80 | 76 | 1 | 1 | 1 | 1 |" in text
+    assert "| mixed[" in text and "| 112 | 108 | 1 | 1 | 1 | 1 |" in text
     assert "out of memory" in text and "NaN at step 16" in text
     assert "1 pending, 1 running" in text
+    assert "109 training runs produced the 109 points with a result. They ended: 1 diverged, 66 reached, 42 plateau." in text
     # the width table, the exponents beside the paper's and a reading
     assert "## Width requirement m*" in text and "Theorem 4.1" in text
     assert re.search(r"m\* grows like \(1/ε\)\^[0-9.]+±[0-9.]+ for attack=pgd", text)
-    assert "provisional" in text
     assert "final_dist/R" in text             # R is finite: distance in units of R
+    # the m* table: bounds as bounds, exact values where every smaller width failed definitively
+    rows = {(r[0], r[1]): r for r in table_rows(text, "## Width requirement m*")}
+    head = ["status", "m*(T/4)", "m*(T/2)", "m*(T)", "stable"]
+    got = {k: dict(zip(head, r[2:7])) for k, r in rows.items()}
+    assert got[("pgd", "0.4")]["m*(T)"] == "8" and got[("pgd", "0.4")]["status"] == "exact"
+    assert got[("pgd", "0.2")]["m*(T)"] == "16" and got[("pgd", "0.1")]["m*(T)"] == "64"
+    assert got[("pgd", "0.05")]["m*(T)"] == "256" and got[("pgd", "0.05")]["stable"] == "yes"
+    assert got[("fgsm", "0.4")]["m*(T)"] == "≤ 4" and got[("fgsm", "0.4")]["status"] == "bound"
+    assert got[("fgsm", "0.1")]["m*(T)"] == "32" and got[("fgsm", "0.05")]["m*(T)"] == "128"
+    # T/4 = step 7: the failures (plateau at 12) are not yet definite, the reaches at step 8 (eps 0.05) not yet
+    assert got[("fgsm", "0.05")]["m*(T/4)"].startswith("unknown")
+    assert "fewer than 10 seeds" in text
     assert os.path.exists(tmp_path / "out" / "points.csv")
     assert os.path.exists(tmp_path / "out" / "width_requirement.csv")
+
+
+@pytest.mark.parametrize("issue8", [False, True])
+def test_csv_columns_are_the_runs_names(tmp_path, issue8):
+    mixed_sweep(tmp_path / "s.h5", issue8=issue8)
+    with h5py.File(tmp_path / "s.h5", "r") as f:
+        runs = list(f["runs"].dtype.names)
+    out = write_csv(load([tmp_path / "s.h5"]), str(tmp_path / "points.csv"))
+    with open(out) as fh:
+        header = next(csv.reader(fh))
+    assert header[:len(runs)] == runs                   # same names, same order as /runs
+    assert len(set(header)) == len(header)              # no duplicate columns (pandas would say lr.1)
+    assert header.count("lr") == 1 and "summary_lr" in header
+    assert ("outcome" in header) == issue8 and ("lr_rule" in header) == issue8
 
 
 def test_csv_is_tidy(tmp_path):
@@ -82,14 +129,17 @@ def test_csv_is_tidy(tmp_path):
     with open(out) as fh:
         rows = list(csv.DictReader(fh))
     assert len(rows) == len(pts)
-    for col in ("sweep", "grid_hash", "index", "status", "reason", "m", "epsilon", "attack", "seed", "R",
-                "min_surrogate", "final_robust_loss", "final_dist", "reached_epsilon", "dist_over_R"):
+    for col in ("sweep", "grid_hash", "index", "status", "status_name", "reason", "m", "epsilon", "attack", "seed",
+                "R", "min_surrogate", "final_robust_loss", "final_dist", "reached_epsilon", "dist_over_R",
+                "summary_lr", "lr"):
         assert col in rows[0]
-    assert [r["status"] for r in rows[:2]] == ["diverged", "failed"]
+    assert [r["status_name"] for r in rows[:2]] == ["diverged", "failed"]
+    assert [r["status"] for r in rows[:2]] == ["3", "2"]          # /runs holds the code
+    assert rows[5]["lr"] == "0.0" and rows[5]["summary_lr"] == "0.01"   # parameter vs step size used
     assert rows[1]["reason"] == "out of memory"
-    assert rows[-1]["status"] == "pending" and rows[-1]["min_surrogate"] == "" and rows[-1]["m"] == "128"
+    assert rows[-1]["status_name"] == "pending" and rows[-1]["min_surrogate"] == "" and rows[-1]["m"] == "256"
     assert rows[5]["attack"] == "pgd" and rows[5]["R"] == "2.0"
-    done = [r for r in rows if r["status"] == "done"]
+    done = [r for r in rows if r["status_name"] == "done"]
     assert {r["reached_epsilon"] for r in done} == {"0", "1"}
     assert float(done[0]["dist_over_R"]) == pytest.approx(float(done[0]["final_dist"]) / 2.0)
 
@@ -173,18 +223,49 @@ def test_cli_warns_on_conflicting_shards(tmp_path):
 def test_missing_trajectories_and_two_sweeps(tmp_path):
     """Datasets beyond the required ones may be absent (warned); different grid hashes sit side by side."""
     write_sweep(tmp_path / "h2.h5", synth.grid([8, 16, 32], [0.2, 0.1, 0.05], [1], lambda m, e, s: m >= 16,
-                                               H=2), job_name="depth2",
+                                               failed_at=12, H=2), job_name="depth2", issue8=True,
                 omit=("traj/step", "traj/surrogate_loss", "traj/clean_loss", "traj/clean_acc", "traj/dist",
                       "traj/length"))
     write_sweep(tmp_path / "h4.h5", synth.grid([8, 16, 32], [0.2, 0.1, 0.05], [1], lambda m, e, s: m >= 32,
-                                               H=4), job_name="depth4")
+                                               failed_at=12, H=4), job_name="depth4", issue8=True)
     p = load([tmp_path / "h2.h5", tmp_path / "h4.h5"])
     assert any("/traj/step" in w for w in p.warnings)
     md = build_report(p, str(tmp_path / "out"))
     text = open(md).read()
     assert "2 sweeps with different grid hashes" in text and "depth2" in text and "depth4" in text
-    assert "| 2 | 0.1 | 16 | reached |" in text and "| 4 | 0.1 | 32 | reached |" in text
+    rows = {(r[0], r[1]): r for r in table_rows(text, "## Width requirement m*")}
+    assert rows[("2", "0.1")][2:6] == ["exact", "unknown", "16", "16"]    # T/4 = step 7: nothing decided yet
+    assert rows[("4", "0.1")][2:7] == ["exact", "unknown", "32", "32", "yes"]
     h = text[text.index("## Width requirement against H"):]
     assert "fit not possible (2 points; needs 3)" in h.split("##")[1]   # 2 depths: said, not fitted
     for i in images(md):
         assert_png(i)
+
+
+def test_fixed_parameters_table(tmp_path):
+    mixed_sweep(tmp_path / "s.h5")
+    text = open(build_report(load([tmp_path / "s.h5"]), str(tmp_path / "out"), n_boot=0)).read()
+    fixed = {r[0]: r[1] for r in table_rows(text, "## Fixed parameters")}
+    assert fixed["data_file"] == "(none)" and fixed["n"] == "64" and fixed["d"] == "16"
+    assert fixed["delta"] == "0.1" and fixed["H"] == "2" and fixed["R"] == "2"
+    assert fixed["lr_rule"] == "free" and fixed["c_alpha"] == "1" and fixed["plateau_window"] == "0"
+    assert fixed["T (steps_planned)"] == "30"
+    for varying in ("m", "epsilon", "attack", "seed", "targets"):    # targets follows epsilon here
+        assert varying not in fixed
+    assert "Varying: `m`, `attack`, `epsilon`, `targets`, `seed`." in text
+
+
+def test_cli_bootstrap_is_reproducible(tmp_path):
+    write_sweep(tmp_path / "s.h5", synth.logistic_seeds({0.1: 40.0, 0.05: 90.0}, 3.0, n_seeds=12,
+                                                        widths=[8, 16, 32, 64, 128, 256]), issue8=True)
+    outs = []
+    for k, seed in enumerate(("3", "3", "4")):
+        out = tmp_path / f"r{k}"
+        r = run_report(tmp_path / "s.h5", "-o", out, "--bootstrap", "200", "--bootstrap-seed", seed, "--csv",
+                       "--max-panels", "2")
+        assert r.returncode == 0, r.stderr
+        outs.append((out / "m_star.csv").read_text())
+    assert outs[0] == outs[1] and outs[0] != outs[2]
+    assert "200 bootstrap replicates" in (tmp_path / "r0" / "report.md").read_text()
+    r = run_report(tmp_path / "s.h5", "-o", tmp_path / "bad", "--bootstrap", "-1")
+    assert r.returncode == 2 and "--bootstrap" in r.stderr and "Traceback" not in r.stderr
