@@ -70,6 +70,11 @@ int adv_parse_real(const char *text, double *out, int allow_inf);
 #define ADV_VECTOR
 #endif
 
+/* Entries below which an elementwise pass runs on one thread: a parallel region's
+ * fork and join (and, on a shared node, waiting for a descheduled sibling thread)
+ * cost more than the work. Elementwise, so the thread count never changes a result. */
+#define ADV_OMP_MIN_WORK 32768
+
 /* Seconds from a monotonic clock. */
 double adv_now(void);
 

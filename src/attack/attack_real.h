@@ -169,7 +169,8 @@ ADV_VECTOR static void NAME(losses)(double *restrict loss, REAL *restrict df, co
 /* Xnext_i = P_{B(X_i)}(Xcur_i + eta G_i / |G_i|); rows with G_i = 0 stay. */
 ADV_VECTOR static void NAME(ascent_step)(REAL *Xcur, const REAL *G, const REAL *X, long n, long d, double eta,
                                          double delta) {
-#pragma omp parallel for schedule(static)
+    /* per row: d entries and a square root, and asin, cos, sin when it leaves the cap */
+#pragma omp parallel for schedule(static) if (n * (d + 100) >= ADV_OMP_MIN_WORK)
     for (long i = 0; i < n; i++) {
         const REAL *g = G + i * d;
         double norm2 = 0.0;

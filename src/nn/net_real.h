@@ -75,10 +75,10 @@ void NAME(network_destroy)(NETWORK **wk) {
 /* Xa = sigma(Z) elementwise over count entries. */
 ADV_VECTOR static void NAME(activate)(REAL *restrict Xa, const REAL *restrict Z, long count, int activation) {
     if (activation == ACT_RELU) {
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (count >= ADV_OMP_MIN_WORK)
         for (long i = 0; i < count; i++) Xa[i] = Z[i] > 0 ? Z[i] : (REAL)0;
     } else {
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (count >= ADV_OMP_MIN_WORK)
         for (long i = 0; i < count; i++) Xa[i] = (REAL)act_value(activation, Z[i]);
     }
 }
@@ -87,7 +87,7 @@ ADV_VECTOR static void NAME(activate)(REAL *restrict Xa, const REAL *restrict Z,
  * the two halves of the two-layer net, exactly 0 where they are equal. */
 ADV_VECTOR static void NAME(pair_difference)(REAL *restrict D, const REAL *restrict Z, long n, long half,
                                              int activation) {
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (2 * n * half >= ADV_OMP_MIN_WORK)
     for (long i = 0; i < n; i++) {
         const REAL *z = Z + i * 2 * half;
         REAL *out = D + i * 2 * half;
@@ -146,7 +146,7 @@ void NAME(net_forward)(REAL *f, const NET *net, NETWORK *wk, const REAL *X, long
 /* G[i][j] = scale * df[i] * a[j] * sigma'(Z[i][j]): dL/dZ of the top layer in one pass. */
 ADV_VECTOR static void NAME(top_gradient)(REAL *restrict G, const REAL *restrict Z, const REAL *restrict df,
                                           const REAL *restrict a, long n, long m, REAL scale, int activation) {
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (n * m >= ADV_OMP_MIN_WORK)
     for (long i = 0; i < n; i++) {
         REAL gi = scale * df[i];
         const REAL *z = Z + i * m;
@@ -163,7 +163,7 @@ ADV_VECTOR static void NAME(top_gradient)(REAL *restrict G, const REAL *restrict
 ADV_VECTOR static void NAME(top_gradient_pairs)(REAL *restrict G, const REAL *restrict Z, const REAL *restrict df,
                                                 const REAL *restrict a, long n, long half, REAL scale,
                                                 int activation) {
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (2 * n * half >= ADV_OMP_MIN_WORK)
     for (long i = 0; i < n; i++) {
         REAL gi = scale * df[i];
         const REAL *z = Z + i * 2 * half;
@@ -186,10 +186,10 @@ ADV_VECTOR static void NAME(top_gradient_pairs)(REAL *restrict G, const REAL *re
 /* G *= sigma'(Z) elementwise (relu: G = 0 where Z <= 0, written as a select so it vectorises). */
 ADV_VECTOR static void NAME(mask_gradient)(REAL *restrict G, const REAL *restrict Z, long count, int activation) {
     if (activation == ACT_RELU) {
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (count >= ADV_OMP_MIN_WORK)
         for (long i = 0; i < count; i++) G[i] = Z[i] > 0 ? G[i] : (REAL)0;
     } else {
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (count >= ADV_OMP_MIN_WORK)
         for (long i = 0; i < count; i++) G[i] *= (REAL)act_deriv(activation, Z[i]);
     }
 }

@@ -176,10 +176,10 @@ void NAME(train_project)(REAL *W, const REAL *W0, const NetShape *s, double R) {
     }
 }
 
-/* W -= alpha g over count entries (threads for the large layers: elementwise, so the
- * result does not depend on their number). */
+/* W -= alpha g over count entries (threads for large nets: elementwise, so the result
+ * does not depend on their number). */
 ADV_VECTOR static void NAME(descend)(REAL *restrict W, const REAL *restrict g, long count, double alpha) {
-#pragma omp parallel for schedule(static) if (count > 65536)
+#pragma omp parallel for schedule(static) if (count >= 2 * ADV_OMP_MIN_WORK)
     for (long i = 0; i < count; i++) W[i] = (REAL)(W[i] - alpha * g[i]);
 }
 
