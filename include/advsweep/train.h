@@ -77,7 +77,8 @@ int train_uses_epsilon(const TrainConfig *cfg);
  * call and OpenMP region overheads) plus an elementwise cost per activation
  * entry (memory traffic, exp/log for softplus); a point costs POINT_COST more
  * (data, file rows). At large m the GEMM FLOPs dominate, so `advsweep bench`'s
- * rate applies directly. */
+ * rate applies directly. An f32 point counts its FLOP and elementwise terms at
+ * half weight (elem / 8: SGEMM at about twice the DGEMM rate; not fitted). */
 #define COST_PASS_LAYER 3.0e4
 #define COST_POINT 2.0e8
 double cost_per_activation(int activation);

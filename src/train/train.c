@@ -153,10 +153,10 @@ int train_plan(TrainPlan *plan, const TrainConfig *cfg) {
     double layers = cfg->model == MODEL_DEEP ? (double)cfg->H + 1 : 1;
     /* FLOPs and elementwise traffic scale with the element size (SGEMM runs at about twice
      * the DGEMM rate); the per-call overheads do not. f64: speed = 1, the fitted model. */
-    double speed = (double)train_backend(cfg->precision)->elem / (double)sizeof(double);
+    const TrainBackend *be = train_backend(cfg->precision);
+    double speed = (double)be->elem / (double)sizeof(double);
     plan->cost = plan->flops_total * speed + COST_POINT +
                  plan->passes * layers * (COST_PASS_LAYER + n * m * cost_per_activation(cfg->activation) * speed);
-    const TrainBackend *be = train_backend(cfg->precision);
     NetSizes sizes = net_sizes(&s, (long)cfg->n, be->elem);
     plan->n_trained = sizes.trained;
     plan->n_fixed = sizes.fixed;
