@@ -23,7 +23,7 @@
 #include "advsweep/sweep.h"
 #include "internal.h"
 
-enum { TAG_REPORT = 11, TAG_WORK = 12 };
+enum { TAG_REPORT = 11, TAG_WORK = 12, TAG_REASON = 13 };
 enum { REPORT_FIXED = 7, REPORT_LEN = REPORT_FIXED + 2 * TARGETS_MAX };
 #define STOP_INDEX (-1L)
 
@@ -37,7 +37,13 @@ typedef struct {
     int n_targets;
     double tau[TARGETS_MAX];
     long step[TARGETS_MAX]; /* first step with L_A <= tau, -1 */
+    char reason[STATUS_REASON_MAX]; /* why it failed or diverged (sent after the report, TAG_REASON) */
 } Report;
+
+/* A report followed by its reason: a point that failed or diverged. */
+static int has_reason(const Report *r) {
+    return r->index >= 0 && r->rc == ADV_OK && (r->status == RUN_FAILED || r->status == RUN_DIVERGED);
+}
 
 typedef struct {
     Comm *c;
@@ -107,8 +113,8 @@ static void log_report(Sweep *sw, const Report *r, int rank) {
                                                q + 1 < r->n_targets ? "," : "");
         break;
     }
-    case RUN_DIVERGED: snprintf(what, sizeof what, "diverged"); break;
-    case RUN_FAILED: snprintf(what, sizeof what, "failed"); break;
+    case RUN_DIVERGED: snprintf(what, sizeof what, "diverged: %s", r->reason[0] ? r->reason : "?"); break;
+    case RUN_FAILED: snprintf(what, sizeof what, "failed: %s", r->reason[0] ? r->reason : "?"); break;
     default: snprintf(what, sizeof what, "abandoned (will be redone on resume)"); break;
     }
     printf("[%ld/%ld] point %ld (%s): %s; %.2f s on rank %d\n", sw->finished, sw->todo, r->index, label, what, r->wall,
@@ -218,6 +224,7 @@ static void run_point(Sweep *sw, long index, Report *rep) {
     rep->wall = sum.wall_time;
     rep->min_surrogate = sum.min_surrogate;
     rep->outcome = sum.outcome;
+    snprintf(rep->reason, sizeof rep->reason, "%s", sum.reason);
     rep->n_targets = sum.n_targets;
     for (int q = 0; q < sum.n_targets; q++) {
         rep->tau[q] = sum.target_tau[q];
@@ -289,6 +296,11 @@ static void master_loop(Sweep *sw) {
         comm_wait_sleeping(&req, &status);
         Report rep;
         unpack(&rep, msg);
+        if (has_reason(&rep)) { /* the worker sends it right after its report */
+            MPI_Irecv(rep.reason, STATUS_REASON_MAX, MPI_CHAR, status.MPI_SOURCE, TAG_REASON, comm, &req);
+            comm_wait_sleeping(&req, MPI_STATUS_IGNORE);
+            rep.reason[STATUS_REASON_MAX - 1] = '\0';
+        }
         log_report(sw, &rep, status.MPI_SOURCE);
         long index = next_point(sw);
         MPI_Send(&index, 1, MPI_LONG, status.MPI_SOURCE, TAG_WORK, comm);
@@ -306,6 +318,7 @@ static void worker_loop(Sweep *sw) {
         double msg[REPORT_LEN];
         pack(msg, &rep);
         MPI_Send(msg, REPORT_LEN, MPI_DOUBLE, 0, TAG_REPORT, comm);
+        if (has_reason(&rep)) MPI_Send(rep.reason, STATUS_REASON_MAX, MPI_CHAR, 0, TAG_REASON, comm);
         long index;
         MPI_Request req;
         MPI_Irecv(&index, 1, MPI_LONG, 0, TAG_WORK, comm, &req);
@@ -406,8 +419,44 @@ static void build_queue(Sweep *sw) {
     free(order);
 }
 
+/* ADV_ERR_INTERNAL with "every point failed" and the distinct reasons (the file is closed). */
+static int all_failed_error(const char *path) {
+    StoreFailure *f = NULL;
+    long n = 0;
+    char *job_text = NULL;
+    if (store_failures_of(path, &f, &n, &job_text) != ADV_OK)
+        return adv_err(ADV_ERR_INTERNAL, "every point failed (advsweep status --failed %s lists why)", path);
+    /* distinct reasons, most frequent first */
+    long *count = xcalloc((size_t)n + 1, sizeof(long)), distinct = 0;
+    long *first = xcalloc((size_t)n + 1, sizeof(long));
+    for (long i = 0; i < n; i++) {
+        long k = 0;
+        while (k < distinct && strcmp(f[first[k]].reason, f[i].reason)) k++;
+        if (k == distinct) first[distinct++] = i;
+        count[k]++;
+    }
+    char text[2048];
+    int used = snprintf(text, sizeof text, "every point failed (%ld point%s", n, n == 1 ? "" : "s");
+    used += snprintf(text + used, sizeof text - (size_t)used, "; advsweep status --failed %.900s lists them)", path);
+    for (long shown = 0; shown < distinct && used > 0 && (size_t)used < 1000; shown++) {
+        long best = -1;
+        for (long k = 0; k < distinct; k++)
+            if (count[k] > 0 && (best < 0 || count[k] > count[best])) best = k;
+        used += snprintf(text + used, sizeof text - (size_t)used, "%s %s (%ld point%s)", shown ? ";" : ":",
+                         f[first[best]].reason, count[best], count[best] == 1 ? "" : "s");
+        count[best] = -count[best];
+    }
+    int rc = adv_err(ADV_ERR_INTERNAL, "%s", text);
+    free(count);
+    free(first);
+    free(f);
+    free(job_text);
+    return rc;
+}
+
 int sweep_run(Comm *c, const RunOptions *opt) {
     Sweep sw;
+    int all_failed = 0; /* rank 0: every point of the shard failed */
     memset(&sw, 0, sizeof sw);
     sw.t_begin = adv_now();
     sw.c = c;
@@ -497,6 +546,10 @@ int sweep_run(Comm *c, const RunOptions *opt) {
         if (comm_rank(c) == 0) {
             rc = store_refresh_status(sw.st);
             const int8_t *status = store_status(sw.st);
+            long mine = 0, failed = 0;
+            for (long i = 0; i < sw.P; i++)
+                if (in_shard(&sw, i)) mine++, failed += status[i] == RUN_FAILED;
+            all_failed = rc == ADV_OK && mine > 0 && failed == mine;
             for (long i = 0; rc == ADV_OK && i < sw.P; i++)
                 if (in_shard(&sw, i) && !is_final(status[i])) left++;
             if (rc == ADV_OK && !opt->quiet) {
@@ -514,6 +567,8 @@ int sweep_run(Comm *c, const RunOptions *opt) {
     }
     int close_rc = store_close(&sw.st);
     if (rc == ADV_OK) rc = comm_agree(c, close_rc);
+    /* A sweep whose every point failed is an error, whatever was written: say why. */
+    if (rc == ADV_OK) rc = comm_agree(c, comm_rank(c) == 0 && all_failed ? all_failed_error(path) : ADV_OK);
     free(sw.queue);
     free(sw.members);
     free(sw.costs);
