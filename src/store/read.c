@@ -6,6 +6,7 @@
  * temporary name and renames it. No MPI. Must not print except adv_warn for
  * merge's warnings.
  */
+#include <limits.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -23,7 +24,18 @@ static int read_doubles_or_nan(hid_t f, const char *name, double *buf, long P) {
         for (long i = 0; i < P; i++) buf[i] = NAN;
         return ADV_OK;
     }
-    return h5_read_all(f, name, H5T_NATIVE_DOUBLE, buf);
+    return h5_read_all(f, name, H5T_NATIVE_DOUBLE, buf, (hsize_t)P);
+}
+
+/* The shard attributes (absent: the whole grid), checked: 0 <= index < count <= INT_MAX. */
+static int read_shard(hid_t f, const char *path, int64_t *index, int64_t *count) {
+    *index = 0, *count = 1;
+    if (h5_attr_exists(f, A_SHARD_INDEX)) TRY(h5_in_file(h5_attr_read_i64(f, A_SHARD_INDEX, index), path));
+    if (h5_attr_exists(f, A_SHARD_COUNT)) TRY(h5_in_file(h5_attr_read_i64(f, A_SHARD_COUNT, count), path));
+    if (*count < 1 || *count > INT_MAX || *index < 0 || *index >= *count)
+        return adv_err(ADV_ERR_INPUT, "%s: shard %lld of %lld is not a shard (a damaged file?)", path,
+                       (long long)*index, (long long)*count);
+    return ADV_OK;
 }
 
 int store_status_of(const char *path, StoreStatus *out) {
@@ -41,21 +53,20 @@ int store_status_of(const char *path, StoreStatus *out) {
         goto cleanup;
     }
     long P = (long)dims[0];
-    if (h5_attr_exists(f, A_SHARD_INDEX)) CHECK(h5_attr_read_i64(f, A_SHARD_INDEX, &shard_index));
-    if (h5_attr_exists(f, A_SHARD_COUNT)) CHECK(h5_attr_read_i64(f, A_SHARD_COUNT, &shard_count));
+    CHECK(read_shard(f, path, &shard_index, &shard_count));
     if (h5_attr_exists(f, A_RANKS)) CHECK(h5_attr_read_i64(f, A_RANKS, &ranks));
-    if (h5_attr_exists(f, A_JOB_NAME)) CHECK(h5_attr_read_str(f, A_JOB_NAME, out->job_name, sizeof out->job_name));
-    if (h5_attr_exists(f, A_CREATED)) CHECK(h5_attr_read_str(f, A_CREATED, out->created, sizeof out->created));
-    if (shard_count < 1) shard_count = 1;
+    if (h5_attr_exists(f, A_JOB_NAME)) CHECK(h5_attr_read_line(f, A_JOB_NAME, out->job_name, sizeof out->job_name));
+    if (h5_attr_exists(f, A_CREATED)) CHECK(h5_attr_read_line(f, A_CREATED, out->created, sizeof out->created));
     status = xcalloc((size_t)P, 1);
     flops = xcalloc((size_t)P, sizeof(double));
     wall = xcalloc((size_t)P, sizeof(double));
     /* /status first: a point that turns done while we read counts as not done yet. */
-    CHECK(h5_read_all(f, D_STATUS, H5T_NATIVE_INT8, status));
+    CHECK(h5_read_all(f, D_STATUS, H5T_NATIVE_INT8, status, (hsize_t)P));
     CHECK(read_doubles_or_nan(f, D_PLAN_FLOPS, flops, P));
     CHECK(read_doubles_or_nan(f, D_SUMMARY_WALL, wall, P));
     trained_as = xcalloc((size_t)P, sizeof(int64_t));
-    if (h5_has_dataset(f, D_PLAN_TRAINED_AS)) CHECK(h5_read_all(f, D_PLAN_TRAINED_AS, H5T_NATIVE_INT64, trained_as));
+    if (h5_has_dataset(f, D_PLAN_TRAINED_AS))
+        CHECK(h5_read_all(f, D_PLAN_TRAINED_AS, H5T_NATIVE_INT64, trained_as, (hsize_t)P));
     else
         for (long i = 0; i < P; i++) trained_as[i] = i;
     out->n_points = P;
@@ -84,7 +95,7 @@ cleanup:
     free(flops);
     free(status);
     h5_close(&f);
-    return rc;
+    return h5_in_file(rc, path);
 }
 
 /* ---- failures ---------------------------------------------------------------------------- */
@@ -101,6 +112,10 @@ static int read_text_attr(hid_t obj, const char *name, char **out) {
     H5TRY(attr = H5Aopen(obj, name, H5P_DEFAULT), "cannot open attribute %s", name);
     H5TRY(ftype = H5Aget_type(attr), "cannot read the type of attribute %s", name);
     size_t size = H5Tis_variable_str(ftype) > 0 ? (1u << 24) : H5Tget_size(ftype) + 1;
+    if (size > (1u << 24)) { /* more than 16 MiB is a damaged file, not a job text */
+        rc = adv_err(ADV_ERR_INPUT, "attribute %s is a string of %zu bytes (a damaged file?)", name, size - 1);
+        goto cleanup;
+    }
     *out = xcalloc(size, 1);
     rc = h5_attr_read_str(obj, name, *out, size);
 cleanup:
@@ -131,9 +146,9 @@ int store_failures_of(const char *path, StoreFailure **out, long *count, char **
     status = xcalloc((size_t)P, 1);
     reasons = xcalloc((size_t)P, REASON_BYTES);
     /* /status first: a reason is written before its point's status */
-    CHECK(h5_read_all(f, D_STATUS, H5T_NATIVE_INT8, status));
+    CHECK(h5_read_all(f, D_STATUS, H5T_NATIVE_INT8, status, (hsize_t)P));
     H5TRY(rtype = h5_str_type(REASON_BYTES), "cannot make a string type");
-    CHECK(h5_read_all(f, D_REASON, rtype, reasons));
+    CHECK(h5_read_all(f, D_REASON, rtype, reasons, (hsize_t)P));
     CHECK(read_text_attr(f, A_JOB_TEXT, job_text));
     long n = 0;
     for (long i = 0; i < P; i++) n += status[i] == RUN_FAILED || status[i] == RUN_DIVERGED;
@@ -158,7 +173,7 @@ cleanup:
     free(status);
     h5_close(&rtype);
     h5_close(&f);
-    return rc;
+    return h5_in_file(rc, path);
 }
 
 /* ---- merge ------------------------------------------------------------------------------ */
@@ -255,7 +270,8 @@ static long select_rows(hid_t space, int rank, const hsize_t *dims, const int *c
 
 /* Copy the rows with choice == j of dataset `name` from input `in` into `out`
  * (fill values when the input lacks the dataset or has another row shape). */
-static int copy_rows(hid_t out, const char *name, const MergeInput *in, const int *choice, int j, int *missing) {
+static int copy_rows(hid_t out, const char *name, const MergeInput *in, const int *choice, int j, int *missing,
+                     const char *first) {
     int rc = ADV_OK;
     hid_t dst = H5I_INVALID_HID, src = H5I_INVALID_HID, type = H5I_INVALID_HID, dcpl = H5I_INVALID_HID;
     hid_t dspace = H5I_INVALID_HID, sspace = H5I_INVALID_HID, mspace = H5I_INVALID_HID;
@@ -277,7 +293,13 @@ static int copy_rows(hid_t out, const char *name, const MergeInput *in, const in
     *missing = !usable;
     size_t elem = H5Tget_size(type);
     size_t per_row = 1;
-    for (int k = 1; k < rank; k++) per_row *= (size_t)dims[k];
+    for (int k = 1; k < rank && per_row <= (size_t)STORE_MAX_ROW_BYTES; k++)
+        per_row = dims[k] > (hsize_t)STORE_MAX_ROW_BYTES ? (size_t)STORE_MAX_ROW_BYTES + 1 : per_row * (size_t)dims[k];
+    if (elem == 0 || per_row > (size_t)STORE_MAX_ROW_BYTES / elem) {
+        rc = adv_err(ADV_ERR_INPUT, "%s: the rows of /%s are larger than %ld MiB (a damaged file?)", first, name,
+                     STORE_MAX_ROW_BYTES >> 20);
+        goto cleanup;
+    }
     size_t row_bytes = elem * per_row;
     hsize_t block = (hsize_t)((64u << 20) / (row_bytes ? row_bytes : 1));
     if (block < 1) block = 1;
@@ -351,7 +373,8 @@ static int warn_disagreements(MergeInput *in, int n_inputs, const int *choice, l
         char name[128];
         snprintf(name, sizeof name, "%s/%s", G_SUMMARY, f->name);
         for (int j = 0; j < n_inputs; j++) {
-            if (h5_has_dataset(in[j].file, name)) CHECK(h5_read_all(in[j].file, name, H5T_NATIVE_DOUBLE, vals[j]));
+            if (h5_has_dataset(in[j].file, name))
+                CHECK(h5_in_file(h5_read_all(in[j].file, name, H5T_NATIVE_DOUBLE, vals[j], (hsize_t)P), in[j].path));
             else
                 for (long r = 0; r < P; r++) vals[j][r] = NAN;
         }
@@ -395,12 +418,12 @@ static int write_merged_status(hid_t out, const MergeInput *in, const int *choic
     h5_close(&ds);
     for (long i = 0; i < P; i++) s32[i] = status[i];
     snprintf(name, sizeof name, "%s/%s", G_SUMMARY, SUMMARY_STATUS);
-    if (h5_has_dataset(out, name)) {
+    if (h5_is_vector(out, name, (hsize_t)P)) {
         H5TRY(ds = H5Dopen2(out, name, H5P_DEFAULT), "cannot open /%s of the output", name);
         H5TRY(H5Dwrite(ds, H5T_NATIVE_INT32, H5S_ALL, H5S_ALL, H5P_DEFAULT, s32), "cannot write /%s", name);
         h5_close(&ds);
     }
-    if (h5_has_dataset(out, D_RUNS)) {
+    if (h5_is_vector(out, D_RUNS, (hsize_t)P)) {
         /* a compound with only the status member: HDF5 writes just that member */
         H5TRY(part = H5Tcreate(H5T_COMPOUND, sizeof(int32_t)), "cannot make a type");
         H5TRY(H5Tinsert(part, RUNS_STATUS, 0, H5T_NATIVE_INT32), "cannot make a type");
@@ -429,6 +452,8 @@ int store_merge_counts(const char *out_path, const char *const *inputs, int n_in
         MergeInput *m = &in[j];
         m->path = inputs[j];
         m->shard_count = 1;
+        StoreStatus readable; /* what status refuses, merge refuses too: its output must read back */
+        CHECK(store_status_of(m->path, &readable));
         CHECK(h5_open_sweep(&m->file, m->path, H5F_ACC_RDONLY));
         hsize_t dims[3] = {0};
         if (h5_dims(m->file, D_STATUS, dims) != 1) {
@@ -437,10 +462,9 @@ int store_merge_counts(const char *out_path, const char *const *inputs, int n_in
         }
         m->P = (long)dims[0];
         m->status = xcalloc((size_t)m->P, 1);
-        CHECK(h5_read_all(m->file, D_STATUS, H5T_NATIVE_INT8, m->status));
-        CHECK(h5_attr_read_str(m->file, A_GRID_HASH, m->hash, sizeof m->hash));
-        if (h5_attr_exists(m->file, A_SHARD_INDEX)) CHECK(h5_attr_read_i64(m->file, A_SHARD_INDEX, &m->shard_index));
-        if (h5_attr_exists(m->file, A_SHARD_COUNT)) CHECK(h5_attr_read_i64(m->file, A_SHARD_COUNT, &m->shard_count));
+        CHECK(h5_in_file(h5_read_all(m->file, D_STATUS, H5T_NATIVE_INT8, m->status, (hsize_t)m->P), m->path));
+        CHECK(h5_in_file(h5_attr_read_line(m->file, A_GRID_HASH, m->hash, sizeof m->hash), m->path));
+        CHECK(read_shard(m->file, m->path, &m->shard_index, &m->shard_count));
         if (j > 0 && strcmp(m->hash, in[0].hash) != 0) {
             rc = adv_err(ADV_ERR_INPUT,
                          "%s and %s are sweeps of different grids (grid_hash %s and %s); only files of the same "
@@ -482,7 +506,7 @@ int store_merge_counts(const char *out_path, const char *const *inputs, int n_in
         for (long k = 0; k < list.count; k++) {
             if (!strcmp(list.names[k], D_STATUS)) continue;
             int missing = 0;
-            CHECK(copy_rows(out, list.names[k], &in[j], choice, j, &missing));
+            CHECK(copy_rows(out, list.names[k], &in[j], choice, j, &missing, in[0].path));
             if (missing && !n_missing++) example = list.names[k];
         }
         if (n_missing)
@@ -523,7 +547,9 @@ cleanup:
         free(in[j].status);
     }
     free(in);
-    return rc;
+    int named = rc == ADV_OK || strstr(adv_errmsg(), out_path) != NULL;
+    for (int j = 0; j < n_inputs && !named; j++) named = strstr(adv_errmsg(), inputs[j]) != NULL;
+    return named ? rc : h5_in_file(rc, out_path); /* a message that names no input is about the output */
 }
 
 int store_merge(const char *out_path, const char *const *inputs, int n_inputs) {

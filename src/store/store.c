@@ -396,7 +396,7 @@ static int check_resumable(const char *path, const StoreLayout *l) {
     rc = h5_open_sweep(&f, path, H5F_ACC_RDONLY);
     if (rc == ADV_ERR_INPUT) rc = rewrap(rc, "; refusing to overwrite it (use --fresh to replace it)");
     if (rc != ADV_OK) goto cleanup;
-    CHECK(h5_attr_read_str(f, A_GRID_HASH, hash, sizeof hash));
+    CHECK(h5_attr_read_line(f, A_GRID_HASH, hash, sizeof hash));
     hash_text(want, l->grid_hash);
     if (strcmp(hash, want) != 0) {
         rc = adv_err(ADV_ERR_INPUT,
@@ -457,7 +457,7 @@ static int check_resumable(const char *path, const StoreLayout *l) {
     f = H5I_INVALID_HID;
 cleanup:
     h5_close(&f);
-    return rc;
+    return h5_in_file(rc, path);
 }
 
 static int check_layout(const StoreLayout *l) {
@@ -606,7 +606,7 @@ static int open_handles(Store *st) {
     CHECK(store_refresh_status(st));
 cleanup:
     h5_close(&fapl);
-    return rc;
+    return h5_in_file(rc, st->path);
 }
 
 int store_open(Store **out, const char *path, const StoreLayout *layout, int64_t comm_f, int mode) {
