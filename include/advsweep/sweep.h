@@ -75,6 +75,51 @@ uint64_t job_grid_hash(const Job *job);
 int job_store_weights(const Job *job);
 double job_store_weights_max_mb(const Job *job);
 
+/* ---- point identity (key.c) --------------------------------------------------- */
+
+/* A point's key: 32 lowercase hex digits, the 128-bit fingerprint of its
+ * canonical text (every parameter that differs from its default, the resolved
+ * target set, the numerics version, and for data=file the content hash of the
+ * data file; docs/layout.md "Point keys"). Equal keys mean the same computation. */
+#define POINT_KEY_HEX 32
+#define POINT_TEXT_MAX 65536 /* bound on the canonical text of any configuration */
+/* data_hash: 32 hex digits of the data file's contents (store_data_hash) when
+ * cfg->data is DATA_FILE; ignored otherwise (may be NULL). */
+void point_key(char key[POINT_KEY_HEX + 1], const TrainConfig *cfg, const char *data_hash);
+/* The canonical text behind point_key into buf[0..len); returns its full length. */
+size_t point_canonical_text(char *buf, size_t len, const TrainConfig *cfg, const char *data_hash);
+/* 1 if key is 32 lowercase hex digits. */
+int point_key_valid(const char *key);
+
+/* key -> position in an array of keys (borrowed; must outlive the table). */
+typedef struct KeyIndex KeyIndex;
+/* Returns the position of the first key equal to an earlier one, or -1 (the
+ * earlier one is kept). */
+long key_index_build(KeyIndex **out, const char (*keys)[POINT_KEY_HEX + 1], long n);
+long key_index_find(const KeyIndex *t, const char *key); /* -1 if absent */
+void key_index_destroy(KeyIndex **t);
+
+/* ---- point subsets: --where (where.c) ------------------------------------------ */
+
+/* "attack=pgd,m<=64,seed=1..3": clauses joined by ',' (all must hold), each
+ * NAME OP VALUE with NAME a parameter, OP one of = != < <= > >=, and for = and
+ * != a list of values or inclusive ranges a..b joined by '|'
+ * ("m=8|16|64..128"). Ranges and < <= > >= need a numeric parameter. Values
+ * are checked like the parameter's own (param_set): a typo is ADV_ERR_INPUT
+ * naming it. Reals compare to 6 significant digits (the precision of the
+ * per-point lines), so "epsilon=0.029356" finds 0.0293559853525. */
+typedef struct Where Where;
+int where_parse(Where **out, const char *expr);
+void where_destroy(Where **w);
+/* Does cfg satisfy every clause? Also records, for where_check_used, which
+ * listed values matched and the values each named parameter takes. */
+int where_match(Where *w, const TrainConfig *cfg);
+/* After matching a set of points (`what`: "the job", "FILE"): ADV_ERR_INPUT if
+ * no point matched, or if a value listed after = matched no point (naming it
+ * and the values the parameter takes). */
+int where_check_used(const Where *w, long matched, const char *what);
+const char *where_text(const Where *w);
+
 /* ---- cost model and plan ----------------------------------------------------- */
 
 typedef struct {
