@@ -75,30 +75,6 @@ uint64_t job_grid_hash(const Job *job);
 int job_store_weights(const Job *job);
 double job_store_weights_max_mb(const Job *job);
 
-/* ---- point identity (key.c) --------------------------------------------------- */
-
-/* A point's key: 32 lowercase hex digits, the 128-bit fingerprint of its
- * canonical text (every parameter that differs from its default, the resolved
- * target set, the numerics version, and for data=file the content hash of the
- * data file; docs/layout.md "Point keys"). Equal keys mean the same computation. */
-#define POINT_KEY_HEX 32
-#define POINT_TEXT_MAX 65536 /* bound on the canonical text of any configuration */
-/* data_hash: 32 hex digits of the data file's contents (store_data_hash) when
- * cfg->data is DATA_FILE; ignored otherwise (may be NULL). */
-void point_key(char key[POINT_KEY_HEX + 1], const TrainConfig *cfg, const char *data_hash);
-/* The canonical text behind point_key into buf[0..len); returns its full length. */
-size_t point_canonical_text(char *buf, size_t len, const TrainConfig *cfg, const char *data_hash);
-/* 1 if key is 32 lowercase hex digits. */
-int point_key_valid(const char *key);
-
-/* key -> position in an array of keys (borrowed; must outlive the table). */
-typedef struct KeyIndex KeyIndex;
-/* Returns the position of the first key equal to an earlier one, or -1 (the
- * earlier one is kept). */
-long key_index_build(KeyIndex **out, const char (*keys)[POINT_KEY_HEX + 1], long n);
-long key_index_find(const KeyIndex *t, const char *key); /* -1 if absent */
-void key_index_destroy(KeyIndex **t);
-
 /* ---- point subsets: --where (where.c) ------------------------------------------ */
 
 /* "attack=pgd,m<=64,seed=1..3": clauses joined by ',' (all must hold), each

@@ -23,19 +23,6 @@
 #include "advsweep/data.h"
 #include "advsweep/nn.h"
 
-/* The numerics version: part of every point's key (sweep.h, point_key), so a
- * sweep file never mixes results of different numerics. BUMP IT in the same
- * commit as any change after which the same parameters give a different
- * result in any bit: the networks, activations and losses (src/nn), the
- * attacks and the projection (src/attack), the data generators (src/data),
- * training, schedules, stopping rules and what a run records (src/train), the
- * meaning of a parameter's value or of "auto" (src/util/config.c; a new
- * default alone needs no bump: the key holds the resolved value), or the
- * random streams. A new parameter whose default keeps the old behaviour needs
- * none. Files written by another version are refused by resume, --extend and
- * merge (docs/layout.md, "Point keys"). */
-#define ADVSWEEP_NUMERICS_VERSION 1
-
 /* Per-point status, as stored in the sweep file. */
 enum { RUN_PENDING = 0, RUN_DONE = 1, RUN_FAILED = 2, RUN_DIVERGED = 3, RUN_RUNNING = 4 };
 /* Why a run ended (per run, and per target for the targets it did not reach):

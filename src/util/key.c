@@ -15,11 +15,11 @@
  *
  * Parameters at their default are left out so that adding a parameter whose
  * default keeps the old behaviour keeps every key; in exchange a changed
- * default, like any change of results, needs a numerics version bump (train.h).
+ * default, like any change of results, needs a numerics version bump (config.h).
  * Two points with equal keys give bit-identical results (same BLAS kernel and
- * thread count); unequal keys only cost a recomputation. Must not use MPI or HDF5.
+ * thread count); unequal keys only cost a recomputation. Pure data, like the parameter table: no numerics, MPI or HDF5.
  */
-#include "advsweep/sweep.h"
+#include "advsweep/config.h"
 
 #include <math.h>
 #include <stdio.h>
