@@ -362,7 +362,6 @@ static int build_layout(StoreLayout *layout, TrainConfig **configs, double **flo
     layout->job_text = job_text(sw->job);
     layout->job_name = job_name(sw->job);
     layout->axes = job_axes(sw->job);
-    layout->grid_hash = job_grid_hash(sw->job);
     layout->shard_index = sw->opt->shard_count > 1 ? sw->opt->shard_index : 0;
     layout->shard_count = sw->opt->shard_count > 1 ? sw->opt->shard_count : 1;
     layout->store_weights = sw->store_weights;
@@ -451,7 +450,7 @@ int sweep_run(Comm *c, const RunOptions *opt) {
     free(reps);
     if (rc == ADV_OK && opt->retry_failed) {
         long reset = 0;
-        rc = comm_agree(c, store_reset_failed(sw.st, &reset));
+        rc = comm_agree(c, store_reset_failed(sw.st, NULL, &reset));
         if (rc == ADV_OK && comm_rank(c) == 0 && !opt->quiet)
             printf("advsweep run: %ld failed or diverged points will be rerun\n", reset);
     }
@@ -494,9 +493,9 @@ int sweep_run(Comm *c, const RunOptions *opt) {
             for (long i = 0; rc == ADV_OK && i < sw.P; i++)
                 if (in_shard(&sw, i) && !is_final(status[i])) left++;
             if (rc == ADV_OK && !opt->quiet) {
-                long counts[5] = {0};
+                long counts[RUN_STATUSES] = {0};
                 for (long i = 0; i < sw.P; i++)
-                    if (in_shard(&sw, i) && status[i] >= 0 && status[i] <= 4) counts[status[i]]++;
+                    if (in_shard(&sw, i) && status[i] >= 0 && status[i] < RUN_STATUSES) counts[status[i]]++;
                 printf("advsweep run: %ld done, %ld failed, %ld diverged, %ld left%s -> %s\n", counts[RUN_DONE],
                        counts[RUN_FAILED], counts[RUN_DIVERGED], counts[RUN_PENDING] + counts[RUN_RUNNING],
                        left ? " (interrupted: rerun the same command to resume)" : "", path);
