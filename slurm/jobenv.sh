@@ -7,12 +7,17 @@
 #
 #   jobenv_init               site.conf (ADVSWEEP_CONF, else site.conf beside
 #                             this file), defaults, modules, site_setup,
-#                             ADVSWEEP (the binary), OMP_NUM_THREADS
+#                             ADVSWEEP (the binary: site.conf's, else the one
+#                             installed with these scripts, else advsweep on
+#                             PATH, else build/advsweep of this checkout),
+#                             OMP_NUM_THREADS
 #   jobenv_seconds_left       seconds until this job's time limit; prints
 #                             nothing (status 1) when it has none
-#   jobenv_run_options        the deadline options for `advsweep run` into the
+#   jobenv_run_options [ARGS] the deadline options for `advsweep run` into the
 #                             array RUN_OPTS: --time-limit, --grace, --rate
-#   jobenv_srun ARGS...       srun --mpi=pmix the ranks running `advsweep ARGS`
+#                             (each left out when ARGS, the user's own run
+#                             options, already give it)
+#   jobenv_srun ARGS...       srun [--mpi=SRUN_MPI] the ranks running `advsweep ARGS`
 #   jobenv_finished FILE      points of FILE that are done, failed or diverged
 #                             (0 when FILE does not exist yet)
 #   jobenv_log MESSAGE        one line "advsweep-slurm: MESSAGE" on stdout
@@ -25,7 +30,7 @@ jobenv_init() {
     local conf=${ADVSWEEP_CONF:-$JOBENV_DIR/site.conf}
     # defaults: the documented values of site.conf
     PARTITION="" ACCOUNT="" QOS="" MAX_TIME="" MAX_CPUS="" MODULES="" ADVSWEEP=""
-    EXTRA_SBATCH=()
+    EXTRA_SBATCH=() SRUN_MPI=pmix
     CPUS_PER_TASK=1 RATE="" MEM_PER_RANK_MB="" MASTER_SLOT=shared
     SIGNAL_LEAD=300 TIME_SLACK=60 GRACE=120 MAX_RESUBMITS=10
     site_setup() { :; }
@@ -53,8 +58,21 @@ jobenv_init() {
     fi
     site_setup || { jobenv_log "error: site_setup in $conf failed"; return 1; }
 
+    if [ -z "$ADVSWEEP" ] && [ -r "$JOBENV_DIR/install-layout.sh" ]; then
+        # an installed copy (cmake --install): the binary installed with it
+        local ADVSWEEP_BINDIR_FROM_SLURM=""
+        # shellcheck disable=SC1091  # written by cmake --install
+        . "$JOBENV_DIR/install-layout.sh"
+        if [ -n "$ADVSWEEP_BINDIR_FROM_SLURM" ] && [ -d "$JOBENV_DIR/$ADVSWEEP_BINDIR_FROM_SLURM" ]; then
+            ADVSWEEP=$(cd "$JOBENV_DIR/$ADVSWEEP_BINDIR_FROM_SLURM" && pwd -P)/advsweep
+        fi
+    fi
     if [ -z "$ADVSWEEP" ]; then
         ADVSWEEP=$(command -v advsweep 2>/dev/null) || ADVSWEEP=$JOBENV_DIR/../build/advsweep
+    fi
+    if ! [[ $SRUN_MPI =~ ^[A-Za-z0-9_.-]*$ ]]; then
+        jobenv_log "error: SRUN_MPI='$SRUN_MPI' in $conf is not an MPI plugin name (srun --mpi=list shows them)"
+        return 2
     fi
     if [ ! -x "$ADVSWEEP" ]; then
         jobenv_log "error: advsweep binary '$ADVSWEEP' not found (set ADVSWEEP in $conf)"
@@ -87,10 +105,15 @@ jobenv_seconds_left() {
 }
 
 jobenv_run_options() {
-    local left limit
-    RUN_OPTS=(--grace "$GRACE")
-    [ -n "$RATE" ] && RUN_OPTS+=(--rate "$RATE")
-    if left=$(jobenv_seconds_left); then
+    local left limit a user=" "
+    # advsweep run refuses an option given twice: the user's own options win
+    for a in "$@"; do user+="${a%%=*} "; done
+    RUN_OPTS=()
+    [[ $user == *" --grace "* ]] || RUN_OPTS+=(--grace "$GRACE")
+    [ -n "$RATE" ] && [[ $user != *" --rate "* ]] && RUN_OPTS+=(--rate "$RATE")
+    if [[ $user == *" --time-limit "* ]]; then
+        jobenv_log "--time-limit given to advsweep run: not computing one from the job's time limit"
+    elif left=$(jobenv_seconds_left); then
         limit=$((left - SIGNAL_LEAD - TIME_SLACK))
         if [ "$limit" -ge 10 ]; then
             RUN_OPTS+=(--time-limit "$limit")
@@ -112,9 +135,12 @@ jobenv_srun() {
         ranks=$((ntasks + 1))
         over=(--overcommit)
     fi
+    # the MPI plugin (site.conf SRUN_MPI; empty: the cluster's MpiDefault)
+    local mpi=()
+    [ -n "$SRUN_MPI" ] && mpi=(--mpi="$SRUN_MPI")
     # Slurm 22.05's srun does not inherit --cpus-per-task from sbatch: pass it.
-    jobenv_log "srun --mpi=pmix --ntasks=$ranks --cpus-per-task=$cpus ${over[*]} $ADVSWEEP $*  (OMP_NUM_THREADS=$OMP_NUM_THREADS)"
-    srun --mpi=pmix --ntasks="$ranks" --cpus-per-task="$cpus" "${over[@]}" "$ADVSWEEP" "$@"
+    jobenv_log "srun ${mpi[*]} --ntasks=$ranks --cpus-per-task=$cpus ${over[*]} $ADVSWEEP $*  (OMP_NUM_THREADS=$OMP_NUM_THREADS)"
+    srun "${mpi[@]}" --ntasks="$ranks" --cpus-per-task="$cpus" "${over[@]}" "$ADVSWEEP" "$@"
 }
 
 jobenv_finished() {

@@ -380,7 +380,13 @@ def _read_open(f, path) -> Points:
 
     shard_index = int(attrs.get("shard_index", 0) or 0)
     shard_count = int(attrs.get("shard_count", 1) or 1)
-    assigned = (np.arange(P) % max(shard_count, 1)) == shard_index
+    # A point belongs to shard trained_as % N (its training run's shard; /plan/trained_as, issue 8),
+    # in older files index % N.
+    owner = np.arange(P)
+    if "plan/trained_as" in f:
+        t = vector(f["plan/trained_as"], "plan/trained_as").astype(np.int64)
+        owner = np.where(t >= 0, t, owner)
+    assigned = (owner % max(shard_count, 1)) == shard_index
     grid_hash = str(attrs.get("grid_hash", "") or "")
     if not grid_hash:
         warnings.append(f"{path}: no grid_hash attribute; not merged with other files")

@@ -75,7 +75,8 @@ def plot_width_requirement(rows, fits, path, axis="epsilon", sweep_labels=None, 
     Filled circles: exact and budget-stable (these enter the fit); hollow circles: exact but not
     budget-stable; down triangles at the smallest width: m* <= that width; up triangles at the
     largest width: not reached within the grid (m* > it); vertical bars: undecided between two
-    widths (censored or unknown seeds). Dashed: the power-law fit."""
+    widths (censored or unknown seeds); dotted bars: unknown, at least the lower end. Lines are
+    shifted slightly along x so that they do not hide each other. Dashed: the power-law fit."""
     fig, ax = plt.subplots(figsize=(7.5, 5))
     lines = {}
     for r in rows:
@@ -84,9 +85,10 @@ def plot_width_requirement(rows, fits, path, axis="epsilon", sweep_labels=None, 
     fit_by_group = {tuple(f.group.items()): f for f in fits}
     colors = _colors(len(lines))
     seen = set()
-    for color, (key, rs) in zip(colors, lines.items()):
+    for li, (color, (key, rs)) in enumerate(zip(colors, lines.items())):
         group = dict(key)
-        tx = (lambda v: 1.0 / v) if axis == "epsilon" else (lambda v: v)
+        shift = math.exp(0.025 * (li - (len(lines) - 1) / 2))    # lines side by side, not on top of each other
+        tx = (lambda v: shift / v) if axis == "epsilon" else (lambda v: shift * v)
         pts = sorted(((tx(float(r.group[axis])), r) for r in rs if r.group[axis] is not None
                       and math.isfinite(float(r.group[axis])) and float(r.group[axis]) > 0), key=lambda p: p[0])
         f = fit_by_group.get(key)
@@ -114,6 +116,9 @@ def plot_width_requirement(rows, fits, path, axis="epsilon", sweep_labels=None, 
             elif s.status == "between":
                 ax.plot([x, x], [s.lo, s.hi], "-", color=color, lw=3, alpha=0.5)
                 seen.add("between")
+            elif s.status == "unknown" and s.lo is not None:
+                ax.plot([x, x], [s.lo, s.largest], ":", color=color, lw=2, alpha=0.7)
+                seen.add("unknown")
         if f is not None and f.fit.ok:
             xx = np.geomspace(min(f.x), max(f.x), 50)
             ax.plot(xx, f.fit.predict(xx), "--", color=color, lw=1.2)
@@ -136,6 +141,8 @@ def plot_width_requirement(rows, fits, path, axis="epsilon", sweep_labels=None, 
                        label=text)
     if "between" in seen:
         ax.plot([], [], "-", color="gray", lw=3, alpha=0.5, label="undecided between widths")
+    if "unknown" in seen:
+        ax.plot([], [], ":", color="gray", lw=2, alpha=0.7, label="unknown: ≥ the lower end (or beyond)")
     ax.plot([], [], "--", color="gray", label="power-law fit")
     ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.02, 1.0), borderaxespad=0)
     ax.grid(True, which="both", alpha=0.2)

@@ -1,4 +1,7 @@
-"""width.py — the width requirement m*: smallest grid width at which enough seeds reach epsilon.
+"""width.py — the fraction-of-trials width requirement (used by the capacity table) and helpers.
+
+The report's m* is mstar.py's (censoring, budgets T/4, T/2, T, bounds); this module keeps the
+simpler rule below for capacity sweeps, whose criterion (accuracy 1) has no budget reading.
 
 For each combination of the other axes (every parameter that varies in the
 sweep, except m and seed) and each width m, a seed is a *trial* when its point

@@ -61,15 +61,59 @@ typedef struct {
  * ADV_ERR_INPUT for a bad job file or a file of another job (nothing written). */
 int sweep_run(Comm *c, const RunOptions *opt);
 
-/* ---- signals (signals.c) ---- */
+/* ---- stopping a sweep (signals.c) ----
+ *
+ * A stop request is SIGINT (Ctrl-C), SIGTERM, or a request file FILE.stop
+ * beside the sweep file FILE (written by `advsweep stop FILE`; the master
+ * polls for it at most once a second and removes it when it acts on it). The
+ * first request stops the handing out of points; running points may finish
+ * for the grace period, then they are abandoned (they stay "running" in the
+ * file and are redone on resume). A second request, or `advsweep stop --now`,
+ * abandons them at once; a third Ctrl-C exits at once (status 130). Rank 0
+ * prints one line when it sees a request. The master relays the abort to the
+ * workers, so a request that reaches only rank 0 stops every rank.
+ *
+ * Sequence in `advsweep run`: signals_install (before MPI starts) ->
+ * comm_session_begin -> signals_take_terminal -> ... -> signals_begin ->
+ * dispatch, calling signals_poll while waiting and training (comm_wait_sleeping
+ * and signals_progress do) and signals_worker_done when a worker got its last
+ * work -> signals_end -> signals_release_terminal. */
 
-/* Install SIGTERM/SIGINT handlers: the first signal requests a stop; after
- * `grace` seconds (or at a second signal) the abort flag rises too. */
+#define SIGNALS_STOP_SUFFIX ".stop"                 /* FILE.h5.stop */
+#define SIGNALS_STOP_HEADER "advsweep stop request\n" /* first line of a request file */
+
+/* Install the SIGTERM/SIGINT handlers (not collective; before MPI starts, so
+ * that an early SIGTERM from SLURM is caught too). After the first request,
+ * `grace` seconds until running points are abandoned. */
 void signals_install(double grace);
+/* Rank 0, interactive under mpirun: make this process's group the terminal's
+ * foreground group, so that Ctrl-C reaches rank 0 instead of mpirun (which
+ * would kill the job). Does nothing without a controlling terminal, when the
+ * launcher is not in the foreground (a background job), or on other ranks.
+ * Not collective. */
+void signals_take_terminal(const Comm *c);
+/* Give the terminal back to the launcher (also done at exit). Async-signal-safe. */
+void signals_release_terminal(void);
+
+/* Collective on c: start relaying requests between the ranks; rank 0 watches
+ * sweep_path + SIGNALS_STOP_SUFFIX (NULL: no file), removing a request older
+ * than this process (a stale one, with a warning). */
+void signals_begin(Comm *c, const char *sweep_path);
+/* Not collective; cheap; call often on every rank: the master checks the
+ * stop file (at most once a second) and relays an abort; a worker takes the
+ * master's abort into signals_abort_flag(). */
+void signals_poll(void);
+/* A TrainHooks.progress that calls signals_poll(). */
+void signals_progress(void *ctx, int64_t step, int64_t steps, double surrogate);
+/* Master: `worker` was sent its last work (it will train no more). */
+void signals_worker_done(int worker);
+/* Collective on c: the end of the dispatch (every worker got its last work). */
+void signals_end(Comm *c);
+
 int signals_stop_requested(void);
 /* Pointer for TrainHooks.abort_flag: non-zero once running points must stop. */
 volatile int *signals_abort_flag(void);
-/* Seconds since the first stop signal, or -1. */
+/* Seconds since the first stop request was noticed, or -1. */
 double signals_since_stop(void);
 
 #endif

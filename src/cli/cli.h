@@ -17,6 +17,7 @@ int cmd_run(int argc, char **argv);
 int cmd_plan(int argc, char **argv);
 int cmd_status(int argc, char **argv);
 int cmd_merge(int argc, char **argv);
+int cmd_stop(int argc, char **argv);
 
 /* Print "advsweep: error: MSG" for the last adv_err() and return code. */
 int cli_fail(int code);

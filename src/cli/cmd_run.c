@@ -23,12 +23,16 @@ static void run_usage(FILE *out) {
             "  --retry-failed        rerun points that failed or diverged\n"
             "  --time-limit DUR      stop handing out points that would not finish within DUR\n"
             "                        (seconds, MM:SS, HH:MM:SS or D-HH:MM:SS; SLURM_JOB_END_TIME is also used)\n"
-            "  --grace SECONDS       after SIGTERM/SIGINT, let running points finish for this long (default 60),\n"
+            "  --grace SECONDS       after a stop request, let running points finish for this long (default 60),\n"
             "                        then abandon them (they are redone on resume)\n"
             "  --rate GFLOPS         per-rank rate for time estimates before any point finished (advsweep bench)\n"
             "  --shard I/N           run only points with index %% N == I (job arrays; merge with advsweep merge)\n"
             "  --print-default       print the embedded default job file and exit\n"
             "  -q, --quiet           no line per point\n"
+            "\n"
+            "Stopping: Ctrl-C (also under mpirun), SIGTERM, or `advsweep stop FILE` from any shell or node:\n"
+            "no new points are handed out, running points may finish for --grace seconds, exit status 3.\n"
+            "A second request abandons the running points at once; a third Ctrl-C exits at once.\n"
             "\n"
             "exit status: 0 every point done/failed/diverged, 3 interrupted (rerun to resume),\n"
             "             2 bad input (nothing written), 1 or 4 errors\n");
@@ -113,7 +117,9 @@ int cmd_run(int argc, char **argv) {
     rc = comm_session_begin(&argc, &argv, &world);
     if (rc != ADV_OK) return cli_fail(rc);
     int rank = comm_rank(world);
+    signals_take_terminal(world); /* Ctrl-C in mpirun's terminal reaches rank 0, not mpirun */
     rc = sweep_run(world, &opt);
+    signals_release_terminal();
     if (rc != ADV_OK && rank == 0) {
         if (rc == ADV_INTERRUPTED) fprintf(stderr, "advsweep: %s\n", adv_errmsg());
         else cli_fail(rc);

@@ -19,6 +19,7 @@ static void usage(FILE *out) {
             "  run      run a sweep (a job file, or the embedded default) over MPI ranks into one HDF5 file\n"
             "  plan     count a job's points, estimate cost and memory, suggest a SLURM request\n"
             "  status   progress of a sweep file (also while it runs)\n"
+            "  stop     ask the run writing a sweep file to stop (from any shell or node), as Ctrl-C would\n"
             "  merge    combine sweep files of the same job (shards, clusters)\n"
             "  bench    measure this machine's DGEMM rate and training-step rate\n"
             "\n"
@@ -68,7 +69,8 @@ int main(int argc, char **argv) {
         const char *name;
         int (*run)(int, char **);
     } commands[] = {{"train", cmd_train}, {"run", cmd_run},     {"plan", cmd_plan},
-                    {"status", cmd_status}, {"merge", cmd_merge}, {"bench", cmd_bench}};
+                    {"status", cmd_status}, {"stop", cmd_stop},   {"merge", cmd_merge},
+                    {"bench", cmd_bench}};
     for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
         if (!strcmp(cmd, commands[i].name)) return commands[i].run(argc - first, argv + first);
     fprintf(stderr, "advsweep: error: unknown command '%s' (try advsweep --help)\n", cmd);

@@ -75,6 +75,7 @@ void comm_wait_sleeping(MPI_Request *req, MPI_Status *status) {
     for (;;) {
         MPI_Test(req, &done, status);
         if (done) return;
+        signals_poll(); /* a stop request seen while waiting is acted on (and said) at once */
         comm_sleep(nap);
         if (nap < 0.01) nap *= 1.5;
     }

@@ -154,6 +154,7 @@ static void run_point(Sweep *sw, long index, Report *rep) {
     double *weights = NULL;
     TrainHooks hooks = {0};
     hooks.abort_flag = signals_abort_flag();
+    hooks.progress = signals_progress; /* stop requests and the master's abort, while training */
     if (sw->store_weights) {
         weights = xcalloc((size_t)(2 * cost->n_trained + cost->n_fixed), sizeof(double));
         hooks.W0_out = weights;
@@ -291,7 +292,10 @@ static void master_loop(Sweep *sw) {
         log_report(sw, &rep, status.MPI_SOURCE);
         long index = next_point(sw);
         MPI_Send(&index, 1, MPI_LONG, status.MPI_SOURCE, TAG_WORK, comm);
-        if (index == STOP_INDEX) active--;
+        if (index == STOP_INDEX) {
+            signals_worker_done(status.MPI_SOURCE);
+            active--;
+        }
     }
 }
 
@@ -469,9 +473,11 @@ int sweep_run(Comm *c, const RunOptions *opt) {
             fflush(stdout);
         }
         double start = adv_now(), cpu_start = cpu_seconds();
+        signals_begin(c, path); /* Ctrl-C, SIGTERM and `advsweep stop`, relayed to the workers */
         if (comm_size(c) == 1) serial_loop(&sw);
         else if (comm_rank(c) == 0) master_loop(&sw);
         else worker_loop(&sw);
+        signals_end(c);
         comm_idle_barrier(c); /* workers that finish early sleep here instead of spinning in the close */
         if (comm_rank(c) == 0 && comm_size(c) > 1 && sw.finished > 0 && !opt->quiet) {
             /* How well the dispatch did: the makespan against the best possible,

@@ -263,6 +263,9 @@ def write_sweep(path, points, *, job_name="synth", grid_hash_value=None, axes=No
                 put(f, f"{group}/{n}", vals[n])
             put(f, f"{group}/length", length)
         if issue8:
+            # written at creation for every point (a pending point may carry "plan_trained_as")
+            put(f, "plan/trained_as", np.array([pt.get("plan_trained_as", pt["summary"].get("trained_as", i))
+                                                for i, pt in enumerate(points)], dtype=np.int64))
             tau = np.full((P, Q), np.nan)
             tstep = np.full((P, Q), -1, np.int64)
             tout = np.full((P, Q), -1, np.int8)

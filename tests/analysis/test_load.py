@@ -151,13 +151,23 @@ def test_old_layout_still_loads_without_new_datasets(tmp_path):
 
 
 def test_merge_shards_and_concat_with_targets(tmp_path):
-    full = synth.free_grid([8, 16], [0.2, 0.1], [1], lambda m, s, tau: 50, T=500)
-    a = [pt if i % 2 == 0 else point(status=PENDING, **pt["params"]) for i, pt in enumerate(full)]
-    b = [pt if i % 2 == 1 else point(status=PENDING, **pt["params"]) for i, pt in enumerate(full)]
+    full = synth.free_grid([8, 16, 32], [0.2, 0.1], [1], lambda m, s, tau: 50, T=500)
+
+    def pending(pt):
+        q = point(status=PENDING, **pt["params"])
+        q["plan_trained_as"] = pt["summary"]["trained_as"]
+        return q
+
+    a = [pt if i % 2 == 0 else pending(pt) for i, pt in enumerate(full)]
+    b = [pt if i % 2 == 1 else pending(pt) for i, pt in enumerate(full)]
     write_sweep(tmp_path / "a.h5", a, shard_index=0, shard_count=2, issue8=True)
     write_sweep(tmp_path / "b.h5", b, shard_index=1, shard_count=2, issue8=True)
     p = load([tmp_path / "a.h5", tmp_path / "b.h5"])
     assert p.counts()["done"] == len(full) and (p.targets["step"] == 50).all()
+    # a shard owns the points of its training runs (trained_as % N), not index % N
+    only_a = load([tmp_path / "a.h5"])
+    owner = np.array([pt["summary"]["trained_as"] for pt in full])
+    assert (only_a.assigned == (owner % 2 == 0)).all() and not (only_a.assigned == (np.arange(len(full)) % 2 == 0)).all()
     # an older sweep beside a new one: its rows get padding
     write_sweep(tmp_path / "old.h5", small_grid(), job_name="old")
     q = load([tmp_path / "a.h5", tmp_path / "b.h5", tmp_path / "old.h5"])

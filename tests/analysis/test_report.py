@@ -87,6 +87,7 @@ def test_report_md_and_figures(tmp_path):
     assert "| mixed[" in text and "| 112 | 108 | 1 | 1 | 1 | 1 |" in text
     assert "out of memory" in text and "NaN at step 16" in text
     assert "1 pending, 1 running" in text
+    assert "109 training runs produced the 109 points with a result. They ended: 1 diverged, 66 reached, 42 plateau." in text
     # the width table, the exponents beside the paper's and a reading
     assert "## Width requirement m*" in text and "Theorem 4.1" in text
     assert re.search(r"m\* grows like \(1/ε\)\^[0-9.]+±[0-9.]+ for attack=pgd", text)

@@ -164,7 +164,7 @@ def test_double_dash_ends_options(advsweep, tmp_path):
 
 
 def test_help_of_every_command(advsweep):
-    for cmd in ("train", "run", "plan", "status", "merge", "bench"):
+    for cmd in ("train", "run", "plan", "status", "stop", "merge", "bench"):
         for flag in ("-h", "--help"):
             proc = run([advsweep, cmd, flag], check=0)
             assert proc.stdout.startswith("usage: ") and proc.stderr == ""
