@@ -70,6 +70,31 @@ long job_training_members(const Job *job, long rep, long *members);
 /* The largest group size of the job (for buffers). */
 long job_training_group_max(const Job *job);
 
+/* The grid's structure: axes in expansion order, their lengths, the replicate
+ * seeds (the fastest digit). coords has job_axis_count + 1 entries (the
+ * replicate last): point index <-> position on every axis. */
+int job_axis_count(const Job *job);
+const ParamSpec *job_axis(const Job *job, int a);
+long job_axis_length(const Job *job, int a);
+long job_seeds(const Job *job);
+void job_point_coords(const Job *job, long index, long *coords);
+long job_point_index(const Job *job, const long *coords);
+
+/* The job's `search:` section (on = 0 without one): find, for every
+ * combination of the other axes, the smallest value of `axis` at which the
+ * rule holds for L_A <= `target` (always epsilon), by training only the points
+ * needed (drive.h). rule: all seeds (fraction 1) or a fraction of them;
+ * budgets: fractions of T at which m* is resolved too (1 always among them). */
+#define JOB_SEARCH_BUDGETS 8
+typedef struct {
+    int on;
+    const ParamSpec *axis, *target;
+    double fraction;
+    int n_budgets;
+    double budgets[JOB_SEARCH_BUDGETS];
+} JobSearch;
+const JobSearch *job_search(const Job *job);
+
 /* Fingerprint of the expanded grid: every point's parameters as text. */
 uint64_t job_grid_hash(const Job *job);
 int job_store_weights(const Job *job);
