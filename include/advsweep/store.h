@@ -148,6 +148,19 @@ typedef struct {
  * newer layout), ADV_ERR_IO if it cannot be read. */
 int store_status_of(const char *path, StoreStatus *out);
 
+/* A failed or diverged point of a sweep file, and why (its /reason). */
+typedef struct {
+    long index;
+    int status; /* RUN_FAILED or RUN_DIVERGED */
+    char reason[STATUS_REASON_MAX];
+} StoreFailure;
+
+/* The failed and diverged points of the file at `path`, in index order:
+ * *out (caller frees; NULL when none) with *count entries, and the file's job
+ * text in *job_text (caller frees; "" when it has none), to label them.
+ * Errors as store_status_of. Serial, read-only, works while a sweep runs. */
+int store_failures_of(const char *path, StoreFailure **out, long *count, char **job_text);
+
 /* The counts of the points of `path` for which match(ctx, cfg) holds (NULL:
  * every point); *matched (may be NULL) receives their number. No ETA fields. */
 int store_status_where(const char *path, int (*match)(void *ctx, const TrainConfig *cfg), void *ctx,

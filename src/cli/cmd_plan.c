@@ -147,6 +147,20 @@ int cmd_plan(int argc, char **argv) {
         else printf("job          embedded default (name: %s; advsweep plan --print-default shows it)\n", job_name(job));
         printf("points       %ld", n);
         if (*job_axes(job)) printf(" (axes: %s)", job_axes(job));
+        long runs = 0;
+        for (long i = 0; i < n; i++) runs += costs[i].trained_as == i;
+        if (runs < n)
+            printf("\nruns         %ld training runs: points that differ only in epsilon share one (it answers every "
+                   "epsilon; the cost below counts each run once)", runs);
+        int stops = 0;
+        for (long i = 0; i < n && !stops; i++) {
+            TrainConfig cfg;
+            job_point(&cfg, job, i);
+            stops = cfg.early_stop > 0 || cfg.plateau_window > 0;
+        }
+        if (stops)
+            printf("\nbound        the estimates assume every run goes to its step cap; early stops and plateaus end "
+                   "runs sooner");
         printf("\ntotal        %.4g GFLOP-equivalents (GEMM FLOPs + per-pass and elementwise work)\n", plan.total_cost / 1e9);
         job_point_label(label, sizeof label, job, costliest);
         format_estimate(est, sizeof est, sweep_point_seconds(&costs[costliest], rate));

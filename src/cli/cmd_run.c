@@ -42,8 +42,11 @@ static void run_usage(FILE *out) {
             "no new points are handed out, running points may finish for --grace seconds, exit status 3.\n"
             "A second request abandons the running points at once; a third Ctrl-C exits at once.\n"
             "\n"
-            "exit status: 0 every point done/failed/diverged, 3 interrupted (rerun to resume),\n"
-            "             2 bad input (nothing written), 1 or 4 errors\n");
+            "A failed or diverged point's line says why; advsweep status --failed FILE lists them.\n"
+            "\n"
+            "exit status: 0 every point done/failed/diverged (not all failed), 3 interrupted (rerun to resume),\n"
+            "             2 bad input (nothing written), 1 every point failed (the distinct reasons are\n"
+            "             printed) or an internal error, 4 I/O error\n");
 }
 
 enum { OPT_HELP, OPT_OUTPUT, OPT_FRESH, OPT_RETRY, OPT_TIME_LIMIT, OPT_GRACE, OPT_RATE, OPT_SHARD, OPT_DEFAULT, OPT_QUIET,

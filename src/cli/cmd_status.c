@@ -8,11 +8,12 @@
 
 #include "advsweep/common.h"
 #include "advsweep/store.h"
+#include "advsweep/sweep.h"
 #include "cli.h"
 
 static void status_usage(FILE *out) {
     fprintf(out,
-            "usage: advsweep status FILE.h5 [FILE.h5 ...]\n"
+            "usage: advsweep status [--failed] FILE.h5 [FILE.h5 ...]\n"
             "\n"
             "Show how many points of each sweep file are done, failed, diverged, pending or running\n"
             "(running: being trained when the file was last written; a rerun redoes them), the\n"
@@ -22,7 +23,10 @@ static void status_usage(FILE *out) {
             "The estimate: each worker's rate is (planned FLOPs of the finished points) / (their\n"
             "training seconds); the time left is (planned FLOPs of this shard's pending and running\n"
             "points) / rate / workers, with workers = ranks - 1 (at least 1) of the run that wrote\n"
-            "the file.\n");
+            "the file.\n"
+            "\n"
+            "  --failed   list the failed and diverged points instead, each with its parameters\n"
+            "             and the reason recorded for it (/reason)\n");
 }
 
 /* "3d 04h", "2h 05m", "4m 10s", "12s" */
@@ -66,17 +70,42 @@ static void print_status(const char *path, const StoreStatus *s) {
     }
 }
 
+/* `status --failed`: every failed or diverged point with its reason. */
+static int print_failures(const char *path) {
+    StoreFailure *f = NULL;
+    long n = 0;
+    char *text = NULL;
+    TRY(store_failures_of(path, &f, &n, &text));
+    Job *job = NULL;
+    if (text[0] && job_parse(&job, text, path) != ADV_OK) job = NULL; /* e.g. a `train -o` file: no labels */
+    long failed = 0;
+    for (long i = 0; i < n; i++) failed += f[i].status == RUN_FAILED;
+    if (n == 0) printf("%s: no point failed or diverged\n", path);
+    else printf("%s: %ld failed, %ld diverged\n", path, failed, n - failed);
+    for (long i = 0; i < n; i++) {
+        char label[512] = "";
+        if (job && f[i].index < job_points(job)) job_point_label(label, sizeof label, job, f[i].index);
+        printf("  point %ld%s%s%s: %s: %s\n", f[i].index, label[0] ? " (" : "", label, label[0] ? ")" : "",
+               f[i].status == RUN_FAILED ? "failed" : "diverged", f[i].reason);
+    }
+    job_destroy(&job);
+    free(text);
+    free(f);
+    return ADV_OK;
+}
+
 int cmd_status(int argc, char **argv) {
-    static const CliOption options[] = {{"help", 'h', 0, NULL}};
+    static const CliOption options[] = {{"help", 'h', 0, NULL}, {"failed", 0, 0, NULL}};
     const char **files = xcalloc((size_t)argc + 1, sizeof(char *));
-    int n = 0, help = 0;
+    int n = 0, help = 0, failed = 0;
     CliParser parser;
-    int rc = cli_parser_begin(&parser, "status", argc, argv, options, 1, 0);
+    int rc = cli_parser_begin(&parser, "status", argc, argv, options, 2, 0);
     const char *value;
     for (int k; rc == ADV_OK && (k = cli_next(&parser, &value)) != CLI_END;) {
         if (k == CLI_BAD) rc = ADV_ERR_INPUT;
         else if (k == CLI_POSITIONAL) files[n++] = value;
-        else help = 1;
+        else if (k == 0) help = 1;
+        else failed = 1;
     }
     cli_parser_end(&parser);
     if (rc == ADV_OK && !help && n == 0)
@@ -89,13 +118,14 @@ int cmd_status(int argc, char **argv) {
     int first = 0;
     for (int i = 0; i < n; i++) {
         StoreStatus s;
-        rc = store_status_of(files[i], &s);
+        rc = failed ? print_failures(files[i]) : store_status_of(files[i], &s);
         if (rc != ADV_OK) {
+            fflush(stdout);
             cli_fail(rc);
             if (!first) first = rc;
             continue;
         }
-        print_status(files[i], &s);
+        if (!failed) print_status(files[i], &s);
     }
     fflush(stdout);
     free(files);

@@ -37,6 +37,7 @@ void report_pack(double *msg, const Report *r) {
         msg[REPORT_FIXED + q] = q < r->n_targets ? r->tau[q] : 0.0;
         msg[REPORT_FIXED + TARGETS_MAX + q] = q < r->n_targets ? (double)r->step[q] : -1.0;
     }
+    for (int k = 0; k < STATUS_REASON_MAX; k++) msg[REPORT_FIXED + 2 * TARGETS_MAX + k] = (unsigned char)r->reason[k];
 }
 
 void report_unpack(Report *r, const double *msg) {
@@ -55,6 +56,8 @@ void report_unpack(Report *r, const double *msg) {
         r->tau[q] = msg[REPORT_FIXED + q];
         r->step[q] = (long)msg[REPORT_FIXED + TARGETS_MAX + q];
     }
+    for (int k = 0; k < STATUS_REASON_MAX; k++) r->reason[k] = (char)(unsigned char)msg[REPORT_FIXED + 2 * TARGETS_MAX + k];
+    r->reason[STATUS_REASON_MAX - 1] = '\0';
 }
 
 /* ---- helpers ------------------------------------------------------------------------- */
@@ -117,8 +120,8 @@ static void log_report(Drive *d, const Report *r, int rank) {
                                                q + 1 < r->n_targets ? "," : "");
         break;
     }
-    case RUN_DIVERGED: snprintf(what, sizeof what, "diverged"); break;
-    case RUN_FAILED: snprintf(what, sizeof what, "failed"); break;
+    case RUN_DIVERGED: snprintf(what, sizeof what, "diverged: %s", r->reason[0] ? r->reason : "?"); break;
+    case RUN_FAILED: snprintf(what, sizeof what, "failed: %s", r->reason[0] ? r->reason : "?"); break;
     default: snprintf(what, sizeof what, "abandoned (will be redone on resume)"); break;
     }
     long todo = d->src.todo > d->finished ? d->src.todo : d->finished;
@@ -230,6 +233,7 @@ static void run_point(Drive *d, long index, Report *rep) {
     rep->wall = sum.wall_time;
     rep->min_surrogate = sum.min_surrogate;
     rep->outcome = sum.outcome;
+    snprintf(rep->reason, sizeof rep->reason, "%s", sum.reason);
     rep->steps_run = (long)sum.steps_run;
     rep->steps_planned = (long)sum.steps_planned;
     rep->n_targets = sum.n_targets;
@@ -358,6 +362,41 @@ static int select_points(Drive *d) {
 }
 
 /* Points of the job the run was asked for (selected, in this shard) that are not final. */
+/* ADV_ERR_INTERNAL with "every point failed" and the distinct reasons (the file is closed). */
+static int all_failed_error(const char *path) {
+    StoreFailure *f = NULL;
+    long n = 0;
+    char *job_text = NULL;
+    if (store_failures_of(path, &f, &n, &job_text) != ADV_OK)
+        return adv_err(ADV_ERR_INTERNAL, "every point failed (advsweep status --failed %s lists why)", path);
+    /* distinct reasons, most frequent first */
+    long *count = xcalloc((size_t)n + 1, sizeof(long)), distinct = 0;
+    long *first = xcalloc((size_t)n + 1, sizeof(long));
+    for (long i = 0; i < n; i++) {
+        long k = 0;
+        while (k < distinct && strcmp(f[first[k]].reason, f[i].reason)) k++;
+        if (k == distinct) first[distinct++] = i;
+        count[k]++;
+    }
+    char text[2048];
+    int used = snprintf(text, sizeof text, "every point failed (%ld point%s", n, n == 1 ? "" : "s");
+    used += snprintf(text + used, sizeof text - (size_t)used, "; advsweep status --failed %.900s lists them)", path);
+    for (long shown = 0; shown < distinct && used > 0 && (size_t)used < 1000; shown++) {
+        long best = -1;
+        for (long k = 0; k < distinct; k++)
+            if (count[k] > 0 && (best < 0 || count[k] > count[best])) best = k;
+        used += snprintf(text + used, sizeof text - (size_t)used, "%s %s (%ld point%s)", shown ? ";" : ":",
+                         f[first[best]].reason, count[best], count[best] == 1 ? "" : "s");
+        count[best] = -count[best];
+    }
+    int rc = adv_err(ADV_ERR_INTERNAL, "%s", text);
+    free(count);
+    free(first);
+    free(f);
+    free(job_text);
+    return rc;
+}
+
 long drive_points_left(Drive *d, long *counts) {
     const int8_t *status = store_status(d->st);
     long left = 0;
@@ -373,6 +412,7 @@ long drive_points_left(Drive *d, long *counts) {
 
 int drive_run(Comm *c, const RunOptions *opt) {
     Drive d;
+    int all_failed = 0; /* rank 0: every point the run was asked for failed */
     memset(&d, 0, sizeof d);
     double t_begin = adv_now();
     d.c = c;
@@ -481,9 +521,12 @@ int drive_run(Comm *c, const RunOptions *opt) {
             rc = store_refresh_status(d.st);
             if (rc == ADV_OK) rc = d.src.finish ? d.src.finish(d.src.ctx) : ADV_OK;
             if (rc == ADV_OK) left = d.src.left(d.src.ctx);
+            long counts[RUN_STATUSES];
+            drive_points_left(&d, counts);
+            long asked = 0; /* points the run was asked for (selected, in the shard), skipped ones aside */
+            for (int k = 0; k < RUN_STATUSES; k++) asked += k == RUN_SKIPPED ? 0 : counts[k];
+            all_failed = rc == ADV_OK && asked > 0 && counts[RUN_FAILED] == asked;
             if (rc == ADV_OK && !opt->quiet) {
-                long counts[RUN_STATUSES];
-                drive_points_left(&d, counts);
                 printf("advsweep run: %ld done, %ld failed, %ld diverged, %ld left", counts[RUN_DONE],
                        counts[RUN_FAILED], counts[RUN_DIVERGED], left);
                 if (counts[RUN_SKIPPED]) printf(", %ld skipped (not needed)", counts[RUN_SKIPPED]);
@@ -498,6 +541,8 @@ int drive_run(Comm *c, const RunOptions *opt) {
     if (d.src.destroy) d.src.destroy(d.src.ctx);
     int close_rc = store_close(&d.st);
     if (rc == ADV_OK) rc = comm_agree(c, close_rc);
+    /* A sweep whose every point failed is an error, whatever was written: say why. */
+    if (rc == ADV_OK) rc = comm_agree(c, comm_rank(c) == 0 && all_failed ? all_failed_error(d.path) : ADV_OK);
     free(d.selected);
     free(d.members);
     free(d.costs);

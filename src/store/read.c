@@ -84,3 +84,77 @@ cleanup:
     h5_close(&f);
     return rc;
 }
+
+/* ---- failures ---------------------------------------------------------------------------- */
+
+/* A string attribute of any length, in a new string; "" when absent. */
+static int read_text_attr(hid_t obj, const char *name, char **out) {
+    *out = NULL;
+    if (!h5_attr_exists(obj, name)) {
+        *out = xstrdup("");
+        return ADV_OK;
+    }
+    int rc = ADV_OK;
+    hid_t attr = H5I_INVALID_HID, ftype = H5I_INVALID_HID;
+    H5TRY(attr = H5Aopen(obj, name, H5P_DEFAULT), "cannot open attribute %s", name);
+    H5TRY(ftype = H5Aget_type(attr), "cannot read the type of attribute %s", name);
+    size_t size = H5Tis_variable_str(ftype) > 0 ? (1u << 24) : H5Tget_size(ftype) + 1;
+    *out = xcalloc(size, 1);
+    rc = h5_attr_read_str(obj, name, *out, size);
+cleanup:
+    h5_close(&ftype);
+    h5_close(&attr);
+    if (rc != ADV_OK) {
+        free(*out);
+        *out = NULL;
+    }
+    return rc;
+}
+
+int store_failures_of(const char *path, StoreFailure **out, long *count, char **job_text) {
+    *out = NULL;
+    *count = 0;
+    *job_text = NULL;
+    hid_t f = H5I_INVALID_HID, rtype = H5I_INVALID_HID;
+    TRY(h5_open_sweep(&f, path, H5F_ACC_RDONLY));
+    int rc = ADV_OK;
+    int8_t *status = NULL;
+    char *reasons = NULL;
+    hsize_t dims[3] = {0};
+    if (h5_dims(f, D_STATUS, dims) != 1) {
+        rc = adv_err(ADV_ERR_INPUT, "%s: /%s is not a vector", path, D_STATUS);
+        goto cleanup;
+    }
+    long P = (long)dims[0];
+    status = xcalloc((size_t)P, 1);
+    reasons = xcalloc((size_t)P, REASON_BYTES);
+    /* /status first: a reason is written before its point's status */
+    CHECK(h5_read_all(f, D_STATUS, H5T_NATIVE_INT8, status));
+    H5TRY(rtype = h5_str_type(REASON_BYTES), "cannot make a string type");
+    CHECK(h5_read_all(f, D_REASON, rtype, reasons));
+    CHECK(read_text_attr(f, A_JOB_TEXT, job_text));
+    long n = 0;
+    for (long i = 0; i < P; i++) n += status[i] == RUN_FAILED || status[i] == RUN_DIVERGED;
+    if (n > 0) *out = xcalloc((size_t)n, sizeof(StoreFailure));
+    for (long i = 0, k = 0; i < P; i++) {
+        if (status[i] != RUN_FAILED && status[i] != RUN_DIVERGED) continue;
+        StoreFailure *x = &(*out)[k++];
+        x->index = i;
+        x->status = status[i];
+        memcpy(x->reason, reasons + (size_t)i * REASON_BYTES, sizeof x->reason - 1); /* NUL-padded in the file */
+        if (!x->reason[0]) snprintf(x->reason, sizeof x->reason, "(no reason recorded)");
+    }
+    *count = n;
+cleanup:
+    if (rc != ADV_OK) {
+        free(*out);
+        *out = NULL;
+        free(*job_text);
+        *job_text = NULL;
+    }
+    free(reasons);
+    free(status);
+    h5_close(&rtype);
+    h5_close(&f);
+    return rc;
+}
