@@ -180,6 +180,9 @@ int store_merge(const char *out_path, const char *const *inputs, int n_inputs);
  * points were taken from inputs[j] (points pending everywhere count for none). */
 int store_merge_counts(const char *out_path, const char *const *inputs, int n_inputs, long *taken);
 
+/* Rows a..a+n of the file's /params as configurations (serial, read-only). */
+int store_configs_of(const char *path, long a, long n, TrainConfig *out);
+
 /* Keys of configs[0..n) (point_key; data files hashed once per distinct path). */
 int store_keys_of(char (*keys)[STORE_KEY_HEX + 1], const TrainConfig *configs, long n);
 /* 32 hex digits of the content of a data file's /x and /y (as float64). */

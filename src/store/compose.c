@@ -355,6 +355,7 @@ int store_extend_file(const char *path, const StoreLayout *l, const char (*keys)
             flops[r] = l->cost_flops ? l->cost_flops[i] : NAN;
             status[r] = RUN_PENDING;
         }
+        memcpy(ukeys[r], keys[i], sizeof ukeys[r]); /* an old row found under its "unreadable" key takes the new one */
         long rep = l->trained_as ? l->trained_as[i] : i;
         trained_as[r] = map[rep];
     }

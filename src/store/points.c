@@ -58,7 +58,10 @@ int store_keys_of(char (*keys)[STORE_KEY_HEX + 1], const TrainConfig *configs, l
                     seen = grown;
                 }
                 snprintf(seen[n_seen].path, sizeof seen[n_seen].path, "%s", c->data_file);
-                rc = store_data_hash(c->data_file, seen[n_seen].hash);
+                /* an unreadable file keys the point all the same: it fails when it runs, with the
+                 * reason, a result like any other (and a readable file later is another point) */
+                if (store_data_hash(c->data_file, seen[n_seen].hash) != ADV_OK)
+                    snprintf(seen[n_seen].hash, sizeof seen[n_seen].hash, "unreadable");
                 hash = seen[n_seen++].hash;
             }
         }
@@ -260,6 +263,18 @@ int store_status_where(const char *path, int (*match)(void *ctx, const TrainConf
     }
 cleanup:
     free(block);
+    h5_close(&fp.file);
+    free(fp.path);
+    return rc;
+}
+
+int store_configs_of(const char *path, long a, long n, TrainConfig *out) {
+    FilePoints fp;
+    memset(&fp, 0, sizeof fp);
+    fp.file = H5I_INVALID_HID;
+    fp.path = xstrdup(path);
+    int rc = h5_open_sweep(&fp.file, path, H5F_ACC_RDONLY);
+    if (rc == ADV_OK) rc = file_points_configs(&fp, a, n, out);
     h5_close(&fp.file);
     free(fp.path);
     return rc;

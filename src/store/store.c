@@ -433,6 +433,7 @@ static int open_existing(const char *path, const StoreLayout *l, const char (*ke
     FilePoints fp;
     KeyIndex *index = NULL;
     hid_t f = H5I_INVALID_HID;
+    long *rekey = NULL;
     *added = 0;
     rc = file_points_open(&fp, path);
     if (rc == ADV_ERR_INPUT) rc = rewrap(rc, "; refusing to overwrite it (use --fresh to replace it)");
@@ -451,9 +452,21 @@ static int open_existing(const char *path, const StoreLayout *l, const char (*ke
                      key_index_find(index, fp.key[dup]), dup, fp.key[dup]);
         goto cleanup;
     }
-    long missing = 0, first_missing = -1;
+    long missing = 0, first_missing = -1, n_rekey = 0;
+    rekey = xcalloc((size_t)l->n_points + 1, sizeof(long)); /* job points found under their "unreadable" key */
     for (long i = 0; i < l->n_points; i++) {
         map[i] = key_index_find(index, keys[i]);
+        if (map[i] < 0 && l->configs[i].data == DATA_FILE) {
+            /* A point whose data file could not be read when it was planned has no result that
+             * depends on the contents (it failed, or never ran): it is this point. */
+            char alt[STORE_KEY_HEX + 1];
+            point_key(alt, &l->configs[i], "unreadable");
+            long r = key_index_find(index, alt);
+            if (r >= 0 && fp.status[r] != RUN_DONE && fp.status[r] != RUN_DIVERGED) {
+                map[i] = r;
+                rekey[n_rekey++] = i;
+            }
+        }
         if (map[i] < 0 && missing++ == 0) first_missing = i;
     }
     char why[256] = "";
@@ -467,6 +480,15 @@ static int open_existing(const char *path, const StoreLayout *l, const char (*ke
         H5TRY(f, "%s: cannot open for writing", path);
         CHECK(h5_attr_update_i64(f, A_RANKS, l->ranks));
         CHECK(h5_attr_update_i64(f, A_OMP_THREADS, l->omp_threads));
+        if (n_rekey) { /* the rows found under their "unreadable" key take the key of the readable file */
+            hid_t ds = H5Dopen2(f, D_PLAN_KEY, H5P_DEFAULT), t = h5_str_type(STORE_KEY_HEX + 1);
+            for (long k = 0; rc == ADV_OK && k < n_rekey; k++)
+                rc = ds < 0 || t < 0 ? h5_fail(ADV_ERR_IO, "%s: cannot open /%s", path, D_PLAN_KEY)
+                                     : h5_write_row(ds, map[rekey[k]], t, keys[rekey[k]], "/plan/key");
+            if (ds >= 0) H5Dclose(ds);
+            if (t >= 0) H5Tclose(t);
+            CHECK(rc);
+        }
         H5TRY(H5Fclose(f), "%s: cannot close", path);
         f = H5I_INVALID_HID;
         goto cleanup;
@@ -490,6 +512,7 @@ static int open_existing(const char *path, const StoreLayout *l, const char (*ke
     CHECK(store_extend_file(path, l, keys, &fp, map));
     *added = missing;
 cleanup:
+    free(rekey);
     key_index_destroy(&index);
     file_points_close(&fp);
     h5_close(&f);
