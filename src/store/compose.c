@@ -295,7 +295,7 @@ cleanup:
 
 /* A whole (P) vector of a file, or `fallback` values where it is missing. */
 static int read_vector(hid_t f, const char *name, hid_t mtype, void *buf, long P, size_t elem, const void *fallback) {
-    if (h5_has_dataset(f, name)) return h5_read_all(f, name, mtype, buf);
+    if (h5_has_dataset(f, name)) return h5_read_all(f, name, mtype, buf, (hsize_t)P);
     for (long i = 0; i < P; i++) memcpy((char *)buf + (size_t)i * elem, fallback, elem);
     return ADV_OK;
 }
@@ -726,7 +726,7 @@ int store_merge_counts(const char *out_path, const char *const *inputs, int n_in
     }
     /* summary/trained_as names a row of its input: the output's row now */
     sum_rep = xcalloc((size_t)P + 1, sizeof(int64_t));
-    CHECK(h5_read_all(out, D_SUMMARY_TRAINED_AS, H5T_NATIVE_INT64, sum_rep));
+    CHECK(h5_read_all(out, D_SUMMARY_TRAINED_AS, H5T_NATIVE_INT64, sum_rep, (hsize_t)P));
     for (long d = 0; d < P; d++) {
         int j = (int)src_input[d];
         if (sum_rep[d] >= 0 && sum_rep[d] < in[j].P) sum_rep[d] = dst_of[base[j] + sum_rep[d]];

@@ -87,6 +87,14 @@ extern const char *const EVAL_NAMES[N_EVAL];
 #define RUNS_COLLISION_PREFIX "summary_" /* a summary field named like a parameter (lr) */
 #define SUMMARY_STATUS "status"          /* the summary field that mirrors /status */
 
+/* The grid's limit (sweep.h): a sweep file with a longer /status is damaged,
+ * and reading it would allocate without bound. */
+#define STORE_MAX_POINTS 1000000L
+/* Largest row (one point's values of one dataset) that merge copies. */
+#define STORE_MAX_ROW_BYTES (1024L << 20)
+/* Largest user data file: n x d values (1 GiB as float64). */
+#define STORE_MAX_DATA_VALUES (1L << 27)
+
 #define REASON_BYTES STATUS_REASON_MAX
 #define CHOICE_BYTES 16
 #define TEXT_BYTES CONFIG_TEXT_MAX
@@ -100,6 +108,9 @@ void h5_init(void);
 /* adv_err(code, fmt, ...) with " (HDF5: innermost error)" appended when the
  * HDF5 error stack holds one; clears the stack. */
 int h5_fail(int code, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Returns rc; when rc is an error whose message does not name `path`, the
+ * message becomes "PATH: message" (readers' errors name the file at fault). */
+int h5_in_file(int rc, const char *path);
 
 /* `if ((expr) < 0)`: record an ADV_ERR_IO message and jump to cleanup (needs `rc`). */
 #define H5TRY(expr, ...)                              \
@@ -142,6 +153,9 @@ int h5_attr_write_i64(hid_t obj, const char *name, int64_t value);
 int h5_attr_update_i64(hid_t obj, const char *name, int64_t value);
 /* Read a string attribute (fixed or variable length) into buf[0..len), truncated. */
 int h5_attr_read_str(hid_t obj, const char *name, char *buf, size_t len);
+/* h5_attr_read_str for one-line texts (tool, names, hashes, dates): control
+ * characters become '?', since the text goes into messages and listings. */
+int h5_attr_read_line(hid_t obj, const char *name, char *buf, size_t len);
 int h5_attr_read_i64(hid_t obj, const char *name, int64_t *value);
 int h5_attr_exists(hid_t obj, const char *name);
 
@@ -156,8 +170,12 @@ int h5_has_dataset(hid_t loc, const char *name);
  * dimension is the point index. `buf` holds the whole row in `memtype`. */
 int h5_write_row(hid_t ds, long index, hid_t memtype, const void *buf, const char *what);
 int h5_read_row(hid_t ds, long index, hid_t memtype, void *buf, const char *what);
-/* Read a whole (P,) dataset in `memtype`. */
-int h5_read_all(hid_t loc, const char *name, hid_t memtype, void *buf);
+/* Read all of dataset `name` in `memtype` into buf, which holds `count`
+ * values: ADV_ERR_INPUT if the dataset holds another number (a damaged file
+ * must not make HDF5 write past buf). */
+int h5_read_all(hid_t loc, const char *name, hid_t memtype, void *buf, hsize_t count);
+/* 1 if `name` is a dataset of shape (P). */
+int h5_is_vector(hid_t loc, const char *name, hsize_t P);
 
 /* ---- parameters, summary fields, the runs table ----------------------------------- */
 

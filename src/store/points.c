@@ -152,6 +152,8 @@ int file_points_open(FilePoints *fp, const char *path) {
     fp->shard_count = 1;
     int rc = ADV_OK;
     TrainConfig *block = NULL;
+    StoreStatus readable; /* what status refuses is refused here too (shapes checked before any read) */
+    CHECK(store_status_of(path, &readable));
     CHECK(h5_open_sweep(&fp->file, path, H5F_ACC_RDONLY));
     hid_t f = fp->file;
     hsize_t dims[3] = {0};
@@ -161,7 +163,7 @@ int file_points_open(FilePoints *fp, const char *path) {
     }
     fp->P = (long)dims[0];
     fp->status = xcalloc((size_t)fp->P + 1, 1);
-    CHECK(h5_read_all(f, D_STATUS, H5T_NATIVE_INT8, fp->status));
+    CHECK(h5_read_all(f, D_STATUS, H5T_NATIVE_INT8, fp->status, (hsize_t)fp->P));
     if (h5_attr_exists(f, A_SHARD_INDEX)) CHECK(h5_attr_read_i64(f, A_SHARD_INDEX, &fp->shard_index));
     if (h5_attr_exists(f, A_SHARD_COUNT)) CHECK(h5_attr_read_i64(f, A_SHARD_COUNT, &fp->shard_count));
     if (fp->shard_count < 1) fp->shard_count = 1;
@@ -180,7 +182,7 @@ int file_points_open(FilePoints *fp, const char *path) {
     fp->key = xcalloc((size_t)fp->P + 1, sizeof *fp->key);
     if (h5_has_dataset(f, D_PLAN_KEY)) {
         hid_t t = h5_str_type(STORE_KEY_HEX + 1);
-        rc = t < 0 ? h5_fail(ADV_ERR_IO, "cannot make a string type") : h5_read_all(f, D_PLAN_KEY, t, fp->key);
+        rc = t < 0 ? h5_fail(ADV_ERR_IO, "cannot make a string type") : h5_read_all(f, D_PLAN_KEY, t, fp->key, (hsize_t)fp->P);
         if (t >= 0) H5Tclose(t);
         CHECK(rc);
         for (long i = 0; i < fp->P; i++)
@@ -237,7 +239,7 @@ int store_status_where(const char *path, int (*match)(void *ctx, const TrainConf
     fp.path = xstrdup(path);
     CHECK(h5_open_sweep(&fp.file, path, H5F_ACC_RDONLY));
     int8_t *status = xcalloc((size_t)out->n_points + 1, 1);
-    rc = h5_read_all(fp.file, D_STATUS, H5T_NATIVE_INT8, status);
+    rc = h5_read_all(fp.file, D_STATUS, H5T_NATIVE_INT8, status, (hsize_t)out->n_points);
     long hits = 0;
     StoreStatus sub = *out;
     memset(sub.counts, 0, sizeof sub.counts);

@@ -4,6 +4,7 @@
  * Opens the file read-only without file locking, so it works on a file that a
  * running sweep holds. Never writes. No MPI. Must not print.
  */
+#include <limits.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -21,7 +22,18 @@ static int read_doubles_or_nan(hid_t f, const char *name, double *buf, long P) {
         for (long i = 0; i < P; i++) buf[i] = NAN;
         return ADV_OK;
     }
-    return h5_read_all(f, name, H5T_NATIVE_DOUBLE, buf);
+    return h5_read_all(f, name, H5T_NATIVE_DOUBLE, buf, (hsize_t)P);
+}
+
+/* The shard attributes (absent: the whole grid), checked: 0 <= index < count <= INT_MAX. */
+static int read_shard(hid_t f, const char *path, int64_t *index, int64_t *count) {
+    *index = 0, *count = 1;
+    if (h5_attr_exists(f, A_SHARD_INDEX)) TRY(h5_in_file(h5_attr_read_i64(f, A_SHARD_INDEX, index), path));
+    if (h5_attr_exists(f, A_SHARD_COUNT)) TRY(h5_in_file(h5_attr_read_i64(f, A_SHARD_COUNT, count), path));
+    if (*count < 1 || *count > INT_MAX || *index < 0 || *index >= *count)
+        return adv_err(ADV_ERR_INPUT, "%s: shard %lld of %lld is not a shard (a damaged file?)", path,
+                       (long long)*index, (long long)*count);
+    return ADV_OK;
 }
 
 int store_status_of(const char *path, StoreStatus *out) {
@@ -39,21 +51,20 @@ int store_status_of(const char *path, StoreStatus *out) {
         goto cleanup;
     }
     long P = (long)dims[0];
-    if (h5_attr_exists(f, A_SHARD_INDEX)) CHECK(h5_attr_read_i64(f, A_SHARD_INDEX, &shard_index));
-    if (h5_attr_exists(f, A_SHARD_COUNT)) CHECK(h5_attr_read_i64(f, A_SHARD_COUNT, &shard_count));
+    CHECK(read_shard(f, path, &shard_index, &shard_count));
     if (h5_attr_exists(f, A_RANKS)) CHECK(h5_attr_read_i64(f, A_RANKS, &ranks));
-    if (h5_attr_exists(f, A_JOB_NAME)) CHECK(h5_attr_read_str(f, A_JOB_NAME, out->job_name, sizeof out->job_name));
-    if (h5_attr_exists(f, A_CREATED)) CHECK(h5_attr_read_str(f, A_CREATED, out->created, sizeof out->created));
-    if (shard_count < 1) shard_count = 1;
+    if (h5_attr_exists(f, A_JOB_NAME)) CHECK(h5_attr_read_line(f, A_JOB_NAME, out->job_name, sizeof out->job_name));
+    if (h5_attr_exists(f, A_CREATED)) CHECK(h5_attr_read_line(f, A_CREATED, out->created, sizeof out->created));
     status = xcalloc((size_t)P, 1);
     flops = xcalloc((size_t)P, sizeof(double));
     wall = xcalloc((size_t)P, sizeof(double));
     /* /status first: a point that turns done while we read counts as not done yet. */
-    CHECK(h5_read_all(f, D_STATUS, H5T_NATIVE_INT8, status));
+    CHECK(h5_read_all(f, D_STATUS, H5T_NATIVE_INT8, status, (hsize_t)P));
     CHECK(read_doubles_or_nan(f, D_PLAN_FLOPS, flops, P));
     CHECK(read_doubles_or_nan(f, D_SUMMARY_WALL, wall, P));
     trained_as = xcalloc((size_t)P, sizeof(int64_t));
-    if (h5_has_dataset(f, D_PLAN_TRAINED_AS)) CHECK(h5_read_all(f, D_PLAN_TRAINED_AS, H5T_NATIVE_INT64, trained_as));
+    if (h5_has_dataset(f, D_PLAN_TRAINED_AS))
+        CHECK(h5_read_all(f, D_PLAN_TRAINED_AS, H5T_NATIVE_INT64, trained_as, (hsize_t)P));
     else
         for (long i = 0; i < P; i++) trained_as[i] = i;
     out->n_points = P;
@@ -82,7 +93,7 @@ cleanup:
     free(flops);
     free(status);
     h5_close(&f);
-    return rc;
+    return h5_in_file(rc, path);
 }
 
 /* ---- failures ---------------------------------------------------------------------------- */
@@ -99,6 +110,10 @@ static int read_text_attr(hid_t obj, const char *name, char **out) {
     H5TRY(attr = H5Aopen(obj, name, H5P_DEFAULT), "cannot open attribute %s", name);
     H5TRY(ftype = H5Aget_type(attr), "cannot read the type of attribute %s", name);
     size_t size = H5Tis_variable_str(ftype) > 0 ? (1u << 24) : H5Tget_size(ftype) + 1;
+    if (size > (1u << 24)) { /* more than 16 MiB is a damaged file, not a job text */
+        rc = adv_err(ADV_ERR_INPUT, "attribute %s is a string of %zu bytes (a damaged file?)", name, size - 1);
+        goto cleanup;
+    }
     *out = xcalloc(size, 1);
     rc = h5_attr_read_str(obj, name, *out, size);
 cleanup:
@@ -129,9 +144,9 @@ int store_failures_of(const char *path, StoreFailure **out, long *count, char **
     status = xcalloc((size_t)P, 1);
     reasons = xcalloc((size_t)P, REASON_BYTES);
     /* /status first: a reason is written before its point's status */
-    CHECK(h5_read_all(f, D_STATUS, H5T_NATIVE_INT8, status));
+    CHECK(h5_read_all(f, D_STATUS, H5T_NATIVE_INT8, status, (hsize_t)P));
     H5TRY(rtype = h5_str_type(REASON_BYTES), "cannot make a string type");
-    CHECK(h5_read_all(f, D_REASON, rtype, reasons));
+    CHECK(h5_read_all(f, D_REASON, rtype, reasons, (hsize_t)P));
     CHECK(read_text_attr(f, A_JOB_TEXT, job_text));
     long n = 0;
     for (long i = 0; i < P; i++) n += status[i] == RUN_FAILED || status[i] == RUN_DIVERGED;
@@ -156,5 +171,5 @@ cleanup:
     free(status);
     h5_close(&rtype);
     h5_close(&f);
-    return rc;
+    return h5_in_file(rc, path);
 }

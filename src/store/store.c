@@ -516,7 +516,7 @@ cleanup:
     key_index_destroy(&index);
     file_points_close(&fp);
     h5_close(&f);
-    return rc;
+    return h5_in_file(rc, path);
 }
 
 static int check_layout(const StoreLayout *l) {
@@ -686,7 +686,7 @@ static int open_handles(Store *st) {
     CHECK(store_refresh_status(st));
 cleanup:
     h5_close(&fapl);
-    return rc;
+    return h5_in_file(rc, st->path);
 }
 
 int store_open(Store **out, const char *path, const StoreLayout *layout, int64_t comm_f, int mode) {

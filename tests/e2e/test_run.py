@@ -14,7 +14,7 @@ from conftest import assert_same_results, digest, everything, mpi_env, run, stat
 JOB = """\
 name: e2e
 seeds: 2
-fixed: {d: 6, n: 16, delta: 0.1, epsilon: 0.05, c_alpha: 400, steps: 80, H: 1,
+fixed: {d: 6, n: 16, delta: 0.1, epsilon: 0.05, c_alpha: 20, steps: 80, H: 1,
         eval_count: 2, eval_steps: 5, eval_restarts: 2, pgd_steps: 3}
 grid:
   m: [4, 8, 16]

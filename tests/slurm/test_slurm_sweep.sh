@@ -69,7 +69,7 @@ cat >"$W0/resub.yaml" <<'EOF'
 name: resub
 description: SLURM test sweep, longer than one 1-minute job (tests/slurm/test_slurm_sweep.sh)
 seeds: 4
-fixed: {model: deep, H: 2, d: 8, n: 32, delta: 0.1, epsilon: 0.1, c_alpha: 400, steps: 2000,
+fixed: {model: deep, H: 2, d: 8, n: 32, delta: 0.1, epsilon: 0.1, c_alpha: 40, steps: 2000,
         pgd_steps: 5, eval_steps: 10, eval_restarts: 2, eval_count: 4, seed: 7}
 grid:
   m: [64, 128, 192, 256]
