@@ -56,6 +56,25 @@ char *xstrdup(const char *s);
 int adv_parse_int(const char *text, long long *out);
 int adv_parse_real(const char *text, double *out, int allow_inf);
 
+/* Runtime-dispatched vector code for the elementwise passes (activation masks, loss
+ * derivatives, normalisations, projections). Without -march the compiler may only
+ * assume SSE2; with this attribute GCC compiles the function (and the OpenMP regions
+ * inside it) for AVX-512F, AVX2 and the baseline, and the dynamic loader picks one
+ * per CPU (an ifunc), so one portable binary runs wide on every node. Every clone
+ * gives the same bits: elementwise IEEE arithmetic is exact per element, ISO C mode
+ * and -ffp-contract=off forbid fused multiply-adds, and floating-point reductions
+ * are never reordered without -ffast-math. -DADVSWEEP_NO_CLONES turns it off. */
+#if defined(__GNUC__) && defined(__x86_64__) && defined(__linux__) && !defined(ADVSWEEP_NO_CLONES)
+#define ADV_VECTOR __attribute__((target_clones("avx512f", "avx2", "default")))
+#else
+#define ADV_VECTOR
+#endif
+
+/* Entries below which an elementwise pass runs on one thread: a parallel region's
+ * fork and join (and, on a shared node, waiting for a descheduled sibling thread)
+ * cost more than the work. Elementwise, so the thread count never changes a result. */
+#define ADV_OMP_MIN_WORK 32768
+
 /* Seconds from a monotonic clock. */
 double adv_now(void);
 

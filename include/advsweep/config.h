@@ -21,6 +21,7 @@ enum { LOSS_LOGISTIC, LOSS_SQUARE };
 enum { DATA_SPHERE, DATA_TEACHER, DATA_SHATTER, DATA_FILE };
 enum { ATTACK_NONE, ATTACK_RANDOM, ATTACK_FGSM, ATTACK_PGD };
 enum { LR_RULE_FREE, LR_RULE_THEOREM };
+enum { PRECISION_F64, PRECISION_F32 };
 
 /* The numerics version: part of every point's key (sweep.h, point_key), so a
  * sweep file never mixes results of different numerics. BUMP IT in the same
@@ -85,6 +86,8 @@ typedef struct {
     /* recording */
     int64_t record_dense; /* record every step up to here ... */
     int64_t record_max;   /* ... then geometrically, at most this many records in all */
+    /* numerics */
+    int precision;       /* PRECISION_*: the compute backend (cpu_f64 reference, cpu_f32) */
     int64_t seed;
 } TrainConfig;
 
