@@ -106,6 +106,7 @@ int cmd_train(int argc, char **argv) {
                               .cost_flops = &plan.cost,
                               .records_max = plan.records,
                               .evals_max = plan.evals,
+                              .targets_max = plan.n_targets,
                               .job_text = text,
                               .job_name = "train",
                               .axes = "",
