@@ -82,4 +82,16 @@ double adv_now(void);
  * fingerprint job files). */
 uint64_t adv_hash(const void *data, size_t len, uint64_t seed);
 
+/* A 128-bit fingerprint of a byte string (point keys, data-file contents):
+ * two FNV-1a lanes with different offsets, each finished with the splitmix64
+ * mixer and crossed, so that every input byte moves both words. Not
+ * cryptographic; fine for telling apart the points of any number of sweeps
+ * (collision odds ~ P^2 / 2^129). Incremental: start with h = {0, 0}. */
+typedef struct {
+    uint64_t a, b;
+} AdvHash128;
+void adv_hash128_update(AdvHash128 *h, const void *data, size_t len);
+/* The finished value as 32 lowercase hex digits plus NUL. */
+void adv_hash128_hex(const AdvHash128 *h, char out[33]);
+
 #endif

@@ -27,7 +27,10 @@
 #include "advsweep/nn.h"
 
 /* Per-point status, as stored in the sweep file. */
-enum { RUN_PENDING = 0, RUN_DONE = 1, RUN_FAILED = 2, RUN_DIVERGED = 3, RUN_RUNNING = 4 };
+/* skipped: in the file but not run by the job that last wrote it (a search did not need it, or an
+ * extension kept it from an older job); not final: a job or --where that includes it runs it. */
+enum { RUN_PENDING = 0, RUN_DONE = 1, RUN_FAILED = 2, RUN_DIVERGED = 3, RUN_RUNNING = 4, RUN_SKIPPED = 5 };
+#define RUN_STATUSES 6
 /* Why a run ended (per run, and per target for the targets it did not reach):
  *   reached  the smallest target was met (every target then is)
  *   plateau  min_t L_A improved by less than plateau_tol (relative) over the last

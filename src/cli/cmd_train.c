@@ -110,7 +110,6 @@ int cmd_train(int argc, char **argv) {
                               .job_text = text,
                               .job_name = "train",
                               .axes = "",
-                              .grid_hash = adv_hash(text, strlen(text), 0),
                               .shard_index = 0,
                               .shard_count = 1,
                               .ranks = 1,
