@@ -104,7 +104,6 @@ static void make_template(void) {
     l->job_text = job_text(g_job);
     l->job_name = job_name(g_job);
     l->axes = job_axes(g_job);
-    l->grid_hash = job_grid_hash(g_job);
     l->shard_index = 0;
     l->shard_count = 1;
     l->store_weights = 1;
