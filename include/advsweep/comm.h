@@ -1,18 +1,17 @@
-/* comm.h — the MPI side of a sweep: session, master/worker dispatch, signals.
+/* comm.h — the MPI side of a sweep: session, the master/worker protocol, signals.
  *
  * The only module that includes mpi.h. Its contract carries no MPI types: a
  * Comm wraps a communicator; comm_handle() gives the Fortran handle that the
  * storage module takes. The world communicator is taken in exactly one place,
  * comm_session_begin(); everything else receives a Comm.
  *
- * Protocol (sweep_run): rank 0 is the master, ranks 1..N-1 are workers; with
- * one rank the same loop runs serially on rank 0. A worker reports ready (with
- * its last point's outcome) and receives the next point index or STOP. The
- * master hands out pending points costliest first (sweep_order), skips points
- * whose estimated time exceeds what is left before the deadline, and waits
- * with MPI_Test plus a short sleep instead of Open MPI's busy-polling blocking
- * calls, so it costs almost no CPU. Workers write their points' rows to the
- * shared file themselves (independent I/O), status last.
+ * Protocol (dispatch_run): rank 0 is the master, ranks 1..N-1 are workers;
+ * with one rank the same loop runs serially on rank 0. A worker reports ready
+ * (with its last unit's result) and receives the next unit or STOP. What the
+ * units are, their order, the deadline and what a result means belong to the
+ * point source (src/drive: the grid, the width search); the master only asks
+ * it and waits with MPI_Test plus a short sleep instead of Open MPI's
+ * busy-polling blocking calls, so it costs almost no CPU.
  */
 #ifndef ADVSWEEP_COMM_H
 #define ADVSWEEP_COMM_H
@@ -47,28 +46,39 @@ void comm_idle_barrier(Comm *c);
  * (--mem-limit) replaces what is detected. Every rank gets the same result. */
 void comm_mem_budget(Comm *c, double explicit_bytes, MemBudget *out);
 
-/* What `advsweep run` asks for. */
-typedef struct {
-    const char *job_path;   /* NULL: the embedded default job */
-    const char *output;     /* NULL: NAME.h5 in the current directory */
-    int fresh;              /* replace an existing file instead of resuming */
-    int retry_failed;       /* rerun failed and diverged points */
-    int retry_damaged;      /* rerun finished points whose rows no longer match their checksum */
-    int quiet;              /* no per-point lines */
-    double time_limit;      /* seconds from start; 0 = none (SLURM_JOB_END_TIME is used when set) */
-    double grace;           /* seconds a running point may continue after SIGTERM/SIGINT */
-    double rate_gflops;     /* per-rank rate for time estimates before any point finished; 0 = learn */
-    double mem_limit;       /* bytes one rank may use (--mem-limit); 0 = detect (comm_mem_budget) */
-    int shard_index, shard_count; /* run points with index % count == index (0/1: all) */
-} RunOptions;
+/* Collective: root's values[0..n) on every rank. */
+void comm_bcast_longs(Comm *c, long *values, int n, int root);
 
-/* Run a sweep. Collective on c. Call signals_install() first (before MPI
- * starts, so that an early SIGTERM is caught too): a stop requested before
- * dispatch hands out nothing and returns ADV_INTERRUPTED. Returns ADV_OK when every point of the shard
- * is done, failed or diverged; ADV_INTERRUPTED when a signal or the deadline
- * stopped it with points left (rerun the same command to resume);
- * ADV_ERR_INPUT for a bad job file or a file of another job (nothing written). */
-int sweep_run(Comm *c, const RunOptions *opt);
+/* ---- the master/worker protocol (dispatch.c) ---- */
+
+#define DISPATCH_DONE (-1L) /* PointSource.next: nothing more to hand out to anyone */
+#define DISPATCH_WAIT (-2L) /* PointSource.next: nothing now; ask again after the next result */
+#define DISPATCH_RESULT_MAX 4096 /* doubles in one unit's result */
+
+/* What the master asks (rank 0 only; never concurrently). */
+typedef struct {
+    void *ctx;
+    /* The next unit (>= 0) for the free worker `rank`, DISPATCH_WAIT or DISPATCH_DONE.
+     * After DONE it is not asked again for that worker; a WAIT worker is asked
+     * again after every result. */
+    long (*next)(void *ctx, int rank);
+    /* Unit `unit` finished on `rank` with result[0..len). */
+    void (*done)(void *ctx, long unit, const double *result, int rank);
+} PointSource;
+
+/* What a worker does (every rank but the master; rank 0 when alone). */
+typedef struct {
+    void *ctx;
+    /* Run `unit`; write its result into result[0..len) (zeros when left alone). */
+    void (*run)(void *ctx, long unit, double *result, int len);
+} PointWorker;
+
+/* Collective on c: hand out src's units until it is done. Rank 0 asks src,
+ * ranks 1..N-1 run units with w and report results of `len` doubles; with one
+ * rank, rank 0 runs them itself. A source that answers WAIT while no unit is
+ * out would wait for ever: it is taken as DONE. Calls signals_worker_done for
+ * each worker that got STOP. */
+int dispatch_run(Comm *c, const PointSource *src, const PointWorker *w, int len);
 
 /* ---- stopping a sweep (signals.c) ----
  *
@@ -124,5 +134,22 @@ int signals_stop_requested(void);
 volatile int *signals_abort_flag(void);
 /* Seconds since the first stop request was noticed, or -1. */
 double signals_since_stop(void);
+
+/* ---- ranks die with their job (lifeline.c) ----
+ *
+ * A rank started by mpirun or srun ends itself (exit 3, nothing more written;
+ * its point stays "running" and is redone on resume) once its launcher (its
+ * parent process) or, on the same host, rank 0 is gone: the parent-death
+ * signal, a watchdog thread checking every 50 ms, and lifeline_check. No-ops
+ * in a process that no launcher started (`advsweep run` under nohup). */
+
+/* Collective on c (rank 0's pid and host): start watching. */
+void lifeline_begin(Comm *c);
+/* Not collective, immediate: end this rank now if its job is gone. Call it
+ * just before writing a point's rows. */
+void lifeline_check(void);
+/* Stop watching (not collective): once every row is written, since rank 0 may
+ * then finish and exit before the others. */
+void lifeline_end(void);
 
 #endif

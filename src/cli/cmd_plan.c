@@ -146,7 +146,7 @@ int cmd_plan(int argc, char **argv) {
         MemBudget mem;
         mem_budget(&mem, 0, NULL, 1);
         int in_slurm = getenv("SLURM_MEM_PER_CPU") || getenv("SLURM_MEM_PER_NODE");
-        rc = sweep_check_memory(job, costs, 0, 1, &mem);
+        rc = sweep_check_memory(job, costs, NULL, &mem);
         if (rc != ADV_OK && !in_slurm) {
             adv_warn("%s", adv_errmsg());
             rc = ADV_OK;

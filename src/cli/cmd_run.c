@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "advsweep/comm.h"
+#include "advsweep/drive.h"
 #include "advsweep/common.h"
 #include "advsweep/sweep.h"
 #include "cli.h"
@@ -15,11 +16,18 @@ static void run_usage(FILE *out) {
             "Run every point of a sweep into one HDF5 file (docs/layout.md). Rank 0 dispatches points\n"
             "(costliest first) to ranks 1..N-1; with one rank it runs them itself. Without JOBFILE the\n"
             "embedded default sweep runs (see --print-default). Rerunning the same command resumes:\n"
-            "finished points are kept, points that were running are redone.\n"
+            "finished points are kept, points that were running are redone. Points are matched by key\n"
+            "(every parameter, the data file's contents, the numerics version), so any job whose points\n"
+            "the file holds resumes it; a job with points the file lacks needs --extend. A job with a\n"
+            "search: section trains only the points its width search needs (the rest become skipped).\n"
             "\n"
             "options:\n"
             "  -o, --output FILE     sweep file (default: NAME.h5, NAME from the job file)\n"
             "  --fresh               replace an existing file instead of resuming it\n"
+            "  --extend              add the job's points the file lacks: the file becomes the union, every\n"
+            "                        finished result kept bit for bit (built under a temporary name, renamed)\n"
+            "  --where EXPR          run only the points EXPR selects, e.g. 'attack=pgd,m<=64,seed=1..3'\n"
+            "                        (= != < <= > >=, ranges a..b, lists a|b; a search job then runs them as a grid)\n"
             "  --retry-failed        rerun points that failed or diverged\n"
             "  --retry-damaged       rerun finished points whose rows no longer match their checksum (a resume\n"
             "                        refuses a file with such points otherwise; advsweep status --verify lists them)\n"
@@ -47,7 +55,7 @@ static void run_usage(FILE *out) {
 }
 
 enum { OPT_HELP, OPT_OUTPUT, OPT_FRESH, OPT_RETRY, OPT_TIME_LIMIT, OPT_GRACE, OPT_RATE, OPT_SHARD, OPT_DEFAULT, OPT_QUIET,
-       OPT_MEM_LIMIT, OPT_RETRY_DAMAGED };
+       OPT_EXTEND, OPT_WHERE, OPT_MEM_LIMIT, OPT_RETRY_DAMAGED };
 static const CliOption RUN_OPTIONS[] = {
     [OPT_HELP] = {"help", 'h', 0, NULL},
     [OPT_OUTPUT] = {"output", 'o', 1, "file name"},
@@ -59,6 +67,8 @@ static const CliOption RUN_OPTIONS[] = {
     [OPT_SHARD] = {"shard", 0, 1, "shard I/N"},
     [OPT_DEFAULT] = {"print-default", 0, 0, NULL},
     [OPT_QUIET] = {"quiet", 'q', 0, NULL},
+    [OPT_EXTEND] = {"extend", 0, 0, NULL},
+    [OPT_WHERE] = {"where", 0, 1, "expression"},
     [OPT_MEM_LIMIT] = {"mem-limit", 0, 1, "size"},
     [OPT_RETRY_DAMAGED] = {"retry-damaged", 0, 0, NULL},
 };
@@ -111,6 +121,8 @@ int cmd_run(int argc, char **argv) {
         case OPT_GRACE: rc = cli_real(&opt.grace, "--grace", value, 0, 0, "seconds"); break;
         case OPT_RATE: rc = cli_real(&opt.rate_gflops, "--rate", value, 0, 1, "GFLOP/s"); break;
         case OPT_SHARD: rc = parse_shard(&opt, value); break;
+        case OPT_EXTEND: opt.extend = 1; break;
+        case OPT_WHERE: opt.where = value; break;
         case OPT_MEM_LIMIT: rc = cli_size(&opt.mem_limit, "--mem-limit", value); break;
         }
     }
@@ -131,7 +143,7 @@ int cmd_run(int argc, char **argv) {
     if (rc != ADV_OK) return cli_fail(rc);
     int rank = comm_rank(world);
     signals_take_terminal(world); /* Ctrl-C in mpirun's terminal reaches rank 0, not mpirun */
-    rc = sweep_run(world, &opt);
+    rc = drive_run(world, &opt);
     signals_release_terminal();
     if (rc != ADV_OK && rank == 0) {
         if (rc == ADV_INTERRUPTED) fprintf(stderr, "advsweep: %s\n", adv_errmsg());

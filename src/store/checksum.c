@@ -239,7 +239,7 @@ int checksum_verify(hid_t file, const char *path, long P, const int8_t *status, 
     int rc = ADV_OK;
     uint64_t *stored = xcalloc((size_t)P, sizeof *stored), *now = NULL;
     ChecksumSet *cs = NULL;
-    rc = h5_read_all(file, D_CHECKSUM, H5T_NATIVE_UINT64, stored);
+    rc = h5_read_all(file, D_CHECKSUM, H5T_NATIVE_UINT64, stored, (hsize_t)P);
     if (rc != ADV_OK) rc = adv_err(rc, "%s: %s", path, adv_errmsg());
     if (rc == ADV_OK) rc = checksum_open(&cs, file, P, path);
     now = xcalloc((size_t)P, sizeof *now);

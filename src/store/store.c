@@ -33,6 +33,8 @@ struct Store {
     long P, K, E, Q;  /* points, trajectory records, evaluations, targets */
     long Nw, Nf, N, D; /* optional /weights and /data sizes (0 when absent) */
     int8_t *status;   /* (P) this process's copy of /status */
+    long *rows;       /* (n_layout) the file row of each layout point */
+    long n_layout, added;
     RunsType runs;    /* native row type of /runs */
     unsigned char *row; /* (runs.size) scratch row */
     hid_t t_reason, t_host;         /* string types */
@@ -44,7 +46,7 @@ struct Store {
     hid_t d_wrank, d_whost, d_wthreads;
     hid_t d_tau, d_tstep, d_toutcome;
     hid_t d_w0, d_w, d_fixed, d_x, d_y; /* H5I_INVALID_HID when absent */
-    StoreLock *lock;  /* rank 0: the file's writer lock, held from before any change until closed */
+    StoreLock *lock;     /* rank 0: the file's writer lock, held from before any change until closed */
     hid_t d_checksum;    /* H5I_INVALID_HID in files written before checksums */
     ChecksumSet *cs;     /* the rows a checksum covers (NULL without /checksum) */
     long damaged_reset;  /* damaged points reset to pending by STORE_RETRY_DAMAGED */
@@ -159,12 +161,23 @@ cleanup:
     return rc;
 }
 
-static int write_root_attributes(hid_t file, const StoreLayout *l, long K, long E) {
+uint64_t store_keys_fingerprint(const char (*keys)[STORE_KEY_HEX + 1], long P) {
+    AdvHash128 h = {0, 0};
+    for (long i = 0; i < P; i++) adv_hash128_update(&h, keys[i], STORE_KEY_HEX);
+    char hex[STORE_KEY_HEX + 1];
+    adv_hash128_hex(&h, hex);
+    uint64_t v = 0;
+    for (int i = 0; i < 16; i++) v = v << 4 | (uint64_t)(hex[i] <= '9' ? hex[i] - '0' : hex[i] - 'a' + 10);
+    return v;
+}
+
+static int write_root_attributes(hid_t file, const StoreLayout *l, long K, long E,
+                                 const char (*keys)[STORE_KEY_HEX + 1]) {
     char hash[17], created[32], h5ver[32], mpiver[256];
     unsigned maj = 0, min = 0, rel = 0;
     H5get_libversion(&maj, &min, &rel);
     snprintf(h5ver, sizeof h5ver, "%u.%u.%u", maj, min, rel);
-    hash_text(hash, l->grid_hash);
+    hash_text(hash, store_keys_fingerprint(keys, l->n_points)); /* the file's rows, by key */
     now_iso8601(created, sizeof created);
     mpi_version(mpiver, sizeof mpiver);
     TRY(h5_attr_write_i64(file, A_LAYOUT_VERSION, STORE_LAYOUT_VERSION));
@@ -187,11 +200,12 @@ static int write_root_attributes(hid_t file, const StoreLayout *l, long K, long 
     TRY(h5_attr_write_i64(file, A_OMP_THREADS, l->omp_threads));
     TRY(h5_attr_write_i64(file, A_RANKS, l->ranks));
     TRY(h5_attr_write_i64(file, A_TARGETS_MAX, at_least_one(l->targets_max)));
+    TRY(h5_attr_write_i64(file, A_NUMERICS_VERSION, ADVSWEEP_NUMERICS_VERSION));
     return ADV_OK;
 }
 
-/* Every /params/NAME, every /summary/NAME, /plan/flops and the /runs rows. */
-static int create_point_tables(hid_t file, const StoreLayout *l) {
+/* Every /params/NAME, every /summary/NAME, /plan/flops, /plan/key and the /runs rows. */
+static int create_point_tables(hid_t file, const StoreLayout *l, const char (*keys)[STORE_KEY_HEX + 1]) {
     int rc = ADV_OK;
     hsize_t P = (hsize_t)l->n_points;
     hid_t ftype = H5I_INVALID_HID, mtype = H5I_INVALID_HID, ds = H5I_INVALID_HID;
@@ -241,6 +255,9 @@ static int create_point_tables(hid_t file, const StoreLayout *l) {
         rc = create_written(file, D_PLAN_TRAINED_AS, H5T_STD_I64LE, H5T_NATIVE_INT64, P, rep);
         free(rep);
         if (rc != ADV_OK) goto cleanup;
+        H5TRY(ftype = h5_str_type(STORE_KEY_HEX + 1), "cannot make a string type");
+        CHECK(create_written(file, D_PLAN_KEY, ftype, ftype, P, keys));
+        h5_close(&ftype);
     }
     /* /runs: index, pending status, parameters, summary fill values; in blocks of rows. */
     CHECK(runs_type_build(&frt, 0));
@@ -333,9 +350,10 @@ cleanup:
     return rc;
 }
 
-/* The bytes of the datasets create_file makes (contiguous, allocated at creation). */
+/* The bytes of the datasets store_build_file makes (contiguous, allocated at creation). */
 static double layout_bytes(const StoreLayout *l, long K, long E) {
-    double row = 1 + REASON_BYTES + 8 + 8 + 12 + 8; /* status, reason, plan, runs index and status, checksum */
+    double row = 1 + REASON_BYTES + 8 + 8 + 12 + 8 + STORE_KEY_HEX + 1; /* status, reason, plan, runs index and
+                                                                         status, checksum, key */
     for (int i = 0; i < N_PARAMS; i++) row += 2.0 * (double)param_bytes(&PARAMS[i]); /* params and runs */
     for (int j = 0; j < N_SUMMARY_FIELDS; j++) row += 2.0 * (double)summary_bytes(&SUMMARY_FIELDS[j]);
     row += 8.0 * (N_TRAJ * (double)K + N_EVAL * (double)E) + 8 + 4 + HOST_BYTES + 4;
@@ -354,13 +372,12 @@ static double metadata_bytes(const StoreLayout *l) {
            1024.0 * (N_PARAMS + N_SUMMARY_FIELDS + 40);
 }
 
-/* Build the complete file under a temporary name and rename it to `path`. */
-static int create_file(const char *path, const StoreLayout *l) {
+int store_build_file(const char *tmp, const StoreLayout *l, const char (*keys)[STORE_KEY_HEX + 1]) {
     int rc = ADV_OK;
     long K = at_least_one(l->records_max), E = at_least_one(l->evals_max);
-    char *tmp = store_tmp_name(path), *reserve = NULL;
     hid_t fapl = H5I_INVALID_HID, fcpl = H5I_INVALID_HID, file = H5I_INVALID_HID;
-    CHECK(store_reserve(path, layout_bytes(l, K, E), metadata_bytes(l), &reserve));
+    char *reserve = NULL;
+    CHECK(store_reserve(tmp, layout_bytes(l, K, E), metadata_bytes(l), &reserve));
     H5TRY(fapl = h5_fapl_serial(), "cannot set up file access");
     H5TRY(fcpl = H5Pcreate(H5P_FILE_CREATE), "cannot make a property list");
     /* A job text beyond the 64 KiB object-header message limit needs dense attribute storage. */
@@ -368,8 +385,8 @@ static int create_file(const char *path, const StoreLayout *l) {
         H5TRY(H5Pset_attr_phase_change(fcpl, 0, 0), "cannot set dense attribute storage");
         H5TRY(H5Pset_libver_bounds(fapl, H5F_LIBVER_V18, H5F_LIBVER_V18), "cannot set the file format");
     }
-    H5TRY(file = H5Fcreate(tmp, H5F_ACC_TRUNC, fcpl, fapl), "%s: cannot create", path);
-    CHECK(write_root_attributes(file, l, K, E));
+    H5TRY(file = H5Fcreate(tmp, H5F_ACC_TRUNC, fcpl, fapl), "cannot create the file");
+    CHECK(write_root_attributes(file, l, K, E, keys));
     /* /status first: its storage comes first in the file. */
     CHECK(create_group(file, G_PARAMS));
     CHECK(create_group(file, G_SUMMARY));
@@ -378,25 +395,17 @@ static int create_file(const char *path, const StoreLayout *l) {
     CHECK(create_group(file, G_WORKER));
     CHECK(create_group(file, G_PLAN));
     CHECK(create_matrices(file, l, K, E));
-    CHECK(create_point_tables(file, l));
+    CHECK(create_point_tables(file, l, keys));
     /* The metadata is written now, into the room the reserve kept free. (A metadata flush
      * that fails poisons the file id for good: even the close fails and HDF5 crashes at exit.) */
     store_reserve_drop(&reserve);
     H5TRY(H5Fflush(file, H5F_SCOPE_LOCAL), "%s: cannot write", tmp);
     H5TRY(H5Fclose(file), "%s: cannot close", tmp);
     file = H5I_INVALID_HID;
-    CHECK(store_publish(tmp, path));
 cleanup:
-    if (rc != ADV_OK) {
-        char msg[1024];
-        snprintf(msg, sizeof msg, "%s", adv_errmsg());
-        if (strncmp(msg, tmp, strlen(tmp)) != 0 && strncmp(msg, path, strlen(path)) != 0)
-            adv_err(rc, "%s: %s", path, msg);
-    }
     if (file >= 0) {
-        /* A failed create (disk full) leaves dirty metadata that the close would try to write,
-         * fail, and leave a half-closed id behind (a crash in H5F__close_cb at exit). The file is
-         * discarded: empty it so the close has room, then close it for good. */
+        /* A failed build (disk full) leaves dirty metadata that the close must write: give it
+         * the reserve's room and the raw data's (the file is discarded), then close for good. */
         store_reserve_drop(&reserve);
         if (truncate(tmp, 0) != 0) { /* nothing more to do: the close below still runs */
         }
@@ -404,131 +413,179 @@ cleanup:
         H5Eclear2(H5E_DEFAULT);
         file = H5I_INVALID_HID;
     }
+    store_reserve_drop(&reserve);
     h5_close(&fcpl);
     h5_close(&fapl);
-    store_reserve_drop(&reserve);
+    return rc;
+}
+
+/* Build the complete file under a temporary name and rename it to `path`. */
+static int create_file(const char *path, const StoreLayout *l, const char (*keys)[STORE_KEY_HEX + 1]) {
+    char *tmp = store_tmp_name(path);
+    int rc = store_build_file(tmp, l, keys);
+    if (rc == ADV_OK) rc = store_publish(tmp, path);
+    if (rc != ADV_OK) {
+        char msg[1024];
+        snprintf(msg, sizeof msg, "%s", adv_errmsg());
+        if (strncmp(msg, tmp, strlen(tmp)) != 0 && strncmp(msg, path, strlen(path)) != 0)
+            adv_err(rc, "%s: %s", path, msg);
+    }
     if (rc != ADV_OK) unlink(tmp);
     free(tmp);
     return rc;
 }
 
-/* ---- resume (serial, rank 0) -------------------------------------------------------- */
+/* ---- resume and extend (serial, rank 0) ----------------------------------------------- */
 
-static int check_dims(hid_t f, const char *path, const char *name, int rank, const hsize_t *want) {
-    hsize_t dims[3] = {0};
-    if (!h5_has_dataset(f, name))
-        return adv_err(ADV_ERR_INPUT, "%s: not a complete sweep file (no /%s); use --fresh to replace it", path, name);
-    int got = h5_dims(f, name, dims);
-    if (got < 0) return ADV_ERR_IO;
-    int ok = got == rank && dims[0] == want[0];
-    for (int k = 1; ok && k < rank; k++) ok = dims[k] >= want[k];
-    if (!ok)
-        return adv_err(ADV_ERR_INPUT,
-                       "%s: /%s has another shape than this job needs (file written by another version or "
-                       "job?); use --fresh to replace it",
-                       path, name);
-    return ADV_OK;
+/* Does the file have room for the layout's rows? (0 and a message naming what is short) */
+static int has_room(const FilePoints *fp, const StoreLayout *l, char *why, size_t len) {
+    struct {
+        const char *what;
+        hsize_t have, need;
+    } rows[] = {
+        {"trajectory records", fp->K, (hsize_t)at_least_one(l->records_max)},
+        {"evaluations", fp->E, (hsize_t)at_least_one(l->evals_max)},
+        {"targets", fp->Q, (hsize_t)at_least_one(l->targets_max)},
+        {"trained weights", fp->Nw, l->store_weights ? (hsize_t)at_least_one(l->weights_max) : 0},
+        {"fixed weights", fp->Nf, l->store_weights ? (hsize_t)at_least_one(l->fixed_max) : 0},
+        {"data rows", fp->N, l->store_weights ? (hsize_t)at_least_one(l->data_n_max) : 0},
+        {"data columns", fp->D, l->store_weights ? (hsize_t)at_least_one(l->data_d_max) : 0},
+    };
+    for (size_t k = 0; k < sizeof rows / sizeof rows[0]; k++)
+        if (rows[k].have < rows[k].need) {
+            if (rows[k].have == 0 && k >= 3) snprintf(why, len, "it was created without stored weights");
+            else
+                snprintf(why, len, "it has room for %llu %s per point, this job needs %llu", (unsigned long long)rows[k].have,
+                         rows[k].what, (unsigned long long)rows[k].need);
+            return 0;
+        }
+    return 1;
 }
 
-/* The existing file at `path` must be a sweep of the same grid and shard. */
-static int check_resumable(const char *path, const StoreLayout *l, int retry_damaged, unsigned char **damaged_out) {
-    int rc = ADV_OK;
-    hid_t f = H5I_INVALID_HID;
-    int8_t *status = NULL;
-    unsigned char *damaged = NULL;
-    char hash[64], want[17];
-    int64_t shard_index = 0, shard_count = 1;
-    rc = h5_open_sweep(&f, path, H5F_ACC_RDONLY);
-    if (rc == ADV_ERR_INPUT) rc = rewrap(rc, "; refusing to overwrite it (use --fresh to replace it)");
-    if (rc != ADV_OK) goto cleanup;
-    CHECK(h5_attr_read_str(f, A_GRID_HASH, hash, sizeof hash));
-    hash_text(want, l->grid_hash);
-    if (strcmp(hash, want) != 0) {
-        rc = adv_err(ADV_ERR_INPUT,
-                     "%s was written by a different job (grid_hash %s, this job %s); use --fresh to replace "
-                     "it, or choose another output file",
-                     path, hash, want);
-        goto cleanup;
-    }
-    CHECK(h5_attr_read_i64(f, A_SHARD_INDEX, &shard_index));
-    CHECK(h5_attr_read_i64(f, A_SHARD_COUNT, &shard_count));
-    if (shard_index != l->shard_index || shard_count != l->shard_count) {
-        rc = adv_err(ADV_ERR_INPUT,
-                     "%s holds shard %lld of %lld, not shard %d of %d; use the file of that shard, --fresh, or "
-                     "another output file",
-                     path, (long long)shard_index, (long long)shard_count, l->shard_index, l->shard_count);
-        goto cleanup;
-    }
-    hsize_t P = (hsize_t)l->n_points;
-    hsize_t p1[1] = {P};
-    hsize_t traj[2] = {P, (hsize_t)at_least_one(l->records_max)};
-    hsize_t eval[2] = {P, (hsize_t)at_least_one(l->evals_max)};
-    CHECK(check_dims(f, path, D_STATUS, 1, p1));
-    CHECK(check_dims(f, path, D_RUNS, 1, p1));
-    for (int k = 0; k < N_TRAJ; k++) {
-        char name[64];
-        snprintf(name, sizeof name, "%s/%s", G_TRAJ, TRAJ_NAMES[k]);
-        CHECK(check_dims(f, path, name, 2, traj));
-    }
-    for (int k = 0; k < N_EVAL; k++) {
-        char name[64];
-        snprintf(name, sizeof name, "%s/%s", G_EVAL, EVAL_NAMES[k]);
-        CHECK(check_dims(f, path, name, 2, eval));
-    }
-    if (l->store_weights) {
-        if (!h5_has_dataset(f, D_WEIGHTS_W)) {
-            rc = adv_err(ADV_ERR_INPUT, "%s was created without stored weights; use --fresh to replace it", path);
-            goto cleanup;
-        }
-        hsize_t w[2] = {P, (hsize_t)at_least_one(l->weights_max)};
-        hsize_t fx[2] = {P, (hsize_t)at_least_one(l->fixed_max)};
-        hsize_t x[3] = {P, (hsize_t)at_least_one(l->data_n_max), (hsize_t)at_least_one(l->data_d_max)};
-        CHECK(check_dims(f, path, D_WEIGHTS_W0, 2, w));
-        CHECK(check_dims(f, path, D_WEIGHTS_W, 2, w));
-        CHECK(check_dims(f, path, D_WEIGHTS_FIXED, 2, fx));
-        CHECK(check_dims(f, path, D_DATA_X, 3, x));
-        CHECK(check_dims(f, path, D_DATA_Y, 2, x));
-    }
-    /* Every finished point must still hold what was written: a damaged one is never resumed over silently. */
-    status = xcalloc((size_t)P, 1);
-    damaged = xcalloc((size_t)P, 1);
-    CHECK(h5_read_all(f, D_STATUS, H5T_NATIVE_INT8, status));
+static void label_of(char *buf, size_t len, const StoreLayout *l, long i) {
+    char text[256] = "";
+    if (l->label) l->label(text, sizeof text, i, l->label_ctx);
+    if (text[0]) snprintf(buf, len, "point %ld (%s)", i, text);
+    else snprintf(buf, len, "point %ld", i);
+}
+
+/* Every finished point of the file must still hold what was written (its
+ * checksum): a damaged one is refused, never resumed over silently, unless
+ * the run was asked to redo them (*damaged: P flags, the caller frees). */
+static int check_damaged(const char *path, const FilePoints *fp, int retry, unsigned char **damaged) {
+    unsigned char *flags = xcalloc((size_t)fp->P + 1, 1);
     long n_damaged = 0, n_checked = 0;
     int has = 0;
-    CHECK(checksum_verify(f, path, (long)P, status, damaged, &n_damaged, &n_checked, &has));
-    if (n_damaged && !retry_damaged) {
+    int rc = checksum_verify(fp->file, path, fp->P, fp->status, flags, &n_damaged, &n_checked, &has);
+    if (rc == ADV_OK && n_damaged && !retry) {
         char list[160];
-        checksum_list(list, sizeof list, damaged, (long)P, n_damaged);
+        checksum_list(list, sizeof list, flags, fp->P, n_damaged);
         rc = adv_err(ADV_ERR_IO,
                      "%s: %ld finished point%s damaged (%s: the rows no longer match the checksum); rerun %s with "
                      "--retry-damaged (advsweep status --verify lists them)",
                      path, n_damaged, n_damaged == 1 ? " is" : "s are", list, n_damaged == 1 ? "it" : "them");
+    }
+    if (rc == ADV_OK && n_damaged) {
+        *damaged = flags;
+        flags = NULL;
+    }
+    free(flags);
+    return rc;
+}
+
+/* The existing file at `path`: check it can hold this layout, map the layout's
+ * points to its rows by key, and extend it if asked and needed. */
+static int open_existing(const char *path, const StoreLayout *l, const char (*keys)[STORE_KEY_HEX + 1], int mode,
+                         int retry_damaged, long *map, long *added, unsigned char **damaged_out) {
+    int rc = ADV_OK;
+    FilePoints fp;
+    KeyIndex *index = NULL;
+    hid_t f = H5I_INVALID_HID;
+    long *rekey = NULL;
+    *added = 0;
+    rc = file_points_open(&fp, path);
+    if (rc == ADV_ERR_INPUT) rc = rewrap(rc, "; refusing to overwrite it (use --fresh to replace it)");
+    if (rc != ADV_OK) return rc;
+    CHECK(file_points_check_numerics(&fp));
+    CHECK(check_damaged(path, &fp, retry_damaged, damaged_out));
+    if (fp.shard_index != l->shard_index || fp.shard_count != l->shard_count) {
+        rc = adv_err(ADV_ERR_INPUT,
+                     "%s holds shard %lld of %lld, not shard %d of %d; use the file of that shard, --fresh, or "
+                     "another output file",
+                     path, (long long)fp.shard_index, (long long)fp.shard_count, l->shard_index, l->shard_count);
         goto cleanup;
     }
-    if (n_damaged) {
-        *damaged_out = damaged;
-        damaged = NULL;
+    long dup = key_index_build(&index, (const char(*)[STORE_KEY_HEX + 1])fp.key, fp.P);
+    if (dup >= 0) {
+        rc = adv_err(ADV_ERR_INPUT, "%s: rows %ld and %ld hold the same point (key %s; a damaged file?)", path,
+                     key_index_find(index, fp.key[dup]), dup, fp.key[dup]);
+        goto cleanup;
     }
-    h5_close(&f);
-    /* The run that resumes records its own size (for status's ETA); attributes are
-     * rewritten in place, before any rank opens the file for points. */
-    hid_t fapl = h5_fapl_serial();
-    f = fapl < 0 ? fapl : H5Fopen(path, H5F_ACC_RDWR, fapl);
-    if (fapl >= 0) H5Pclose(fapl);
-    H5TRY(f, "%s: cannot open for writing", path);
-    CHECK(h5_attr_update_i64(f, A_RANKS, l->ranks));
-    CHECK(h5_attr_update_i64(f, A_OMP_THREADS, l->omp_threads));
-    H5TRY(H5Fclose(f), "%s: cannot close", path);
-    f = H5I_INVALID_HID;
+    long missing = 0, first_missing = -1, n_rekey = 0;
+    rekey = xcalloc((size_t)l->n_points + 1, sizeof(long)); /* job points found under their "unreadable" key */
+    for (long i = 0; i < l->n_points; i++) {
+        map[i] = key_index_find(index, keys[i]);
+        if (map[i] < 0 && l->configs[i].data == DATA_FILE) {
+            /* A point whose data file could not be read when it was planned has no result that
+             * depends on the contents (it failed, or never ran): it is this point. */
+            char alt[STORE_KEY_HEX + 1];
+            point_key(alt, &l->configs[i], "unreadable");
+            long r = key_index_find(index, alt);
+            if (r >= 0 && fp.status[r] != RUN_DONE && fp.status[r] != RUN_DIVERGED) {
+                map[i] = r;
+                rekey[n_rekey++] = i;
+            }
+        }
+        if (map[i] < 0 && missing++ == 0) first_missing = i;
+    }
+    char why[256] = "";
+    int room = has_room(&fp, l, why, sizeof why);
+    if (missing == 0 && room) {
+        /* resume: the run records its own size (for status's ETA), in place, before any rank opens the file */
+        file_points_close(&fp);
+        hid_t fapl = h5_fapl_serial();
+        f = fapl < 0 ? fapl : H5Fopen(path, H5F_ACC_RDWR, fapl);
+        if (fapl >= 0) H5Pclose(fapl);
+        H5TRY(f, "%s: cannot open for writing", path);
+        CHECK(h5_attr_update_i64(f, A_RANKS, l->ranks));
+        CHECK(h5_attr_update_i64(f, A_OMP_THREADS, l->omp_threads));
+        if (n_rekey) { /* the rows found under their "unreadable" key take the key of the readable file */
+            hid_t ds = H5Dopen2(f, D_PLAN_KEY, H5P_DEFAULT), t = h5_str_type(STORE_KEY_HEX + 1);
+            for (long k = 0; rc == ADV_OK && k < n_rekey; k++)
+                rc = ds < 0 || t < 0 ? h5_fail(ADV_ERR_IO, "%s: cannot open /%s", path, D_PLAN_KEY)
+                                     : h5_write_row(ds, map[rekey[k]], t, keys[rekey[k]], "/plan/key");
+            if (ds >= 0) H5Dclose(ds);
+            if (t >= 0) H5Tclose(t);
+            CHECK(rc);
+        }
+        H5TRY(H5Fclose(f), "%s: cannot close", path);
+        f = H5I_INVALID_HID;
+        goto cleanup;
+    }
+    if (mode != STORE_EXTEND) {
+        char example[320];
+        if (missing) {
+            label_of(example, sizeof example, l, first_missing);
+            rc = adv_err(ADV_ERR_INPUT,
+                         "%s lacks %ld of this job's %ld points (e.g. %s); add them with --extend (keeps every "
+                         "result of the file), or use --fresh or another output file",
+                         path, missing, l->n_points, example);
+        } else {
+            rc = adv_err(ADV_ERR_INPUT,
+                         "%s holds every point of this job but %s; rebuild it with --extend (keeps every result), or "
+                         "use --fresh or another output file",
+                         path, why);
+        }
+        goto cleanup;
+    }
+    CHECK(store_extend_file(path, l, keys, &fp, map));
+    *added = missing;
 cleanup:
-    if (rc != ADV_OK && *damaged_out) {
-        free(*damaged_out);
-        *damaged_out = NULL;
-    }
-    free(damaged);
-    free(status);
+    free(rekey);
+    key_index_destroy(&index);
+    file_points_close(&fp);
     h5_close(&f);
-    return rc;
+    return h5_in_file(rc, path);
 }
 
 static int check_layout(const StoreLayout *l) {
@@ -539,15 +596,34 @@ static int check_layout(const StoreLayout *l) {
     return ADV_OK;
 }
 
-/* Rank 0: leave a file at `path` that this job can write into; *damaged (P
- * flags, caller frees; NULL when none) the points to reset (STORE_RETRY_DAMAGED). */
-static int prepare_file(const char *path, const StoreLayout *l, int mode, unsigned char **damaged) {
+/* Rank 0: leave a file at `path` that this job can write into; map[i] = the row of point i;
+ * *damaged (file rows; NULL when none) the damaged points to reset (retry_damaged). */
+static int prepare_file(const char *path, const StoreLayout *l, int mode, int retry_damaged, long *map, long *added,
+                        unsigned char **damaged) {
     TRY(check_layout(l));
+    char (*keys)[STORE_KEY_HEX + 1] = xcalloc((size_t)l->n_points, sizeof *keys);
+    int rc = store_keys_of(keys, l->configs, l->n_points);
+    KeyIndex *index = NULL;
+    if (rc == ADV_OK) {
+        long dup = key_index_build(&index, (const char(*)[STORE_KEY_HEX + 1])keys, l->n_points);
+        if (dup >= 0) {
+            char a[320], b[320];
+            label_of(a, sizeof a, l, key_index_find(index, keys[dup]));
+            label_of(b, sizeof b, l, dup);
+            rc = adv_err(ADV_ERR_INPUT, "%s and %s are the same point (every parameter equal)", a, b);
+        }
+        key_index_destroy(&index);
+    }
     struct stat sb;
-    int base = mode & ~STORE_RETRY_DAMAGED;
-    if (base == STORE_RESUME && stat(path, &sb) == 0)
-        return check_resumable(path, l, (mode & STORE_RETRY_DAMAGED) != 0, damaged);
-    return create_file(path, l);
+    *added = 0;
+    if (rc == ADV_OK && mode != STORE_FRESH && stat(path, &sb) == 0) {
+        rc = open_existing(path, l, (const char(*)[STORE_KEY_HEX + 1])keys, mode, retry_damaged, map, added, damaged);
+    } else if (rc == ADV_OK) {
+        rc = create_file(path, l, (const char(*)[STORE_KEY_HEX + 1])keys);
+        for (long i = 0; i < l->n_points; i++) map[i] = i;
+    }
+    free(keys);
+    return rc;
 }
 
 /* ---- open (every rank) ----------------------------------------------------------------- */
@@ -586,6 +662,7 @@ static void store_free(Store *st) {
     free(st->d_summary);
     free(st->t_summary);
     free(st->status);
+    free(st->rows);
     free(st->row);
     free(st->path);
     free(st);
@@ -689,7 +766,7 @@ static int open_handles(Store *st) {
     CHECK(store_refresh_status(st));
 cleanup:
     h5_close(&fapl);
-    return rc;
+    return h5_in_file(rc, st->path);
 }
 
 int store_open(Store **out, const char *path, const StoreLayout *layout, int64_t comm_f, int mode) {
@@ -704,11 +781,14 @@ int store_open(Store **out, const char *path, const StoreLayout *layout, int64_t
     } else {
         st->size = 1;
     }
-    int rc = ADV_OK;
+    int rc = ADV_OK, retry_damaged = (mode & STORE_RETRY_DAMAGED) != 0;
+    mode &= ~STORE_RETRY_DAMAGED;
     unsigned char *damaged = NULL;
+    st->n_layout = layout ? layout->n_points : 0;
+    st->rows = xcalloc((size_t)st->n_layout + 1, sizeof(long));
     if (st->rank == 0) {
         rc = store_lock_acquire(&st->lock, path, "run"); /* before anything is read or changed */
-        if (rc == ADV_OK) rc = prepare_file(path, layout, mode, &damaged);
+        if (rc == ADV_OK) rc = prepare_file(path, layout, mode, retry_damaged, st->rows, &st->added, &damaged);
     }
     if (st->parallel) rc = share_rc(st->comm, rc);
     if (rc != ADV_OK) {
@@ -716,6 +796,10 @@ int store_open(Store **out, const char *path, const StoreLayout *layout, int64_t
         store_lock_release(&st->lock);
         store_free(st);
         return rc;
+    }
+    if (st->parallel) { /* every rank writes the rows rank 0 found */
+        MPI_Bcast(st->rows, (int)st->n_layout, MPI_LONG, 0, st->comm);
+        MPI_Bcast(&st->added, 1, MPI_LONG, 0, st->comm);
     }
     rc = open_handles(st);
     if (st->parallel) rc = agree_rc(st->comm, rc, path);
@@ -737,6 +821,10 @@ long store_damaged_reset(const Store *st) { return st ? st->damaged_reset : 0; }
 /* ---- status --------------------------------------------------------------------------- */
 
 long store_points(const Store *st) { return st ? st->P : 0; }
+
+const long *store_rows(const Store *st) { return st ? st->rows : NULL; }
+
+long store_added(const Store *st) { return st ? st->added : 0; }
 
 const int8_t *store_status(const Store *st) { return st ? st->status : NULL; }
 
@@ -929,14 +1017,14 @@ static int reset_damaged(Store *st, const unsigned char *damaged) {
     return rc;
 }
 
-int store_reset_failed(Store *st, long *count) {
+int store_reset_failed(Store *st, const unsigned char *mask, long *count) {
     if (!st) return adv_err(ADV_ERR_INTERNAL, "store_reset_failed: no store");
     int rc = ADV_OK;
     long n = 0;
     if (st->rank == 0) {
         rc = store_refresh_status(st);
         for (long i = 0; rc == ADV_OK && i < st->P; i++)
-            if (st->status[i] == RUN_FAILED || st->status[i] == RUN_DIVERGED) {
+            if ((st->status[i] == RUN_FAILED || st->status[i] == RUN_DIVERGED) && (!mask || mask[i])) {
                 rc = reset_point(st, i);
                 n++;
             }
@@ -951,6 +1039,65 @@ int store_reset_failed(Store *st, long *count) {
         if (rc == ADV_OK && st->rank != 0) rc = store_refresh_status(st);
     }
     if (count) *count = n;
+    return rc;
+}
+
+int store_mark_skipped(Store *st, const long *rows, long n) {
+    for (long k = 0; k < n; k++) {
+        TRY(check_index(st, rows[k], "store_mark_skipped"));
+        int s = st->status[rows[k]];
+        if (s == RUN_DONE || s == RUN_FAILED || s == RUN_DIVERGED || s == RUN_SKIPPED) continue;
+        for (int j = 0; j < N_SUMMARY_FIELDS; j++)
+            if (summary_is_status(&SUMMARY_FIELDS[j])) TRY(write_summary_field(st, j, rows[k], NULL, RUN_SKIPPED));
+        TRY(h5_read_row(st->d_runs, rows[k], st->runs.type, st->row, "/runs"));
+        int32_t skipped = RUN_SKIPPED;
+        memcpy(st->row + st->runs.off_status, &skipped, 4);
+        TRY(h5_write_row(st->d_runs, rows[k], st->runs.type, st->row, "/runs"));
+        TRY(write_status(st, rows[k], RUN_SKIPPED));
+    }
+    return ADV_OK;
+}
+
+/* Index of the summary field `name`. */
+static int summary_index(const char *name) {
+    for (int j = 0; j < N_SUMMARY_FIELDS; j++)
+        if (!strcmp(SUMMARY_FIELDS[j].name, name)) return j;
+    return -1;
+}
+
+int store_read_outcomes(Store *st, const long *rows, long n, StoreOutcome *out) {
+    int j_out = summary_index("outcome"), j_run = summary_index("steps_run"), j_plan = summary_index("steps_planned");
+    if (j_out < 0 || j_run < 0 || j_plan < 0) return adv_err(ADV_ERR_INTERNAL, "store_read_outcomes: summary fields");
+    double *tau = xcalloc((size_t)st->Q, sizeof(double));
+    int64_t *step = xcalloc((size_t)st->Q, sizeof(int64_t));
+    int rc = ADV_OK;
+    for (long k = 0; k < n && rc == ADV_OK; k++) {
+        long r = rows[k];
+        StoreOutcome *o = &out[k];
+        memset(o, 0, sizeof *o);
+        o->outcome = OUTCOME_NONE;
+        if ((rc = check_index(st, r, "store_read_outcomes")) != ADV_OK) break;
+        o->status = st->status[r];
+        if (o->status != RUN_DONE && o->status != RUN_DIVERGED && o->status != RUN_FAILED) continue;
+        int32_t outcome = -1;
+        int64_t run = -1, planned = -1;
+        if ((rc = h5_read_row(st->d_summary[j_out], r, H5T_NATIVE_INT32, &outcome, "/summary/outcome")) != ADV_OK) break;
+        if ((rc = h5_read_row(st->d_summary[j_run], r, H5T_NATIVE_INT64, &run, "/summary/steps_run")) != ADV_OK) break;
+        if ((rc = h5_read_row(st->d_summary[j_plan], r, H5T_NATIVE_INT64, &planned, "/summary/steps_planned")) != ADV_OK)
+            break;
+        if ((rc = h5_read_row(st->d_tau, r, H5T_NATIVE_DOUBLE, tau, "/targets/tau")) != ADV_OK) break;
+        if ((rc = h5_read_row(st->d_tstep, r, H5T_NATIVE_INT64, step, "/targets/step")) != ADV_OK) break;
+        o->outcome = outcome;
+        o->steps_run = (long)run;
+        o->steps_planned = (long)planned;
+        for (long q = 0; q < st->Q && q < TARGETS_MAX && isfinite(tau[q]); q++) {
+            o->tau[q] = tau[q];
+            o->step[q] = (long)step[q];
+            o->n_targets = (int)q + 1;
+        }
+    }
+    free(tau);
+    free(step);
     return rc;
 }
 

@@ -142,11 +142,11 @@ int sweep_plan(SweepPlan *plan, const Job *job, const PointCost *costs, const Pl
     return ADV_OK;
 }
 
-int sweep_check_memory(const Job *job, const PointCost *costs, int shard_index, int shard_count, const MemBudget *b) {
+int sweep_check_memory(const Job *job, const PointCost *costs, const unsigned char *mask, const MemBudget *b) {
     long n = job_points(job), over = 0, worst = -1;
     for (long i = 0; i < n; i++) {
         if (costs[i].trained_as != i) continue; /* answered by another point's run */
-        if (shard_count > 1 && costs[i].trained_as % shard_count != shard_index) continue;
+        if (mask && !mask[i]) continue;
         if (costs[i].bytes > b->bytes) {
             over++;
             if (worst < 0 || costs[i].bytes > costs[worst].bytes) worst = i;
