@@ -51,16 +51,25 @@ typedef struct {
 
 enum {
     STORE_RESUME = 0, /* open an existing file of the same grid, else create */
-    STORE_FRESH = 1,  /* replace any existing file */
+    STORE_FRESH = 1,  /* replace an existing sweep file (never any other file) */
 };
 
 /* Open or create `path` for writing. Collective on the communicator comm_f
  * (every rank calls it with the same arguments; rank 0 creates, the others
  * wait, then all open with MPI-IO). With STORE_RESUME an existing file of a
  * different grid_hash is refused with ADV_ERR_INPUT ("... was written by a
- * different job; use --fresh ..."); a file that is not a sweep file is refused
- * and left untouched. On failure *out is NULL and nothing was changed. */
+ * different job; use --fresh ..."); STORE_FRESH replaces only a sweep file: a
+ * file that is not one is refused and left untouched in either mode. On failure *out is NULL and nothing was changed. */
 int store_open(Store **out, const char *path, const StoreLayout *layout, int64_t comm_f, int mode);
+
+/* Refuse an output path that would destroy what is not ours: ADV_ERR_INPUT
+ * (one line naming both) when `path` is the same file (device and inode, so
+ * "./x.h5", "x.h5", symlinks and hard links all count) as one of
+ * inputs[0..n) (roles[k] names it: "data file", "job file", "input"; roles may
+ * be NULL), or when `path` exists and is not an advsweep sweep file. Touches
+ * nothing. Serial. store_open refuses a non-sweep file by itself, --fresh
+ * included; this check lets a command refuse before it starts any work. */
+int store_check_output(const char *path, const char *const *inputs, const char *const *roles, int n);
 
 /* P and this process's copy of /status (P entries, owned by the store).
  * store_refresh_status re-reads it from the file. Not collective. */
@@ -142,10 +151,31 @@ int store_merge(const char *out_path, const char *const *inputs, int n_inputs);
 int store_merge_counts(const char *out_path, const char *const *inputs, int n_inputs, long *taken);
 
 /* The training set of cfg: generated (data_generate) or, for data=file, read
- * from cfg->data_file and put on the sphere (a warning names how many rows
- * were projected). n and d must match cfg. *out owns a new dataset.
- * Not collective. */
+ * from cfg->data_file and put on the sphere (silently: store_data_info tells
+ * how many rows are off it, once per file). n and d must match cfg. *out
+ * owns a new dataset. Not collective. */
 int store_training_set(Dataset **out, const TrainConfig *cfg);
+/* The same, and for data=file *digest (may be NULL) receives the content
+ * digest of what was read (as store_data_digest), so that a caller can tell
+ * that the file changed since it was checked. */
+int store_training_set_digest(Dataset **out, const TrainConfig *cfg, uint64_t *digest);
+
+/* What a user data file holds, checked as training will use it. */
+typedef struct {
+    long n, d;        /* shape of /x */
+    long off_sphere;  /* rows whose norm is not 1 (training projects them onto the sphere) */
+    uint64_t digest;  /* content digest (store_data_digest) */
+} StoreDataInfo;
+
+/* Read and check the data file at `path` completely (the datasets, their
+ * shapes, labels +-1, finite values, no zero rows): ADV_ERR_INPUT naming the
+ * file and the problem. Serial, read-only; prints nothing. */
+int store_data_info(const char *path, StoreDataInfo *out);
+/* The content digest of a data file: a 64-bit hash of its shape (n, d) and of
+ * /x and /y as float64, bit for bit, before any projection onto the sphere,
+ * so equal values stored as other types hash equal and regenerated data that
+ * differs in any bit does not. Errors as store_read_data. */
+int store_data_digest(const char *path, uint64_t *digest);
 
 /* Read a user data file: /x (n, d) float64 and /y (n). The caller frees *X, *y.
  * ADV_ERR_INPUT with the reason (missing dataset, wrong shape, not HDF5). */

@@ -18,7 +18,8 @@ static void merge_usage(FILE *out) {
             "diverged, else failed, else running, else pending; every per-point dataset comes along\n"
             "(weights and data too). A point done in several inputs with different results gives a\n"
             "warning. Files of different jobs are refused. OUT.h5 is written under a temporary name\n"
-            "and renamed when complete.\n");
+            "and renamed when complete. OUT.h5 must not be one of the inputs (the same file under any\n"
+            "name), and an existing OUT.h5 is replaced only if it is a sweep file.\n");
 }
 
 int cmd_merge(int argc, char **argv) {
@@ -50,6 +51,8 @@ int cmd_merge(int argc, char **argv) {
         rc = adv_err(ADV_ERR_INPUT, "merge needs at least one input file (see advsweep merge --help)");
         goto done;
     }
+    rc = store_check_output(out, inputs, NULL, n); /* never an input, never a file that is not a sweep */
+    if (rc != ADV_OK) goto done;
     long *taken = xcalloc((size_t)n, sizeof(long));
     rc = store_merge_counts(out, inputs, n, taken);
     if (rc == ADV_OK) {

@@ -22,7 +22,9 @@ static void train_usage(FILE *out) {
             "\n"
             "Train one configuration with projected adversarial gradient descent and print a\n"
             "one-line summary. -o FILE.h5 writes its trajectory and summary in the sweep layout\n"
-            "(docs/layout.md) with one point. -q: no progress line.\n\n");
+            "(docs/layout.md) with one point. -q: no progress line. With --data file, the data file is\n"
+            "checked first and n and d come from it unless given (relative to the current directory).\n"
+            "-o never overwrites the data file or a file that is not a sweep file.\n\n");
     cli_print_params(out);
 }
 
@@ -51,7 +53,7 @@ int cmd_train(int argc, char **argv) {
     TrainConfig cfg;
     config_defaults(&cfg);
     const char *out_path = NULL;
-    int quiet = 0;
+    int quiet = 0, given_n = 0, given_d = 0;
     static const CliOption own[N_OWN] = {
         {"help", 'h', 0, NULL}, {"output", 'o', 1, "file name"}, {"quiet", 'q', 0, NULL}};
     int n_opts;
@@ -73,7 +75,11 @@ int cmd_train(int argc, char **argv) {
             return 0;
         } else if (k == OPT_OUTPUT) out_path = value;
         else if (k == OPT_QUIET) quiet = 1;
-        else rc = param_set(&cfg, &PARAMS[k - N_OWN], value);
+        else {
+            rc = param_set(&cfg, &PARAMS[k - N_OWN], value);
+            given_n |= !strcmp(PARAMS[k - N_OWN].name, "n");
+            given_d |= !strcmp(PARAMS[k - N_OWN].name, "d");
+        }
     }
     cli_parser_end(&parser);
     free(opts);
@@ -81,8 +87,29 @@ int cmd_train(int argc, char **argv) {
         free(text);
         return cli_fail(ADV_ERR_INPUT);
     }
+    if (cfg.data == DATA_FILE && cfg.data_file[0]) { /* checked before training; n and d from the file unless given */
+        StoreDataInfo info;
+        rc = store_data_info(cfg.data_file, &info);
+        if (rc == ADV_OK && given_n && cfg.n != info.n)
+            rc = adv_err(ADV_ERR_INPUT, "parameter n: data file %s holds n = %ld points, but --n %lld was given",
+                         cfg.data_file, info.n, (long long)cfg.n);
+        if (rc == ADV_OK && given_d && cfg.d != info.d)
+            rc = adv_err(ADV_ERR_INPUT, "parameter d: data file %s holds points of dimension d = %ld, but --d %lld was given",
+                         cfg.data_file, info.d, (long long)cfg.d);
+        if (rc == ADV_OK) {
+            cfg.n = info.n;
+            cfg.d = info.d;
+            if (info.off_sphere > 0)
+                adv_warn("data file %s: %ld of %ld rows are not on the unit sphere; training projects them onto it",
+                         cfg.data_file, info.off_sphere, info.n);
+        }
+    }
+    if (rc == ADV_OK && out_path) { /* before training: never the data file, never a file that is not a sweep */
+        const char *inputs[1] = {cfg.data == DATA_FILE ? cfg.data_file : NULL}, *roles[1] = {"data file"};
+        rc = store_check_output(out_path, inputs, roles, 1);
+    }
     TrainPlan plan;
-    rc = train_plan(&plan, &cfg);
+    if (rc == ADV_OK) rc = train_plan(&plan, &cfg);
     Dataset *data = NULL;
     if (rc == ADV_OK) rc = store_training_set(&data, &cfg);
     if (rc != ADV_OK) {

@@ -168,7 +168,11 @@ static void run_point(Sweep *sw, long index, Report *rep) {
         hooks.fixed_out = weights + 2 * cost->n_trained;
     }
     double start = adv_now();
-    rc = store_training_set(&data, &cfg);
+    uint64_t digest = 0, checked = 0;
+    rc = store_training_set_digest(&data, &cfg, &digest);
+    if (rc == ADV_OK && cfg.data == DATA_FILE && job_data_digest(sw->job, cfg.data_file, &checked) && digest != checked)
+        rc = adv_err(ADV_ERR_INPUT, "data file %s changed since the sweep started (rerun to check it again)",
+                     cfg.data_file);
     if (rc == ADV_OK) rc = train_run(&sum, traj, &cfg, data, &hooks);
     if (rc == ADV_INTERRUPTED) { /* abandoned: stays "running", redone on resume */
         rep->status = RUN_RUNNING;
@@ -400,6 +404,20 @@ static int build_layout(StoreLayout *layout, TrainConfig **configs, double **flo
     return ADV_OK;
 }
 
+/* The output must be none of the inputs (the job file, a data file) and, if it
+ * exists, a sweep file: checked before anything is written. */
+static int check_output(const Sweep *sw, const char *path) {
+    long n = job_data_file_count(sw->job);
+    const char **inputs = xcalloc((size_t)n + 1, sizeof *inputs), **roles = xcalloc((size_t)n + 1, sizeof *roles);
+    int count = 0;
+    if (sw->opt->job_path) inputs[count] = sw->opt->job_path, roles[count++] = "job file";
+    for (long k = 0; k < n; k++) inputs[count] = job_data_file_path(sw->job, k), roles[count++] = "data file";
+    int rc = store_check_output(path, inputs, roles, count);
+    free(inputs);
+    free(roles);
+    return rc;
+}
+
 /* Rank 0's queue: the training runs of this shard with pending or running points,
  * costliest first. */
 static void build_queue(Sweep *sw) {
@@ -478,6 +496,8 @@ int sweep_run(Comm *c, const RunOptions *opt) {
     comm_bcast_text(c, &text, 0);
     rc = job_parse(&sw.job, text, opt->job_path ? opt->job_path : "(default job)");
     free(text);
+    /* every data file opened and checked before anything runs (each rank binds its own copy) */
+    if (rc == ADV_OK) rc = sweep_bind_data(sw.job, opt->job_path, comm_rank(c) == 0);
     if (rc == ADV_OK) {
         sw.P = job_points(sw.job);
         sw.store_weights = job_store_weights(sw.job);
@@ -496,7 +516,10 @@ int sweep_run(Comm *c, const RunOptions *opt) {
     if (rc == ADV_OK) {
         if (opt->output) snprintf(path, sizeof path, "%s", opt->output);
         else snprintf(path, sizeof path, "%s.h5", job_name(sw.job));
-        rc = store_open(&sw.st, path, &layout, comm_handle(c), opt->fresh ? STORE_FRESH : STORE_RESUME);
+        if (comm_rank(c) == 0) rc = check_output(&sw, path);
+        rc = comm_agree(c, rc);
+        if (rc == ADV_OK)
+            rc = store_open(&sw.st, path, &layout, comm_handle(c), opt->fresh ? STORE_FRESH : STORE_RESUME);
         rc = comm_agree(c, rc);
     }
     free(configs);

@@ -394,7 +394,10 @@ static int check_resumable(const char *path, const StoreLayout *l) {
     char hash[64], want[17];
     int64_t shard_index = 0, shard_count = 1;
     rc = h5_open_sweep(&f, path, H5F_ACC_RDONLY);
-    if (rc == ADV_ERR_INPUT) rc = rewrap(rc, "; refusing to overwrite it (use --fresh to replace it)");
+    if (rc == ADV_ERR_INPUT) /* --fresh replaces only a sweep file (an incomplete or newer one) */
+        rc = rewrap(rc, h5_is_sweep(path) == 1 ? "; refusing to overwrite it (use --fresh to replace it)"
+                                               : "; refusing to touch it (remove it yourself or choose another "
+                                                 "output file with -o)");
     if (rc != ADV_OK) goto cleanup;
     CHECK(h5_attr_read_str(f, A_GRID_HASH, hash, sizeof hash));
     hash_text(want, l->grid_hash);
@@ -468,12 +471,39 @@ static int check_layout(const StoreLayout *l) {
     return ADV_OK;
 }
 
+/* An existing file at `path` that we may replace: a sweep file (ours), never
+ * anything else, --fresh or not. */
+static int check_replaceable(const char *path) {
+    int is = h5_is_sweep(path);
+    if (is == 1) return ADV_OK;
+    if (is == 0)
+        return adv_err(ADV_ERR_INPUT,
+                       "%s exists and is not an advsweep sweep file; refusing to replace it, even with --fresh "
+                       "(remove it yourself or choose another output file with -o)",
+                       path);
+    return rewrap(-is, "; refusing to replace it");
+}
+
 /* Rank 0: leave a file at `path` that this job can write into. */
 static int prepare_file(const char *path, const StoreLayout *l, int mode) {
     TRY(check_layout(l));
     struct stat sb;
-    if (mode == STORE_RESUME && stat(path, &sb) == 0) return check_resumable(path, l);
+    if (stat(path, &sb) == 0) {
+        if (mode == STORE_RESUME) return check_resumable(path, l);
+        TRY(check_replaceable(path));
+    }
     return create_file(path, l);
+}
+
+int store_check_output(const char *path, const char *const *inputs, const char *const *roles, int n) {
+    h5_init();
+    for (int k = 0; k < n; k++)
+        if (inputs[k] && adv_same_file(path, inputs[k]))
+            return adv_err(ADV_ERR_INPUT, "output %s is the %s %s (the same file); choose another output file (-o)",
+                           path, roles && roles[k] ? roles[k] : "input", inputs[k]);
+    struct stat sb;
+    if (stat(path, &sb) == 0 || errno != ENOENT) return check_replaceable(path);
+    return ADV_OK;
 }
 
 /* ---- open (every rank) ----------------------------------------------------------------- */
