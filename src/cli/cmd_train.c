@@ -100,7 +100,7 @@ int cmd_train(int argc, char **argv) {
             cfg.n = info.n;
             cfg.d = info.d;
             if (info.off_sphere > 0)
-                adv_warn("data file %s: %ld of %ld rows are not on the unit sphere; training projects them onto it",
+                adv_warn("data file %s: %ld of %ld rows are not on the unit sphere and are projected onto it",
                          cfg.data_file, info.off_sphere, info.n);
         }
     }

@@ -44,7 +44,7 @@ int sweep_bind_data(Job *job, const char *job_path, int verbose) {
         TRY(store_data_info(real, &info));
         TRY(job_bind_data(job, k, real, info.n, info.d, info.digest));
         if (verbose && info.off_sphere > 0)
-            adv_warn("data file %s: %ld of %ld rows are not on the unit sphere; every point projects them onto it",
+            adv_warn("data file %s: %ld of %ld rows are not on the unit sphere and are projected onto it (by every point)",
                      real, info.off_sphere, info.n);
     }
     return ADV_OK;
