@@ -1,4 +1,5 @@
-/* test_nn.c — networks: BLAS vs naive, finite differences, symmetric init, init statistics. */
+/* test_nn.c — networks: BLAS vs naive, finite differences, symmetric init, init statistics;
+ * the same in single precision (f32) at f32 tolerances. */
 #include <math.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -224,6 +225,200 @@ static void test_twolayer_symmetric_init(void **state) {
         }
 }
 
+/* ----- single precision ----------------------------------------------------- */
+
+/* A float copy of fx's net (rounded), and fx's own net and inputs rounded to the same
+ * values, so that the f64 reference and the f32 net compute the same function. */
+static Net_f32 *round_to_f32(Fixture *fx) {
+    Net_f32 *net32 = net_create_f32(&fx->net->shape);
+    net_copy_f32(net32, fx->net);
+    long nt = fx->net->n_trained, nf = (fx->net->A ? fx->net->shape.m * fx->net->shape.d : 0) + fx->net->shape.m;
+    for (long i = 0; i < nt; i++) fx->net->trained[i] = (float)fx->net->trained[i];
+    for (long i = 0; i < nf; i++) fx->net->fixed_arena[i] = (float)fx->net->fixed_arena[i];
+    for (long i = 0; i < fx->n * fx->net->shape.d; i++) fx->X[i] = (float)fx->X[i];
+    return net32;
+}
+
+static float *to_float(const double *v, long count) {
+    float *out = xcalloc((size_t)count, sizeof(float));
+    for (long i = 0; i < count; i++) out[i] = (float)v[i];
+    return out;
+}
+
+/* The f32 gradients against central differences of the double objective at the same
+ * (rounded) weights: the f64 test's finite differences (h = 1e-5, exact to ~1e-9), an
+ * f32 tolerance (F32_GRAD_TOL relative to the largest entry; measured: below 1e-6). */
+#define F32_GRAD_TOL 2e-5
+static void check_gradients_f32(int model, int activation, int input_layer, int loss) {
+    long m = 12, H = 2, d = 5, n = 6;
+    Fixture fx = make(model, activation, input_layer, m, H, d, n, 7 + (uint64_t)(activation * 10 + loss));
+    Net_f32 *net32 = round_to_f32(&fx);
+    NetWork_f32 *wk32 = network_create_f32(&fx.net->shape, n);
+    long nt = fx.net->n_trained;
+    float *X32 = to_float(fx.X, n * d), *f32 = xcalloc((size_t)n, sizeof(float)), *df32 = xcalloc((size_t)n, sizeof(float));
+    float *dW = xcalloc((size_t)nt, sizeof(float)), *dX = xcalloc((size_t)(n * d), sizeof(float));
+    net_forward_f32(f32, net32, wk32, X32, n);
+    for (long i = 0; i < n; i++) df32[i] = (float)(loss_deriv(loss, f32[i], fx.y[i]) / (double)n);
+    net_backward_f32(dW, dX, df32, net32, wk32, X32, n);
+    double h = 1e-5, worst = 0, scale = 0;
+    for (long i = 0; i < nt; i++) scale = fmax(scale, fabs(dW[i]));
+    for (long i = 0; i < nt; i++) {
+        double w = fx.net->trained[i], Jp, Jm;
+        fx.net->trained[i] = w + h;
+        Jp = objective(&fx, loss);
+        fx.net->trained[i] = w - h;
+        Jm = objective(&fx, loss);
+        fx.net->trained[i] = w;
+        worst = fmax(worst, fabs((Jp - Jm) / (2 * h) - dW[i]) / scale);
+    }
+    if (worst > F32_GRAD_TOL)
+        fail_msg("f32 dW: model %d act %d input %d loss %d: error %.3g of the largest entry", model, activation,
+                 input_layer, loss, worst);
+    worst = scale = 0;
+    for (long i = 0; i < n * d; i++) scale = fmax(scale, fabs(dX[i]));
+    for (long i = 0; i < n * d; i++) {
+        double x = fx.X[i], Jp, Jm;
+        fx.X[i] = x + h;
+        Jp = objective(&fx, loss);
+        fx.X[i] = x - h;
+        Jm = objective(&fx, loss);
+        fx.X[i] = x;
+        worst = fmax(worst, fabs((Jp - Jm) / (2 * h) - dX[i]) / scale);
+    }
+    if (worst > F32_GRAD_TOL)
+        fail_msg("f32 dX: model %d act %d input %d loss %d: error %.3g of the largest entry", model, activation,
+                 input_layer, loss, worst);
+    free(X32), free(f32), free(df32), free(dW), free(dX);
+    network_destroy_f32(&wk32);
+    net_destroy_f32(&net32);
+    assert_null(net32);
+    release(&fx);
+}
+
+static void test_gradients_f32(void **state) {
+    (void)state;
+    for (int act = ACT_RELU; act <= ACT_SOFTPLUS; act++)
+        for (int input = INPUT_LINEAR; input <= INPUT_RELU; input++)
+            for (int loss = LOSS_LOGISTIC; loss <= LOSS_SQUARE; loss++)
+                check_gradients_f32(MODEL_DEEP, act, input, loss);
+    for (int act = ACT_RELU; act <= ACT_QUADRELU; act++)
+        for (int loss = LOSS_LOGISTIC; loss <= LOSS_SQUARE; loss++)
+            check_gradients_f32(MODEL_TWOLAYER, act, INPUT_LINEAR, loss);
+}
+
+/* SGEMM forward/backward against the double naive loops at the same rounded values,
+ * at widths where BLAS takes its blocked paths: relative 1e-5 (float rounding of sums
+ * of up to m terms; measured below 1e-6). */
+static void test_f32_matches_f64(void **state) {
+    (void)state;
+    int models[][3] = {{MODEL_DEEP, ACT_RELU, INPUT_LINEAR}, {MODEL_DEEP, ACT_SOFTPLUS, INPUT_RELU},
+                       {MODEL_TWOLAYER, ACT_RELU, INPUT_LINEAR}, {MODEL_TWOLAYER, ACT_QUADRELU, INPUT_LINEAR}};
+    for (int c = 0; c < 4; c++) {
+        long m = 130, H = 3, d = 7, n = 33;
+        Fixture fx = make(models[c][0], models[c][1], models[c][2], m, H, d, n, 3);
+        Net_f32 *net32 = round_to_f32(&fx);
+        NetWork_f32 *wk32 = network_create_f32(&fx.net->shape, n);
+        long nt = fx.net->n_trained;
+        float *X32 = to_float(fx.X, n * d), *f32 = xcalloc((size_t)n, sizeof(float));
+        float *df32 = xcalloc((size_t)n, sizeof(float)), *dW32 = xcalloc((size_t)nt, sizeof(float));
+        float *dX32 = xcalloc((size_t)(n * d), sizeof(float));
+        double *dW = xcalloc((size_t)nt, sizeof(double)), *dX = xcalloc((size_t)(n * d), sizeof(double));
+        net_forward_naive(fx.f, fx.net, fx.X, n);
+        net_forward_f32(f32, net32, wk32, X32, n);
+        double scale = 0;
+        for (long i = 0; i < n; i++) scale = fmax(scale, fabs(fx.f[i]));
+        for (long i = 0; i < n; i++) {
+            if (fabs(f32[i] - fx.f[i]) > 1e-5 * scale) fail_msg("case %d: f[%ld] %.9g vs %.9g", c, i, f32[i], fx.f[i]);
+            fx.df[i] = 0.5 + 0.1 * (double)i;
+            df32[i] = (float)fx.df[i];
+        }
+        net_backward_naive(dW, dX, fx.df, fx.net, fx.X, n);
+        net_backward_f32(dW32, dX32, df32, net32, wk32, X32, n);
+        scale = 0;
+        for (long i = 0; i < nt; i++) scale = fmax(scale, fabs(dW[i]));
+        for (long i = 0; i < nt; i++) assert_true(fabs(dW32[i] - dW[i]) <= 1e-5 * scale);
+        scale = 0;
+        for (long i = 0; i < n * d; i++) scale = fmax(scale, fabs(dX[i]));
+        for (long i = 0; i < n * d; i++) assert_true(fabs(dX32[i] - dX[i]) <= 1e-5 * scale);
+        free(X32), free(f32), free(df32), free(dW32), free(dX32), free(dW), free(dX);
+        network_destroy_f32(&wk32);
+        net_destroy_f32(&net32);
+        release(&fx);
+    }
+}
+
+/* Eq. (4)'s symmetry survives rounding: the f32 net starts from the f64 draw rounded,
+ * w_r and wbar_r round alike, and the paired half-sums through two SGEMMs of one shape and
+ * one exact subtraction give f(W0, x) == 0.0f and grad_x == 0.0f exactly. */
+static void test_twolayer_symmetric_init_f32(void **state) {
+    (void)state;
+    static const long shapes[][3] = {{2, 1, 2}, {64, 50, 6}, {6, 7, 3}, {130, 33, 17}, {1024, 300, 40}, {512, 64, 2}};
+    for (size_t k = 0; k < sizeof shapes / sizeof shapes[0]; k++)
+        for (int act = ACT_RELU; act <= ACT_QUADRELU; act++) {
+            long m = shapes[k][0], n = shapes[k][1], d = shapes[k][2];
+            NetShape s = {MODEL_TWOLAYER, act, INPUT_LINEAR, m, 1, d};
+            Net *net = net_create(&s);
+            Rng rng;
+            rng_seed(&rng, 5 + k, RNG_INIT, 0);
+            net_init(net, &rng);
+            Net_f32 *net32 = net_create_f32(&s);
+            net_copy_f32(net32, net);
+            for (long i = 0; i < net->n_trained; i++) assert_true(net32->trained[i] == (float)net->trained[i]);
+            NetWork_f32 *wk = network_create_f32(&s, n);
+            float *X = xcalloc((size_t)(n * d), sizeof(float)), *f = xcalloc((size_t)n, sizeof(float));
+            float *df = xcalloc((size_t)n, sizeof(float)), *dX = xcalloc((size_t)(n * d), sizeof(float));
+            float *dW = xcalloc((size_t)net->n_trained, sizeof(float));
+            double x[64];
+            for (long i = 0; i < n; i++) {
+                rng_sphere(&rng, x, (int)d);
+                for (long j = 0; j < d; j++) X[i * d + j] = (float)x[j];
+            }
+            for (long i = 0; i < n; i++) df[i] = (float)rng_normal(&rng);
+            net_forward_f32(f, net32, wk, X, n);
+            for (long i = 0; i < n; i++)
+                if (f[i] != 0.0f) fail_msg("f32 m=%ld n=%ld d=%ld act=%d: f[%ld] = %.3g, not exactly 0", m, n, d, act, i, f[i]);
+            net_backward_f32(dW, dX, df, net32, wk, X, n);
+            for (long i = 0; i < n * d; i++)
+                if (dX[i] != 0.0f)
+                    fail_msg("f32 m=%ld n=%ld d=%ld act=%d: dX[%ld] = %.3g, not exactly 0", m, n, d, act, i, dX[i]);
+            for (long i = 0; i < net->n_trained / 2; i++) assert_true(dW[i] == -dW[net->n_trained / 2 + i]);
+            int nonzero = 0;
+            for (long i = 0; i < net->n_trained; i++) nonzero += dW[i] != 0.0f;
+            assert_true(nonzero > 0);
+            free(X), free(f), free(df), free(dX), free(dW);
+            network_destroy_f32(&wk);
+            net_destroy_f32(&net32);
+            net_destroy(&net);
+        }
+}
+
+/* One place for every size: the arenas and workspaces net_create/network_create allocate. */
+static void test_net_sizes(void **state) {
+    (void)state;
+    NetShape deep = {MODEL_DEEP, ACT_RELU, INPUT_LINEAR, 10, 3, 4}, two = {MODEL_TWOLAYER, ACT_RELU, INPUT_LINEAR, 6, 1, 40};
+    NetSizes a = net_sizes(&deep, 7, 8), b = net_sizes(&two, 7, 4);
+    assert_int_equal(a.trained, 300);
+    assert_int_equal(a.fixed, 50);
+    assert_int_equal(a.planes, 4);
+    assert_int_equal(a.plane, 70);
+    assert_int_equal(a.scratch, 70);
+    assert_int_equal(a.param_bytes, 350 * 8);
+    assert_int_equal(a.work_bytes, (2 * 4 * 70 + 70 + 70) * 8);
+    assert_int_equal(b.trained, 240);
+    assert_int_equal(b.fixed, 6);
+    assert_int_equal(b.planes, 1);
+    assert_int_equal(b.scratch, 7 * 40); /* G2 holds the (n, d) product */
+    assert_int_equal(b.work_bytes, (2 * 42 + 42 + 280) * 4);
+    Net *net = net_create(&deep);
+    Net_f32 *net32 = net_create_f32(&two);
+    assert_int_equal(net->n_trained, a.trained);
+    assert_int_equal(net32->n_trained, b.trained);
+    assert_true(net->a == net->fixed_arena + 40 && net->A == net->fixed_arena);
+    assert_true(net32->a == net32->fixed_arena && net32->A == NULL);
+    net_destroy(&net);
+    net_destroy_f32(&net32);
+}
+
 /* Mean over samples of |row|^2 of an (n, m) plane. */
 static double mean_sq(const double *P, long n, long m) {
     double s = 0;
@@ -317,6 +512,10 @@ int main(int argc, char **argv) {
         cmocka_unit_test(test_blas_matches_naive),
         cmocka_unit_test(test_twolayer_symmetric_init),
         cmocka_unit_test(test_init_statistics),
+        cmocka_unit_test(test_net_sizes),
+        cmocka_unit_test(test_gradients_f32),
+        cmocka_unit_test(test_f32_matches_f64),
+        cmocka_unit_test(test_twolayer_symmetric_init_f32),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -49,13 +49,14 @@ typedef struct {
     double flops[P];
 } Fixture;
 
-static void make_layout(Fixture *fx, uint64_t hash, int shard_index, int shard_count, int weights) {
+/* `grid` makes the points: layouts of equal grid hold the same points (keys), others other points. */
+static void make_layout(Fixture *fx, uint64_t grid, int shard_index, int shard_count, int weights) {
     memset(fx, 0, sizeof *fx);
     for (long i = 0; i < P; i++) {
         TrainConfig *c = &fx->configs[i];
         config_defaults(c);
         c->m = 16 + 2 * i;
-        c->seed = 100 + i;
+        c->seed = 100 * (int64_t)grid + i;
         c->attack = (int)(i % 4);
         c->epsilon = 0.1 / (double)(i + 1);
         snprintf(c->data_file, sizeof c->data_file, "file-%ld.h5", i);
@@ -70,7 +71,6 @@ static void make_layout(Fixture *fx, uint64_t hash, int shard_index, int shard_c
     l->job_text = "name: test\ngrid: {m: [16, 18]}\n";
     l->job_name = "test";
     l->axes = "m,attack,seed";
-    l->grid_hash = hash;
     l->shard_index = shard_index;
     l->shard_count = shard_count;
     l->store_weights = weights;
@@ -319,15 +319,16 @@ typedef struct {
 
 static int same_double(double a, double b) { return memcmp(&a, &b, sizeof a) == 0; }
 
-static void check_point(hid_t f, long i, double salt, int weights) {
+/* Row `at` holds what write_point(i) wrote (bit for bit). */
+static void check_point_at(hid_t f, long at, long i, double salt, int weights) {
     TrainSummary want;
     make_summary(&want, i, status_of_point(i), salt);
     int8_t s8 = -1;
-    read_row(f, "status", i, H5T_NATIVE_INT8, &s8);
+    read_row(f, "status", at, H5T_NATIVE_INT8, &s8);
     assert_int_equal(s8, status_of_point(i));
     char reason[STATUS_REASON_MAX + 1] = {0};
     hid_t rt = str_type(STATUS_REASON_MAX);
-    read_row(f, "reason", i, rt, reason);
+    read_row(f, "reason", at, rt, reason);
     H5Tclose(rt);
     assert_string_equal(reason, want.reason);
     /* every summary field, bit-exact */
@@ -338,20 +339,20 @@ static void check_point(hid_t f, long i, double salt, int weights) {
         const char *wp = (const char *)&want + fl->offset;
         if (fl->type == FIELD_I32) {
             int32_t v;
-            read_row(f, name, i, H5T_NATIVE_INT32, &v);
+            read_row(f, name, at, H5T_NATIVE_INT32, &v);
             assert_memory_equal(&v, wp, 4);
         } else if (fl->type == FIELD_I64) {
             int64_t v;
-            read_row(f, name, i, H5T_NATIVE_INT64, &v);
+            read_row(f, name, at, H5T_NATIVE_INT64, &v);
             assert_memory_equal(&v, wp, 8);
         } else if (fl->type == FIELD_F64) {
             double v;
-            read_row(f, name, i, H5T_NATIVE_DOUBLE, &v);
+            read_row(f, name, at, H5T_NATIVE_DOUBLE, &v);
             assert_memory_equal(&v, wp, 8);
         } else {
             char v[512] = {0};
             hid_t t = str_type(fl->size);
-            read_row(f, name, i, t, v);
+            read_row(f, name, at, t, v);
             H5Tclose(t);
             assert_string_equal(v, wp);
         }
@@ -360,25 +361,25 @@ static void check_point(hid_t f, long i, double salt, int weights) {
     Trajectory *t = make_traj(i);
     int64_t steps[K];
     double vals[K];
-    read_row(f, "traj/step", i, H5T_NATIVE_INT64, steps);
+    read_row(f, "traj/step", at, H5T_NATIVE_INT64, steps);
     for (long k = 0; k < K; k++) assert_int_equal(steps[k], k < t->count ? t->step[k] : -1);
     const double *cols[4] = {t->surrogate, t->clean_loss, t->clean_acc, t->dist};
     const char *names[4] = {"traj/surrogate_loss", "traj/clean_loss", "traj/clean_acc", "traj/dist"};
     for (int c = 0; c < 4; c++) {
-        read_row(f, names[c], i, H5T_NATIVE_DOUBLE, vals);
+        read_row(f, names[c], at, H5T_NATIVE_DOUBLE, vals);
         for (long k = 0; k < K; k++) assert_true(k < t->count ? same_double(vals[k], cols[c][k]) : isnan(vals[k]));
     }
     int32_t len = -1;
-    read_row(f, "traj/length", i, H5T_NATIVE_INT32, &len);
+    read_row(f, "traj/length", at, H5T_NATIVE_INT32, &len);
     assert_int_equal(len, t->count);
     int64_t esteps[E];
-    read_row(f, "eval/step", i, H5T_NATIVE_INT64, esteps);
+    read_row(f, "eval/step", at, H5T_NATIVE_INT64, esteps);
     for (long k = 0; k < E; k++) assert_int_equal(esteps[k], k < t->eval_count ? t->eval_step[k] : -1);
-    read_row(f, "eval/robust_loss", i, H5T_NATIVE_DOUBLE, vals);
+    read_row(f, "eval/robust_loss", at, H5T_NATIVE_DOUBLE, vals);
     for (long k = 0; k < E; k++) assert_true(k < t->eval_count ? same_double(vals[k], t->robust_loss[k]) : isnan(vals[k]));
-    read_row(f, "eval/robust_acc", i, H5T_NATIVE_DOUBLE, vals);
+    read_row(f, "eval/robust_acc", at, H5T_NATIVE_DOUBLE, vals);
     for (long k = 0; k < E; k++) assert_true(k < t->eval_count ? same_double(vals[k], t->robust_acc[k]) : isnan(vals[k]));
-    read_row(f, "eval/length", i, H5T_NATIVE_INT32, &len);
+    read_row(f, "eval/length", at, H5T_NATIVE_INT32, &len);
     assert_int_equal(len, t->eval_count);
     trajectory_destroy(&t);
     /* worker */
@@ -386,10 +387,10 @@ static void check_point(hid_t f, long i, double salt, int weights) {
     make_worker(&w, i);
     int32_t wr = -5, wt = -5;
     char host[65] = {0};
-    read_row(f, "worker/rank", i, H5T_NATIVE_INT32, &wr);
-    read_row(f, "worker/threads", i, H5T_NATIVE_INT32, &wt);
+    read_row(f, "worker/rank", at, H5T_NATIVE_INT32, &wr);
+    read_row(f, "worker/threads", at, H5T_NATIVE_INT32, &wt);
     hid_t ht = str_type(64);
-    read_row(f, "worker/host", i, ht, host);
+    read_row(f, "worker/host", at, ht, host);
     H5Tclose(ht);
     assert_int_equal(wr, w.rank);
     assert_int_equal(wt, w.threads);
@@ -405,11 +406,11 @@ static void check_point(hid_t f, long i, double salt, int weights) {
     H5Tinsert(ct, "min_surrogate", offsetof(RunsRow, min_surrogate), H5T_NATIVE_DOUBLE);
     H5Tinsert(ct, "attack", offsetof(RunsRow, attack), s16);
     H5Tinsert(ct, "reason", offsetof(RunsRow, reason), s96);
-    read_row(f, "runs", i, ct, &row);
+    read_row(f, "runs", at, ct, &row);
     H5Tclose(s96);
     H5Tclose(s16);
     H5Tclose(ct);
-    assert_int_equal(row.index, i);
+    assert_int_equal(row.index, at);
     assert_int_equal(row.status, status_of_point(i));
     assert_int_equal(row.m, 16 + 2 * i);
     assert_true(same_double(row.lr_used, want.lr));
@@ -419,29 +420,34 @@ static void check_point(hid_t f, long i, double salt, int weights) {
     if (weights) {
         const StorePointData *x = make_extra(i);
         double wrow[NW], frow[NF], X[DN * DD], y[DN];
-        read_row(f, "weights/W0", i, H5T_NATIVE_DOUBLE, wrow);
+        read_row(f, "weights/W0", at, H5T_NATIVE_DOUBLE, wrow);
         for (int k = 0; k < NW; k++) assert_true(k < x->n_trained ? same_double(wrow[k], x->W0[k]) : isnan(wrow[k]));
-        read_row(f, "weights/W", i, H5T_NATIVE_DOUBLE, wrow);
+        read_row(f, "weights/W", at, H5T_NATIVE_DOUBLE, wrow);
         for (int k = 0; k < NW; k++) assert_true(k < x->n_trained ? same_double(wrow[k], x->W[k]) : isnan(wrow[k]));
-        read_row(f, "weights/fixed", i, H5T_NATIVE_DOUBLE, frow);
+        read_row(f, "weights/fixed", at, H5T_NATIVE_DOUBLE, frow);
         for (int k = 0; k < NF; k++) assert_true(k < x->n_fixed ? same_double(frow[k], x->fixed[k]) : isnan(frow[k]));
-        read_row(f, "data/X", i, H5T_NATIVE_DOUBLE, X);
+        read_row(f, "data/X", at, H5T_NATIVE_DOUBLE, X);
         for (int r = 0; r < DN; r++)
             for (int c = 0; c < DD; c++)
                 assert_true(r < x->n && c < x->d ? same_double(X[r * DD + c], x->X[r * x->d + c]) : isnan(X[r * DD + c]));
-        read_row(f, "data/y", i, H5T_NATIVE_DOUBLE, y);
+        read_row(f, "data/y", at, H5T_NATIVE_DOUBLE, y);
         for (int r = 0; r < DN; r++) assert_true(r < x->n ? same_double(y[r], x->y[r]) : isnan(y[r]));
     }
 }
+
+static void check_point(hid_t f, long i, double salt, int weights) { check_point_at(f, i, i, salt, weights); }
 
 /* Point i untouched since creation: pending and every fill value. */
 static void check_pending(hid_t f, long i) {
     int8_t s8 = -1;
     read_row(f, "status", i, H5T_NATIVE_INT8, &s8);
     assert_int_equal(s8, RUN_PENDING);
-    int64_t steps[K];
+    hsize_t dims[3];
+    dims_of(f, "traj/step", dims); /* K, or more in an extended file */
+    int64_t *steps = calloc(dims[1], sizeof *steps);
     read_row(f, "traj/step", i, H5T_NATIVE_INT64, steps);
-    for (long k = 0; k < K; k++) assert_int_equal(steps[k], -1);
+    for (hsize_t k = 0; k < dims[1]; k++) assert_int_equal(steps[k], -1);
+    free(steps);
     double v;
     read_row(f, "summary/min_surrogate", i, H5T_NATIVE_DOUBLE, &v);
     assert_true(isnan(v));
@@ -470,7 +476,24 @@ static void test_layout_of_new_file(void **state) {
     assert_attr_str(f, "tool_version", ADVSWEEP_VERSION);
     assert_attr_str(f, "job_text", fx.layout.job_text);
     assert_attr_str(f, "job_name", "test");
-    assert_attr_str(f, "grid_hash", "0123456789abcdef");
+    /* the points' keys, and grid_hash = the first 16 hex digits of the hash of the keys in row order */
+    char keys[P][STORE_KEY_HEX + 1], stored[P][STORE_KEY_HEX + 1];
+    assert_int_equal(store_keys_of(keys, fx.configs, P), ADV_OK);
+    hid_t kt = str_type(STORE_KEY_HEX + 1);
+    read_all(f, "plan/key", kt, stored);
+    H5Tclose(kt);
+    AdvHash128 h = {0, 0};
+    for (long i = 0; i < P; i++) {
+        assert_string_equal(stored[i], keys[i]);
+        assert_true(point_key_valid(keys[i]));
+        for (long j = 0; j < i; j++) assert_string_not_equal(keys[i], keys[j]);
+        adv_hash128_update(&h, keys[i], STORE_KEY_HEX);
+    }
+    char fp[STORE_KEY_HEX + 1];
+    adv_hash128_hex(&h, fp);
+    fp[16] = '\0';
+    assert_attr_str(f, "grid_hash", fp);
+    assert_int_equal(attr_i64(f, "numerics_version"), ADVSWEEP_NUMERICS_VERSION);
     assert_attr_str(f, "axes", "m,attack,seed");
     assert_attr_str(f, "blas_version", "TestBLAS 1.0");
     assert_attr_str(f, "mpi_version", ""); /* MPI never initialised in this process */
@@ -509,6 +532,7 @@ static void test_layout_of_new_file(void **state) {
         {"eval/robust_acc", 2, E, 0, H5T_FLOAT, 8},   {"eval/length", 1, 0, 0, H5T_INTEGER, 4},
         {"worker/rank", 1, 0, 0, H5T_INTEGER, 4},     {"worker/host", 1, 0, 0, H5T_STRING, 64},
         {"worker/threads", 1, 0, 0, H5T_INTEGER, 4},  {"plan/flops", 1, 0, 0, H5T_FLOAT, 8},
+        {"plan/key", 1, 0, 0, H5T_STRING, STORE_KEY_HEX + 1}, {"plan/trained_as", 1, 0, 0, H5T_INTEGER, 8},
         {"runs", 1, 0, 0, H5T_COMPOUND, 0},           {"weights/W0", 2, NW, 0, H5T_FLOAT, 8},
         {"weights/W", 2, NW, 0, H5T_FLOAT, 8},        {"weights/fixed", 2, NF, 0, H5T_FLOAT, 8},
         {"data/X", 3, DN, DD, H5T_FLOAT, 8},          {"data/y", 2, DN, 0, H5T_FLOAT, 8},
@@ -749,14 +773,32 @@ static void test_resume_and_refusals(void **state) {
 
     size_t len;
     unsigned char *before = slurp(path, &len);
-    /* a different grid */
+    /* other points: refused, saying how to extend */
     make_layout(&other, 46, 0, 1, 0);
     st = (Store *)1;
     assert_int_equal(store_open(&st, path, &other.layout, STORE_SERIAL, STORE_RESUME), ADV_ERR_INPUT);
     assert_null(st);
-    assert_non_null(strstr(adv_errmsg(), "different job"));
+    assert_non_null(strstr(adv_errmsg(), "lacks 7 of this job's 7 points"));
+    assert_non_null(strstr(adv_errmsg(), "--extend"));
     assert_non_null(strstr(adv_errmsg(), path));
     assert_true(same_bytes(before, len, path));
+    /* more room per point than the file has: refused, saying how to rebuild */
+    make_layout(&other, 45, 0, 1, 0);
+    other.layout.records_max = K + 2;
+    assert_int_equal(store_open(&st, path, &other.layout, STORE_SERIAL, STORE_RESUME), ADV_ERR_INPUT);
+    assert_non_null(strstr(adv_errmsg(), "room for 5 trajectory records per point, this job needs 7"));
+    assert_non_null(strstr(adv_errmsg(), "--extend"));
+    assert_true(same_bytes(before, len, path));
+    /* a subset of the file's points resumes (points are found by key, not by position) */
+    make_layout(&other, 45, 0, 1, 0);
+    other.layout.n_points = 3;
+    other.layout.configs = other.configs + 3;
+    st = open_ok(path, &other.layout, STORE_SERIAL, STORE_RESUME);
+    for (long i = 0; i < 3; i++) assert_int_equal(store_rows(st)[i], 3 + i);
+    assert_int_equal(store_added(st), 0);
+    close_ok(&st);
+    free(before);
+    before = slurp(path, &len);
     /* another shard of the same grid */
     make_layout(&other, 45, 1, 2, 0);
     assert_int_equal(store_open(&st, path, &other.layout, STORE_SERIAL, STORE_RESUME), ADV_ERR_INPUT);
@@ -765,6 +807,7 @@ static void test_resume_and_refusals(void **state) {
     /* stored weights asked for, file has none */
     make_layout(&other, 45, 0, 1, 1);
     assert_int_equal(store_open(&st, path, &other.layout, STORE_SERIAL, STORE_RESUME), ADV_ERR_INPUT);
+    assert_non_null(strstr(adv_errmsg(), "without stored weights"));
     assert_true(same_bytes(before, len, path));
     free(before);
 
@@ -851,7 +894,7 @@ static void test_reset_failed_serial(void **state) {
     Store *st = open_ok(path, &fx.layout, STORE_SERIAL, STORE_FRESH);
     for (long i = 0; i < P; i++) write_point(st, i, 0.0, 0); /* 1, 6 failed; 2 diverged */
     long count = -1;
-    assert_int_equal(store_reset_failed(st, &count), ADV_OK);
+    assert_int_equal(store_reset_failed(st, NULL, &count), ADV_OK);
     assert_int_equal(count, 3);
     for (long i = 0; i < P; i++) assert_int_equal(store_status(st)[i], status_of_point(i) == RUN_DONE ? RUN_DONE : RUN_PENDING);
     close_ok(&st);
@@ -956,31 +999,49 @@ static void test_merge_shards(void **state) {
     for (long i = 0; i < P; i++) check_point(f, i, i % 2 ? 2.0 : 1.0, 1);
     H5Fclose(f);
 
-    /* a different grid is refused, naming both files; no output */
+    /* a different grid: the union of both, by key (pc's points after the merge's) */
     Fixture c;
     char pc[512], out2[512];
     make_layout(&c, 50, 0, 1, 0);
     path_in_dir(pc, sizeof pc, "othergrid.h5");
     path_in_dir(out2, sizeof out2, "merged2.h5");
     st = open_ok(pc, &c.layout, STORE_SERIAL, STORE_FRESH);
+    write_point(st, 3, 5.0, 0);
     close_ok(&st);
-    const char *bad[2] = {pa, pc};
-    assert_int_equal(store_merge(out2, bad, 2), ADV_ERR_INPUT);
-    assert_non_null(strstr(adv_errmsg(), pa));
-    assert_non_null(strstr(adv_errmsg(), pc));
+    const char *both[2] = {out, pc};
+    assert_int_equal(store_merge_counts(out2, both, 2, taken), ADV_OK);
+    assert_int_equal(taken[0], P);
+    assert_int_equal(taken[1], 1);
+    f = open_ro(out2);
+    hsize_t dims[3];
+    assert_int_equal(dims_of(f, "status", dims), 1);
+    assert_int_equal(dims[0], 2 * P);
+    for (long i = 0; i < P; i++) check_point(f, i, i % 2 ? 2.0 : 1.0, 1);
+    check_point_at(f, P + 3, 3, 5.0, 0); /* no weights in pc: fill values there */
+    for (long i = 0; i < P; i++)
+        if (i != 3) check_pending(f, P + i);
+    int64_t seed[2 * P];
+    read_all(f, "params/seed", H5T_NATIVE_INT64, seed);
+    for (long i = 0; i < P; i++) assert_true(seed[i] == 4900 + i && seed[P + i] == 5000 + i);
+    H5Fclose(f);
+    assert_int_equal(store_status_of(out2, &s), ADV_OK);
+    assert_int_equal(s.n_points, 2 * P);
+    assert_int_equal(s.counts[RUN_PENDING], P - 1);
     struct stat sb;
-    assert_int_not_equal(stat(out2, &sb), 0);
     assert_no_tmp_files();
     /* a non-sweep input is refused */
     char text[512];
     path_in_dir(text, sizeof text, "merge-notes.h5");
     write_text_file(text, "x\n");
     const char *bad2[2] = {pa, text};
-    assert_int_equal(store_merge(out2, bad2, 2), ADV_ERR_INPUT);
-    assert_int_not_equal(stat(out2, &sb), 0);
+    char out3[512];
+    path_in_dir(out3, sizeof out3, "merged3.h5");
+    assert_int_equal(store_merge(out3, bad2, 2), ADV_ERR_INPUT);
+    assert_int_not_equal(stat(out3, &sb), 0);
 }
 
-/* A point done in two inputs: taken from the first; a weights-less input gives fill rows. */
+/* A point final in two inputs must agree bit for bit, else nothing is written; a
+ * weights-less input gives fill rows. */
 static void test_merge_overlap(void **state) {
     (void)state;
     Fixture a, b;
@@ -995,32 +1056,203 @@ static void test_merge_overlap(void **state) {
     write_point(st, 1, 1.0, 1); /* failed in a */
     close_ok(&st);
     st = open_ok(pb, &b.layout, STORE_SERIAL, STORE_FRESH);
-    write_point(st, 0, 3.0, 0); /* done in both, different results: warning, a's kept */
+    write_point(st, 0, 1.0, 0); /* the same result as in a (a has weights, b not: not compared) */
     TrainSummary sum;
-    make_summary(&sum, 1, RUN_DONE, 3.0);
-    Trajectory *t = make_traj(1);
+    make_summary(&sum, 2, RUN_DONE, 3.0);
+    Trajectory *t = make_traj(2);
     StoreWorker w;
-    make_worker(&w, 1);
-    assert_int_equal(store_write_point(st, 1, &sum, t, &w, NULL), ADV_OK); /* done in b beats failed in a */
+    make_worker(&w, 2);
+    assert_int_equal(store_write_point(st, 2, &sum, t, &w, NULL), ADV_OK); /* only in b */
     trajectory_destroy(&t);
     close_ok(&st);
     const char *inputs[2] = {pa, pb};
     long taken[2];
-    assert_int_equal(store_merge_counts(out, inputs, 2, taken), ADV_OK);
-    assert_int_equal(taken[0], 1);
+    int rc = store_merge_counts(out, inputs, 2, taken);
+    if (rc != ADV_OK) print_error("merge: %s\n", adv_errmsg());
+    assert_int_equal(rc, ADV_OK);
+    assert_int_equal(taken[0], 2);
     assert_int_equal(taken[1], 1);
     hid_t f = open_ro(out);
     check_point(f, 0, 1.0, 1);
+    check_point(f, 1, 1.0, 1);
     int8_t s8;
     double v, W0[NW];
-    read_row(f, "status", 1, H5T_NATIVE_INT8, &s8);
+    read_row(f, "status", 2, H5T_NATIVE_INT8, &s8);
     assert_int_equal(s8, RUN_DONE);
-    read_row(f, "summary/min_surrogate", 1, H5T_NATIVE_DOUBLE, &v);
+    read_row(f, "summary/min_surrogate", 2, H5T_NATIVE_DOUBLE, &v);
     assert_true(same_double(v, sum.min_surrogate));
-    read_row(f, "weights/W0", 1, H5T_NATIVE_DOUBLE, W0); /* b has no weights: fill */
+    read_row(f, "weights/W0", 2, H5T_NATIVE_DOUBLE, W0); /* b has no weights: fill */
     for (int k = 0; k < NW; k++) assert_true(isnan(W0[k]));
-    for (long i = 2; i < P; i++) check_pending(f, i);
+    for (long i = 3; i < P; i++) check_pending(f, i);
     H5Fclose(f);
+
+    /* different results for one point (a value, a trajectory entry, or failed vs done): refused,
+     * naming the point and both files; no output, no temporary file */
+    struct stat sb;
+    for (int variant = 0; variant < 3; variant++) {
+        char pc[512], outc[512];
+        path_in_dir(pc, sizeof pc, "ov-c.h5");
+        path_in_dir(outc, sizeof outc, "ov-conflict.h5");
+        Fixture c;
+        make_layout(&c, 51, 0, 1, 0);
+        st = open_ok(pc, &c.layout, STORE_SERIAL, STORE_FRESH);
+        long i = variant == 2 ? 1 : 0; /* point 1 failed in a */
+        make_summary(&sum, i, RUN_DONE, 1.0);
+        if (variant == 0) sum.min_surrogate = nextafter(sum.min_surrogate, 1.0); /* one bit */
+        t = make_traj(i);
+        if (variant == 1) t->dist[2] = -t->dist[2];
+        make_worker(&w, i);
+        assert_int_equal(store_write_point(st, i, &sum, t, &w, NULL), ADV_OK);
+        trajectory_destroy(&t);
+        close_ok(&st);
+        const char *clash[2] = {pa, pc};
+        assert_int_equal(store_merge(outc, clash, 2), ADV_ERR_INPUT);
+        const char *want[3] = {"/summary/min_surrogate differs", "/traj/dist differs", "/status differs"};
+        if (!strstr(adv_errmsg(), want[variant])) print_error("variant %d: %s\n", variant, adv_errmsg());
+        assert_non_null(strstr(adv_errmsg(), "1 point holds different results"));
+        assert_non_null(strstr(adv_errmsg(), want[variant]));
+        char label[64];
+        snprintf(label, sizeof label, "m=%ld", 16 + 2 * i);
+        assert_non_null(strstr(adv_errmsg(), label));
+        assert_non_null(strstr(adv_errmsg(), pa));
+        assert_non_null(strstr(adv_errmsg(), pc));
+        assert_non_null(strstr(adv_errmsg(), "nothing written"));
+        assert_int_not_equal(stat(outc, &sb), 0);
+        assert_no_tmp_files();
+        unlink(pc);
+    }
+}
+
+/* Set the numerics_version attribute of a file (as another advsweep would have written it). */
+static void set_numerics(const char *path, int64_t v) {
+    hid_t f = H5Fopen(path, H5F_ACC_RDWR, H5P_DEFAULT);
+    assert_true(f >= 0);
+    hid_t a = H5Aopen(f, "numerics_version", H5P_DEFAULT);
+    assert_true(a >= 0);
+    assert_true(H5Awrite(a, H5T_NATIVE_INT64, &v) >= 0);
+    H5Aclose(a);
+    H5Fclose(f);
+}
+
+/* --extend: the union, old rows bit for bit, new rows pending, kept rows final or skipped. */
+static void test_extend(void **state) {
+    (void)state;
+    Fixture a, b;
+    make_layout(&a, 53, 0, 1, 1);
+    char path[512];
+    path_in_dir(path, sizeof path, "extend.h5");
+    Store *st = open_ok(path, &a.layout, STORE_SERIAL, STORE_FRESH);
+    for (long i = 0; i < 5; i++) write_point(st, i, 0.75, 1);
+    assert_int_equal(store_mark_running(st, 6), ADV_OK); /* killed while running */
+    close_ok(&st);
+    /* the new job: a's points 2..6 (its 0..4) and 4 new ones, with more room per point */
+    make_layout(&b, 54, 0, 1, 1);
+    for (long i = 0; i < 5; i++) b.configs[i] = a.configs[2 + i];
+    b.layout.records_max = K + 3;
+    st = open_ok(path, &b.layout, STORE_SERIAL, STORE_EXTEND);
+    assert_int_equal(store_points(st), P + 2);
+    assert_int_equal(store_added(st), 2);
+    for (long i = 0; i < 5; i++) assert_int_equal(store_rows(st)[i], 2 + i);
+    assert_int_equal(store_rows(st)[5], P);
+    assert_int_equal(store_rows(st)[6], P + 1);
+    const int8_t *s = store_status(st);
+    for (long i = 0; i < 5; i++) assert_int_equal(s[i], status_of_point(i)); /* carried over */
+    assert_int_equal(s[5], RUN_PENDING);   /* in the job: not final, runs */
+    assert_int_equal(s[6], RUN_RUNNING);   /* in the job: redone */
+    assert_int_equal(s[P], RUN_PENDING);
+    close_ok(&st);
+    assert_no_tmp_files();
+    hid_t f = open_ro(path);
+    hsize_t dims[3];
+    assert_int_equal(dims_of(f, "traj/step", dims), 2);
+    assert_true(dims[0] == P + 2 && dims[1] == K + 3);
+    assert_int_equal(attr_i64(f, "records_max"), K + 3);
+    assert_attr_str(f, "job_name", "test");
+    int64_t steps[K + 3];
+    for (long i = 0; i < 5; i++) { /* bit for bit, padded to the new width */
+        read_row(f, "traj/step", i, H5T_NATIVE_INT64, steps);
+        Trajectory *t = make_traj(i);
+        for (long k = 0; k < K + 3; k++) assert_int_equal(steps[k], k < t->count ? t->step[k] : -1);
+        trajectory_destroy(&t);
+        TrainSummary want;
+        make_summary(&want, i, status_of_point(i), 0.75);
+        double v;
+        read_row(f, "summary/min_surrogate", i, H5T_NATIVE_DOUBLE, &v);
+        assert_true(same_double(v, want.min_surrogate));
+        double W[NW];
+        read_row(f, "weights/W", i, H5T_NATIVE_DOUBLE, W);
+        const StorePointData *x = make_extra(i);
+        for (long k = 0; k < x->n_trained; k++) assert_true(same_double(W[k], x->W[k]));
+        int32_t status;
+        read_row(f, "summary/status", i, H5T_NATIVE_INT32, &status);
+        assert_int_equal(status, status_of_point(i));
+    }
+    for (long i = P; i < P + 2; i++) check_pending(f, i);
+    /* /plan/trained_as: the job's points answer themselves, a's others keep theirs */
+    int64_t rep[P + 2];
+    read_all(f, "plan/trained_as", H5T_NATIVE_INT64, rep);
+    for (long i = 0; i < P + 2; i++) assert_int_equal(rep[i], i);
+    /* the runs table agrees with the datasets */
+    hid_t rt = H5Tcreate(H5T_COMPOUND, sizeof(int64_t) + sizeof(int32_t) + sizeof(int64_t));
+    H5Tinsert(rt, "index", 0, H5T_NATIVE_INT64);
+    H5Tinsert(rt, "status", 8, H5T_NATIVE_INT32);
+    H5Tinsert(rt, "m", 12, H5T_NATIVE_INT64);
+    unsigned char runs[(P + 2) * 20];
+    read_all(f, "runs", rt, runs);
+    H5Tclose(rt);
+    int8_t s8[P + 2];
+    int64_t m[P + 2];
+    read_all(f, "status", H5T_NATIVE_INT8, s8);
+    read_all(f, "params/m", H5T_NATIVE_INT64, m);
+    for (long i = 0; i < P + 2; i++) {
+        int64_t index, rm;
+        int32_t rs;
+        memcpy(&index, runs + 20 * i, 8);
+        memcpy(&rs, runs + 20 * i + 8, 4);
+        memcpy(&rm, runs + 20 * i + 12, 8);
+        assert_int_equal(index, i);
+        assert_int_equal(rs, s8[i]);
+        assert_int_equal(rm, m[i]);
+    }
+    H5Fclose(f);
+
+    /* extending again with a's job: a's points 0, 1 are in the file: nothing to add, a plain resume */
+    st = open_ok(path, &a.layout, STORE_SERIAL, STORE_EXTEND);
+    assert_int_equal(store_added(st), 0);
+    for (long i = 0; i < P; i++) assert_int_equal(store_rows(st)[i], i);
+    close_ok(&st);
+    /* and with b's job, whose new points are pending: a's 0..1 are not in it; 5, 6 are; kept ones
+     * that are not final become skipped only when a job lacks them (none here) */
+    Fixture c;
+    make_layout(&c, 55, 0, 1, 1);
+    c.configs[0] = a.configs[6]; /* running in the file; c lacks every other unfinished point */
+    st = open_ok(path, &c.layout, STORE_SERIAL, STORE_EXTEND);
+    s = store_status(st);
+    assert_int_equal(store_points(st), P + 2 + P - 1);
+    assert_int_equal(s[6], RUN_RUNNING);    /* in c */
+    assert_int_equal(s[5], RUN_SKIPPED);    /* pending, not in c */
+    assert_int_equal(s[P], RUN_SKIPPED);    /* b's new points */
+    assert_int_equal(s[P + 1], RUN_SKIPPED);
+    for (long i = 0; i < 5; i++) assert_int_equal(s[i], status_of_point(i));
+    close_ok(&st);
+
+    /* another numerics version: refused by resume and extend, the file untouched */
+    set_numerics(path, ADVSWEEP_NUMERICS_VERSION + 1);
+    size_t len;
+    unsigned char *before = slurp(path, &len);
+    st = (Store *)1;
+    assert_int_equal(store_open(&st, path, &c.layout, STORE_SERIAL, STORE_EXTEND), ADV_ERR_INPUT);
+    assert_null(st);
+    assert_non_null(strstr(adv_errmsg(), "numerics version"));
+    assert_int_equal(store_open(&st, path, &c.layout, STORE_SERIAL, STORE_RESUME), ADV_ERR_INPUT);
+    assert_true(same_bytes(before, len, path));
+    const char *inputs[1] = {path};
+    char out[512];
+    path_in_dir(out, sizeof out, "extend-merged.h5");
+    assert_int_equal(store_merge(out, inputs, 1), ADV_ERR_INPUT);
+    assert_non_null(strstr(adv_errmsg(), "numerics version"));
+    free(before);
+    assert_no_tmp_files();
 }
 
 static void write_data_file(const char *path, int x_rank, hsize_t n, hsize_t d, hsize_t ny, int y_int, int with_y) {
@@ -1156,7 +1388,7 @@ static void test_mpi_resume_reset(void **state) {
     Store *st = open_ok(path, &fx.layout, comm_world(), STORE_RESUME);
     for (long i = 0; i < P; i++) assert_int_equal(store_status(st)[i], status_of_point(i));
     long count = -1;
-    assert_int_equal(store_reset_failed(st, &count), ADV_OK);
+    assert_int_equal(store_reset_failed(st, NULL, &count), ADV_OK);
     assert_int_equal(count, 3);
     for (long i = 0; i < P; i++)
         assert_int_equal(store_status(st)[i], status_of_point(i) == RUN_DONE ? RUN_DONE : RUN_PENDING);
@@ -1193,7 +1425,8 @@ static void test_mpi_refusals(void **state) {
     Store *st = NULL;
     assert_int_equal(store_open(&st, path, &fx.layout, comm_world(), STORE_RESUME), ADV_ERR_INPUT);
     assert_null(st);
-    assert_non_null(strstr(adv_errmsg(), "different job"));
+    assert_non_null(strstr(adv_errmsg(), "lacks 7 of this job's 7 points"));
+    assert_non_null(strstr(adv_errmsg(), "--extend"));
     assert_int_equal(store_open(&st, text, &fx.layout, comm_world(), STORE_RESUME), ADV_ERR_INPUT);
     assert_non_null(strstr(adv_errmsg(), "not an HDF5 file"));
     MPI_Barrier(MPI_COMM_WORLD);
@@ -1201,7 +1434,7 @@ static void test_mpi_refusals(void **state) {
     assert_true(same_bytes(tbefore, tlen, text));
     free(before);
     free(tbefore);
-    /* STORE_FRESH replaces the sweep file of another job, never the text file */
+    /* STORE_FRESH never replaces the text file (it replaces sweep files: test_resume_and_refusals) */
     tbefore = slurp(text, &tlen);
     assert_int_equal(store_open(&st, text, &fx.layout, comm_world(), STORE_FRESH), ADV_ERR_INPUT);
     assert_null(st);
@@ -1209,9 +1442,34 @@ static void test_mpi_refusals(void **state) {
     MPI_Barrier(MPI_COMM_WORLD);
     assert_true(same_bytes(tbefore, tlen, text));
     free(tbefore);
-    st = open_ok(path, &fx.layout, comm_world(), STORE_FRESH);
-    for (long i = 0; i < P; i++) assert_int_equal(store_status(st)[i], RUN_PENDING);
+
+    /* STORE_EXTEND, collectively: every rank gets rank 0's rows and writes its own new points */
+    st = open_ok(path, &fx.layout, comm_world(), STORE_EXTEND);
+    long P0 = store_points(st) - P;
+    assert_int_equal(store_added(st), P);
+    for (long i = 0; i < P; i++) assert_int_equal(store_rows(st)[i], P0 + i);
+    long rows[P];
+    for (long i = 0; i < P; i++) rows[i] = store_rows(st)[i];
+    long all[P];
+    MPI_Allreduce(rows, all, P, MPI_LONG, MPI_MAX, MPI_COMM_WORLD); /* the same on every rank */
+    for (long i = 0; i < P; i++) assert_int_equal(all[i], rows[i]);
+    for (long i = g_rank; i < P; i += g_size) {
+        TrainSummary sum;
+        make_summary(&sum, i, status_of_point(i), 4.0);
+        Trajectory *t = make_traj(i);
+        StoreWorker w;
+        make_worker(&w, i);
+        assert_int_equal(store_write_point(st, rows[i], &sum, t, &w, NULL), ADV_OK);
+        trajectory_destroy(&t);
+    }
     close_ok(&st);
+    MPI_Barrier(MPI_COMM_WORLD);
+    if (g_rank == 0) {
+        hid_t f = open_ro(path);
+        for (long i = 0; i < P; i++) check_point_at(f, P0 + i, i, 4.0, 0);
+        for (long i = 0; i < P; i++) check_point(f, i, 0.75, 1); /* the file's own points, untouched */
+        H5Fclose(f);
+    }
     MPI_Barrier(MPI_COMM_WORLD);
 }
 
@@ -1242,7 +1500,8 @@ int main(int argc, char **argv) {
             cmocka_unit_test(test_status_written_last), cmocka_unit_test(test_killed_writer),
             cmocka_unit_test(test_resume_and_refusals), cmocka_unit_test(test_reset_failed_serial),
             cmocka_unit_test(test_status_of),           cmocka_unit_test(test_merge_shards),
-            cmocka_unit_test(test_merge_overlap),       cmocka_unit_test(test_read_data),
+            cmocka_unit_test(test_merge_overlap),
+        cmocka_unit_test(test_extend),       cmocka_unit_test(test_read_data),
             cmocka_unit_test(test_long_job_text),       cmocka_unit_test(test_no_mpi_needed),
         };
         int failed = cmocka_run_group_tests_name("store (serial, no MPI)", tests, NULL, NULL);

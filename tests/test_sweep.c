@@ -849,6 +849,199 @@ static void test_epsilon_groups(void **state) {
     parse_fails("fixed: {targets: '0.1;0.2'}\n", "targets");
 }
 
+
+/* ---- point keys ------------------------------------------------------------------------ */
+
+static void key_of(char key[POINT_KEY_HEX + 1], const TrainConfig *cfg) { point_key(key, cfg, NULL); }
+
+/* Another valid value of parameter p (than cfg's) into cfg. */
+static void change(TrainConfig *cfg, const ParamSpec *p) {
+    char text[64];
+    switch (p->type) {
+    case PARAM_INT: snprintf(text, sizeof text, "%lld", (long long)param_value(cfg, p) + (param_value(cfg, p) < p->max ? 1 : -1)); break;
+    case PARAM_REAL: {
+        double v = param_value(cfg, p);
+        double w = v == 0 || isinf(v) ? 0.5 : v * 0.5;
+        if (!strcmp(p->name, "plateau_tol") || !strcmp(p->name, "shatter_spread") || !strcmp(p->name, "delta")) w = v * 0.5;
+        snprintf(text, sizeof text, "%.17g", w);
+        break;
+    }
+    case PARAM_CHOICE: snprintf(text, sizeof text, "%s", p->choices[(int)param_value(cfg, p) == 0 ? 1 : 0]); break;
+    case PARAM_TEXT: snprintf(text, sizeof text, "%s", !strcmp(p->name, "targets") ? "0.5" : "x.h5"); break;
+    }
+    assert_int_equal(param_set(cfg, p, text), ADV_OK);
+}
+
+static void test_point_key(void **state) {
+    (void)state;
+    TrainConfig a, b;
+    config_defaults(&a);
+    char ka[POINT_KEY_HEX + 1], kb[POINT_KEY_HEX + 1];
+    key_of(ka, &a);
+    assert_true(point_key_valid(ka));
+    config_defaults(&b);
+    key_of(kb, &b);
+    assert_string_equal(ka, kb);
+    /* the canonical text: the numerics version, the resolved targets, nothing at its default */
+    char text[POINT_TEXT_MAX];
+    size_t n = point_canonical_text(text, sizeof text, &a, NULL);
+    assert_int_equal(n, strlen(text));
+    char expect[128];
+    snprintf(expect, sizeof expect, "advsweep-point\nnumerics=%d\ntargets=3:0.1\n", ADVSWEEP_NUMERICS_VERSION);
+    assert_string_equal(text, expect);
+    /* every parameter, axis or not, is part of the key */
+    for (int i = 0; i < N_PARAMS; i++) {
+        config_defaults(&b);
+        change(&b, &PARAMS[i]);
+        key_of(kb, &b);
+        if (!strcmp(ka, kb)) print_error("parameter %s does not change the key\n", PARAMS[i].name);
+        assert_string_not_equal(ka, kb);
+        /* and an explicit default is the default */
+        TrainConfig c;
+        config_defaults(&c);
+        assert_int_equal(param_set(&c, &PARAMS[i], PARAMS[i].default_text), ADV_OK);
+        char kc[POINT_KEY_HEX + 1];
+        key_of(kc, &c);
+        assert_string_equal(ka, kc);
+    }
+    /* targets: the set decides, not its spelling; epsilon is always one of them */
+    config_defaults(&a);
+    config_defaults(&b);
+    assert_int_equal(param_set(&a, param_find("targets"), "0.2,0.05"), ADV_OK);
+    assert_int_equal(param_set(&b, param_find("targets"), "0.05, 0.2,0.1,0.2"), ADV_OK);
+    key_of(ka, &a);
+    key_of(kb, &b);
+    assert_string_equal(ka, kb);
+    /* the data file's contents (data=file only) */
+    config_defaults(&a);
+    assert_int_equal(param_set(&a, param_find("data"), "file"), ADV_OK);
+    assert_int_equal(param_set(&a, param_find("data_file"), "x.h5"), ADV_OK);
+    point_key(ka, &a, "0123456789abcdef0123456789abcdef");
+    point_key(kb, &a, "0123456789abcdef0123456789abcdee");
+    assert_string_not_equal(ka, kb);
+    config_defaults(&a);
+    point_key(ka, &a, "0123456789abcdef0123456789abcdef");
+    point_key(kb, &a, NULL);
+    assert_string_equal(ka, kb); /* generated data: its parameters are the whole record */
+    assert_false(point_key_valid("0123"));
+    assert_false(point_key_valid("0123456789ABCDEF0123456789abcdef"));
+}
+
+static void test_key_index(void **state) {
+    (void)state;
+    Job *job = parse_ok("seeds: 3\ngrid:\n  m: [4, 8, 16, 32]\n  epsilon: [0.1, 0.05]\n  attack: [none, pgd]\n");
+    long P = job_points(job);
+    char (*keys)[POINT_KEY_HEX + 1] = calloc((size_t)P + 1, sizeof *keys);
+    for (long i = 0; i < P; i++) {
+        TrainConfig cfg;
+        job_point(&cfg, job, i);
+        point_key(keys[i], &cfg, NULL);
+    }
+    KeyIndex *t = NULL;
+    assert_int_equal(key_index_build(&t, keys, P), -1); /* every point is its own */
+    for (long i = 0; i < P; i++) assert_int_equal(key_index_find(t, keys[i]), i);
+    assert_int_equal(key_index_find(t, "00000000000000000000000000000000"), -1);
+    assert_int_equal(key_index_find(t, "not a key"), -1);
+    key_index_destroy(&t);
+    assert_null(t);
+    memcpy(keys[P], keys[5], sizeof keys[0]);
+    assert_int_equal(key_index_build(&t, keys, P + 1), P); /* the repeat is named, the first kept */
+    assert_int_equal(key_index_find(t, keys[5]), 5);
+    key_index_destroy(&t);
+    free(keys);
+    job_destroy(&job);
+}
+
+/* ---- --where ------------------------------------------------------------------------------ */
+
+static Where *where_ok(const char *expr) {
+    Where *w = NULL;
+    int rc = where_parse(&w, expr);
+    if (rc != ADV_OK) print_error("--where '%s': %s\n", expr, adv_errmsg());
+    assert_int_equal(rc, ADV_OK);
+    return w;
+}
+
+static void where_fails(const char *expr, const char *expect) {
+    Where *w = (Where *)1;
+    int rc = where_parse(&w, expr);
+    if (rc != ADV_ERR_INPUT || !strstr(adv_errmsg(), expect))
+        print_error("--where '%s': expected \"%s\", got %d \"%s\"\n", expr, expect, rc, adv_errmsg());
+    assert_int_equal(rc, ADV_ERR_INPUT);
+    assert_null(w);
+}
+
+/* How many points of job match expr; *check = where_check_used's code. */
+static long where_count(const Job *job, const char *expr, int *check) {
+    Where *w = where_ok(expr);
+    long n = 0;
+    for (long i = 0; i < job_points(job); i++) {
+        TrainConfig cfg;
+        job_point(&cfg, job, i);
+        n += where_match(w, &cfg);
+    }
+    *check = where_check_used(w, n, "the job");
+    where_destroy(&w);
+    return n;
+}
+
+static void test_where(void **state) {
+    (void)state;
+    Job *job = parse_ok("seeds: 3\nfixed: {seed: 1}\ngrid:\n  m: [4, 8, 16, 32, 64, 128]\n"
+                        "  epsilon: {from: 0.02, to: 0.2, count: 3, log: true}\n  attack: [none, fgsm, pgd]\n");
+    int check;
+    assert_int_equal(where_count(job, "attack=pgd", &check), 6 * 3 * 3);
+    assert_int_equal(check, ADV_OK);
+    assert_int_equal(where_count(job, "attack=pgd,m<=64,seed=1..2", &check), 5 * 3 * 2);
+    assert_int_equal(where_count(job, " attack = pgd | fgsm , m > 8 ", &check), 4 * 3 * 2 * 3);
+    assert_int_equal(where_count(job, "attack!=none,m=4|16..32|128", &check), 4 * 3 * 2 * 3);
+    assert_int_equal(where_count(job, "m>=128,m<128", &check), 0);
+    assert_int_equal(check, ADV_ERR_INPUT);
+    assert_non_null(strstr(adv_errmsg(), "matches no point of the job"));
+    /* reals to the printed precision: 0.0632456 is 0.02 * sqrt(10) */
+    assert_int_equal(where_count(job, "epsilon=0.0632456", &check), 6 * 3 * 3);
+    assert_int_equal(check, ADV_OK);
+    assert_int_equal(where_count(job, "epsilon<0.0632456", &check), 6 * 3 * 3);
+    assert_int_equal(where_count(job, "epsilon=0.06", &check), 0);
+    assert_int_equal(check, ADV_ERR_INPUT);
+    assert_non_null(strstr(adv_errmsg(), "epsilon=0.06"));
+    assert_non_null(strstr(adv_errmsg(), "epsilon takes 0.02, 0.0632456, 0.2"));
+    /* a listed value no point has is named (the rest would run) */
+    assert_int_equal(where_count(job, "m=8|65", &check), 3 * 3 * 3);
+    assert_int_equal(check, ADV_ERR_INPUT);
+    assert_non_null(strstr(adv_errmsg(), "m=65"));
+    assert_non_null(strstr(adv_errmsg(), "m takes 4, 8, 16, 32, 64, 128"));
+    where_count(job, "m=300..400", &check);
+    assert_int_equal(check, ADV_ERR_INPUT);
+    where_count(job, "R<1", &check); /* R = inf everywhere */
+    assert_int_equal(check, ADV_ERR_INPUT);
+    assert_non_null(strstr(adv_errmsg(), "R<1 holds for no point"));
+    assert_int_equal(where_count(job, "R=inf,lr=auto,data=sphere", &check), job_points(job));
+    assert_int_equal(check, ADV_OK);
+    job_destroy(&job);
+    /* typos and misuse: one line naming what is wrong */
+    where_fails("atack=pgd", "unknown parameter 'atack' (did you mean 'attack'?)");
+    where_fails("zzzzzzzz=1", "unknown parameter 'zzzzzzzz'");
+    where_fails("attack=pdg", "parameter attack: unknown value 'pdg'");
+    where_fails("attack=pgd|fgms", "unknown value 'fgms'");
+    where_fails("m=6x", "parameter m: bad value '6x'");
+    where_fails("m=0", "parameter m: bad value '0'");
+    where_fails("m<=6.5", "parameter m: bad value '6.5'");
+    where_fails("attack<pgd", "< needs a numeric parameter");
+    where_fails("attack=none..pgd", "a range a..b needs a numeric parameter");
+    where_fails("m=64..8", "the range 64..8 is empty");
+    where_fails("m=..8", "a range is written a..b");
+    where_fails("m<=8|16", "takes one value");
+    where_fails("m", "has no operator");
+    where_fails("m=", "a value is missing");
+    where_fails("m=8,,H=1", "an empty condition");
+    where_fails("m=8,", "an empty condition");
+    where_fails("=8", "names no parameter");
+    where_fails("m=<8", "unknown operator");
+    where_fails("", "empty");
+    where_fails("   ", "empty");
+}
+
 int main(int argc, char **argv) {
     (void)argc;
     blas_kernel_select(argv); /* run under the kernel advsweep itself selects */
@@ -883,6 +1076,9 @@ int main(int argc, char **argv) {
         cmocka_unit_test(test_repeats_in_order),
         cmocka_unit_test(test_limit_file_size),
         cmocka_unit_test(test_costs_schedules),
+        cmocka_unit_test(test_point_key),
+        cmocka_unit_test(test_key_index),
+        cmocka_unit_test(test_where),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -40,7 +40,7 @@ PARAM_ORDER = (
     "teacher_width", "shatter_spread", "attack", "pgd_steps", "pgd_step", "pgd_restarts",
     "pgd_random_start", "eval_steps", "eval_restarts", "eval_count", "R", "epsilon", "lr", "steps",
     "c_alpha", "lr_rule", "targets", "c_T", "max_steps", "early_stop", "early_stop_target", "plateau_window",
-    "plateau_tol", "record_dense", "record_max", "seed",
+    "plateau_tol", "record_dense", "record_max", "precision", "seed",
 )
 SUMMARY_ORDER = (
     "lr", "steps_planned", "steps_run", "min_surrogate", "min_step", "eps_step", "init_surrogate",

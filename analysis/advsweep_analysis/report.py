@@ -522,7 +522,7 @@ def _section_gap(points, path, not_drawn, outdir) -> str:
         sentences.append(f"for attack={a} the strong attack's loss is a median {_num(med_ratio)}× the final "
                          f"surrogate ({frac_sur:.0%} of runs end with surrogate ≤ ε, {frac_rob:.0%} with "
                          f"robust loss ≤ ε)")
-    lines.append(_table(["attack", "done runs", "median final surrogate", "median final robust",
+    lines.append(_table(["attack", "done points", "median final surrogate", "median final robust",
                          "median robust/surrogate", "surrogate ≤ ε", "robust ≤ ε"], rows))
     text = ("; ".join(sentences) + ".") if sentences else "No done run has finite final losses."
     text = text[0].upper() + text[1:]
@@ -531,6 +531,16 @@ def _section_gap(points, path, not_drawn, outdir) -> str:
                  f"{'is' if not_drawn == 1 else 'are'} not drawn.")
     lines += ["", "**Reading.** " + text]
     return "\n".join(lines)
+
+
+def _runs_view(points, keys):
+    """The rows that trained (trained_as == index) and the keys without epsilon, when some
+    points share another point's run; else the points and keys as they are."""
+    tr = np.asarray(points.summary.get("trained_as", points.index), float)
+    own = (tr == points.index) | (tr < 0)
+    if own.all():
+        return points, list(keys)
+    return points.select(own), [k for k in keys if k != "epsilon"]
 
 
 def _section_laziness(points, keys, paths, outdir) -> str:
@@ -689,16 +699,18 @@ def build_report(points: Points, outdir: str, fraction: float = 1.0, csv_out: bo
     ppaths, pomitted = plots.plot_p_reach(rows, fig("p_reach.png"), sweep_labels=labels, max_panels=max_panels)
     parts += ["", _section_seeds(points, rows, boots, ppaths, pomitted, outdir, n_boot, rng_seed)]
 
-    traj_keys = keys
-    tpaths, omitted = plots.plot_trajectories(points, traj_keys, fig("trajectories.png"), max_panels=max_panels,
+    # Trajectories, final losses and distances belong to training runs: where points that
+    # differ only in epsilon share one run, each run is drawn and counted once (without epsilon).
+    runs, run_keys = _runs_view(points, keys)
+    tpaths, omitted = plots.plot_trajectories(runs, run_keys, fig("trajectories.png"), max_panels=max_panels,
                                               sweep_labels=labels)
-    parts += ["", _section_trajectories(points, traj_keys, tpaths, omitted, outdir)]
+    parts += ["", _section_trajectories(runs, run_keys, tpaths, omitted, outdir)]
 
     gpath, not_drawn = plots.plot_gap(points, fig("surrogate_vs_robust.png"))
     parts += ["", _section_gap(points, gpath, not_drawn, outdir)]
 
-    lpaths = plots.plot_laziness(points, keys, fig("laziness.png"), sweep_labels=labels)
-    parts += ["", _section_laziness(points, keys, lpaths, outdir)]
+    lpaths = plots.plot_laziness(runs, run_keys, fig("laziness.png"), sweep_labels=labels)
+    parts += ["", _section_laziness(runs, run_keys, lpaths, outdir)]
 
     spaths = plots.plot_success_map(rows, fig("success_map.png"), sweep_labels=labels)
     parts += ["", _section_success_map(rows, spaths, outdir)]

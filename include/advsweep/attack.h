@@ -35,28 +35,49 @@ typedef struct {
     int loss;         /* LOSS_* */
 } AttackSpec;
 
-/* Scratch for attacks on batches of at most n_max points in R^d with radius
- * delta (the uniform-cap sampler's table is built here). */
+/* The same functions in double (the reference) and in float (_f32), from one
+ * template (attack.c). In f32 the points, gradients and network passes are float;
+ * losses, norms, distances and the projection's reductions are double, and the
+ * random points of B(x) are drawn in double and rounded. The contracts, for both:
+ *
+ * attack_work_create(n_max, d, delta)
+ *     scratch for attacks on batches of at most n_max points in R^d with radius
+ *     delta (the uniform-cap sampler's table is built here); attack_work_destroy
+ *     accepts NULL and nulls the handle.
+ * attack_run(Xadv, loss_out, spec, net, nw, aw, X, y, n, rng)
+ *     Xadv (n, d) = A(W, X) row by row; labels y (n). Uses nw for the net's passes
+ *     (its activations are overwritten) and draws randomness from rng. If loss_out
+ *     != NULL it receives the per-sample loss at Xadv when the attack evaluated it
+ *     (pgd), else it is left alone and the function returns 0; returns 1 when
+ *     loss_out was filled.
+ * ball_project(v, x, d, delta)   project v (d) onto B(x) in place, as above; v == 0 becomes x.
+ * ball_sample(out, x, aw, rng)   out (d) = a uniform random point of B(x), for the (d, delta)
+ *                                aw was created with.
+ * ball_violation(&sphere_err, &ball_err, Xadv, X, n, d, delta)
+ *     the largest |x'| - 1 and |x' - x| - delta over rows (for tests and checks). */
 typedef struct AttackWork AttackWork;
+typedef struct AttackWork_f32 AttackWork_f32;
+
+/* Bytes that attack_work_create allocates for (n_max, d) with elem-byte values (the
+ * planner's memory of a run). */
+size_t attack_work_bytes(long n_max, long d, size_t elem);
+
 AttackWork *attack_work_create(long n_max, long d, double delta);
 void attack_work_destroy(AttackWork **aw);
-
-/* Xadv (n, d) = A(W, X) row by row; labels y (n). Uses nw for the net's
- * passes (its activations are overwritten) and draws randomness from rng.
- * If loss_out != NULL it receives the per-sample loss at Xadv when the attack
- * evaluated it (pgd), else it is left alone and the function returns 0;
- * returns 1 when loss_out was filled. */
 int attack_run(double *Xadv, double *loss_out, const AttackSpec *spec, const Net *net, NetWork *nw, AttackWork *aw,
                const double *X, const double *y, long n, Rng *rng);
-
-/* Project v (d) onto B(x) in place, as described above. v == 0 becomes x. */
 void ball_project(double *v, const double *x, long d, double delta);
-
-/* out (d) = a uniform random point of B(x), for the (d, delta) aw was created with. */
 void ball_sample(double *out, const double *x, const AttackWork *aw, Rng *rng);
-
-/* The largest |x'| - 1 and |x' - x| - delta over rows (for tests and checks). */
 void ball_violation(double *sphere_err, double *ball_err, const double *Xadv, const double *X, long n, long d,
                     double delta);
+
+AttackWork_f32 *attack_work_create_f32(long n_max, long d, double delta);
+void attack_work_destroy_f32(AttackWork_f32 **aw);
+int attack_run_f32(float *Xadv, double *loss_out, const AttackSpec *spec, const Net_f32 *net, NetWork_f32 *nw,
+                   AttackWork_f32 *aw, const float *X, const double *y, long n, Rng *rng);
+void ball_project_f32(float *v, const float *x, long d, double delta);
+void ball_sample_f32(float *out, const float *x, const AttackWork_f32 *aw, Rng *rng);
+void ball_violation_f32(double *sphere_err, double *ball_err, const float *Xadv, const float *X, long n, long d,
+                        double delta);
 
 #endif

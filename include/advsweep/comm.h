@@ -1,18 +1,17 @@
-/* comm.h — the MPI side of a sweep: session, master/worker dispatch, signals.
+/* comm.h — the MPI side of a sweep: session, the master/worker protocol, signals.
  *
  * The only module that includes mpi.h. Its contract carries no MPI types: a
  * Comm wraps a communicator; comm_handle() gives the Fortran handle that the
  * storage module takes. The world communicator is taken in exactly one place,
  * comm_session_begin(); everything else receives a Comm.
  *
- * Protocol (sweep_run): rank 0 is the master, ranks 1..N-1 are workers; with
- * one rank the same loop runs serially on rank 0. A worker reports ready (with
- * its last point's outcome) and receives the next point index or STOP. The
- * master hands out pending points costliest first (sweep_order), skips points
- * whose estimated time exceeds what is left before the deadline, and waits
- * with MPI_Test plus a short sleep instead of Open MPI's busy-polling blocking
- * calls, so it costs almost no CPU. Workers write their points' rows to the
- * shared file themselves (independent I/O), status last.
+ * Protocol (dispatch_run): rank 0 is the master, ranks 1..N-1 are workers;
+ * with one rank the same loop runs serially on rank 0. A worker reports ready
+ * (with its last unit's result) and receives the next unit or STOP. What the
+ * units are, their order, the deadline and what a result means belong to the
+ * point source (src/drive: the grid, the width search); the master only asks
+ * it and waits with MPI_Test plus a short sleep instead of Open MPI's
+ * busy-polling blocking calls, so it costs almost no CPU.
  */
 #ifndef ADVSWEEP_COMM_H
 #define ADVSWEEP_COMM_H
@@ -40,40 +39,39 @@ int comm_agree(Comm *c, int rc);
 /* Collective barrier that sleeps instead of spinning (MPI_Ibarrier + test + nanosleep). */
 void comm_idle_barrier(Comm *c);
 
-/* What `advsweep run` asks for. */
+/* Collective: root's values[0..n) on every rank. */
+void comm_bcast_longs(Comm *c, long *values, int n, int root);
+
+/* ---- the master/worker protocol (dispatch.c) ---- */
+
+#define DISPATCH_DONE (-1L) /* PointSource.next: nothing more to hand out to anyone */
+#define DISPATCH_WAIT (-2L) /* PointSource.next: nothing now; ask again after the next result */
+#define DISPATCH_RESULT_MAX 4096 /* doubles in one unit's result */
+
+/* What the master asks (rank 0 only; never concurrently). */
 typedef struct {
-    const char *job_path;   /* NULL: the embedded default job */
-    const char *output;     /* NULL: NAME.h5 in the current directory */
-    int fresh;              /* replace an existing file instead of resuming */
-    int retry_failed;       /* rerun failed and diverged points */
-    int quiet;              /* no per-point lines */
-    double time_limit;      /* seconds from start; 0 = none (SLURM_JOB_END_TIME is used when set) */
-    double grace;           /* seconds a running point may continue after SIGTERM/SIGINT */
-    double rate_gflops;     /* per-rank rate for time estimates before any point finished; 0 = learn */
-    int shard_index, shard_count; /* run points with index % count == index (0/1: all) */
-} RunOptions;
+    void *ctx;
+    /* The next unit (>= 0) for the free worker `rank`, DISPATCH_WAIT or DISPATCH_DONE.
+     * After DONE it is not asked again for that worker; a WAIT worker is asked
+     * again after every result. */
+    long (*next)(void *ctx, int rank);
+    /* Unit `unit` finished on `rank` with result[0..len). */
+    void (*done)(void *ctx, long unit, const double *result, int rank);
+} PointSource;
 
-/* Run a sweep. Collective on c. Call signals_install() first (before MPI
- * starts, so that an early SIGTERM is caught too): a stop requested before
- * dispatch hands out nothing and returns ADV_INTERRUPTED. Returns ADV_OK when every point of the shard
- * is done, failed or diverged; ADV_INTERRUPTED when a signal or the deadline
- * stopped it with points left (rerun the same command to resume);
- * ADV_ERR_INPUT for a bad job file or a file of another job (nothing written). */
-int sweep_run(Comm *c, const RunOptions *opt);
+/* What a worker does (every rank but the master; rank 0 when alone). */
+typedef struct {
+    void *ctx;
+    /* Run `unit`; write its result into result[0..len) (zeros when left alone). */
+    void (*run)(void *ctx, long unit, double *result, int len);
+} PointWorker;
 
-/* ---- data files (datafiles.c; no MPI: plan calls it too) ----
- *
- * Open and check every data file of the job's data=file points before
- * anything runs, and bind it to the job (job_bind_data): a relative
- * data_file is relative to the directory of job_path (the current directory
- * when job_path is NULL, the embedded job); the points get the file's
- * absolute path, and its n and d unless the job gives them. ADV_ERR_INPUT
- * with one line naming the file (missing, not HDF5, bad /x or /y, labels
- * not +-1, ...) or the parameter whose value differs from the file's. With
- * verbose, one warning per file whose rows are not on the unit sphere.
- * Not collective (every rank may call it; only one should be verbose). */
-typedef struct Job Job;
-int sweep_bind_data(Job *job, const char *job_path, int verbose);
+/* Collective on c: hand out src's units until it is done. Rank 0 asks src,
+ * ranks 1..N-1 run units with w and report results of `len` doubles; with one
+ * rank, rank 0 runs them itself. A source that answers WAIT while no unit is
+ * out would wait for ever: it is taken as DONE. Calls signals_worker_done for
+ * each worker that got STOP. */
+int dispatch_run(Comm *c, const PointSource *src, const PointWorker *w, int len);
 
 /* ---- stopping a sweep (signals.c) ----
  *

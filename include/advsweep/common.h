@@ -56,6 +56,25 @@ char *xstrdup(const char *s);
 int adv_parse_int(const char *text, long long *out);
 int adv_parse_real(const char *text, double *out, int allow_inf);
 
+/* Runtime-dispatched vector code for the elementwise passes (activation masks, loss
+ * derivatives, normalisations, projections). Without -march the compiler may only
+ * assume SSE2; with this attribute GCC compiles the function (and the OpenMP regions
+ * inside it) for AVX-512F, AVX2 and the baseline, and the dynamic loader picks one
+ * per CPU (an ifunc), so one portable binary runs wide on every node. Every clone
+ * gives the same bits: elementwise IEEE arithmetic is exact per element, ISO C mode
+ * and -ffp-contract=off forbid fused multiply-adds, and floating-point reductions
+ * are never reordered without -ffast-math. -DADVSWEEP_NO_CLONES turns it off. */
+#if defined(__GNUC__) && defined(__x86_64__) && defined(__linux__) && !defined(ADVSWEEP_NO_CLONES)
+#define ADV_VECTOR __attribute__((target_clones("avx512f", "avx2", "default")))
+#else
+#define ADV_VECTOR
+#endif
+
+/* Entries below which an elementwise pass runs on one thread: a parallel region's
+ * fork and join (and, on a shared node, waiting for a descheduled sibling thread)
+ * cost more than the work. Elementwise, so the thread count never changes a result. */
+#define ADV_OMP_MIN_WORK 32768
+
 /* Seconds from a monotonic clock. */
 double adv_now(void);
 
@@ -67,5 +86,17 @@ int adv_same_file(const char *a, const char *b);
 /* 64-bit FNV-1a hash of a byte string (used to name seeds by purpose and to
  * fingerprint job files). */
 uint64_t adv_hash(const void *data, size_t len, uint64_t seed);
+
+/* A 128-bit fingerprint of a byte string (point keys, data-file contents):
+ * two FNV-1a lanes with different offsets, each finished with the splitmix64
+ * mixer and crossed, so that every input byte moves both words. Not
+ * cryptographic; fine for telling apart the points of any number of sweeps
+ * (collision odds ~ P^2 / 2^129). Incremental: start with h = {0, 0}. */
+typedef struct {
+    uint64_t a, b;
+} AdvHash128;
+void adv_hash128_update(AdvHash128 *h, const void *data, size_t len);
+/* The finished value as 32 lowercase hex digits plus NUL. */
+void adv_hash128_hex(const AdvHash128 *h, char out[33]);
 
 #endif

@@ -21,6 +21,21 @@ enum { LOSS_LOGISTIC, LOSS_SQUARE };
 enum { DATA_SPHERE, DATA_TEACHER, DATA_SHATTER, DATA_FILE };
 enum { ATTACK_NONE, ATTACK_RANDOM, ATTACK_FGSM, ATTACK_PGD };
 enum { LR_RULE_FREE, LR_RULE_THEOREM };
+enum { PRECISION_F64, PRECISION_F32 };
+
+/* The numerics version: part of every point's key (sweep.h, point_key), so a
+ * sweep file never mixes results of different numerics. BUMP IT in the same
+ * commit as any change after which the same parameters give a different
+ * result in any bit: the networks, activations and losses (src/nn), the
+ * attacks and the projection (src/attack), the data generators (src/data),
+ * training, schedules, stopping rules and what a run records (src/train), the
+ * meaning of a parameter's value or of "auto", a changed default (the key
+ * leaves parameters at their default out, so that adding a parameter keeps
+ * every key), or the random streams. A new parameter whose default keeps the
+ * old behaviour needs none. Version 1: the numerics of issue 8 (the first
+ * layout with /targets). Files written by another version are refused by
+ * resume, --extend and merge (docs/layout.md, "Point keys"). */
+#define ADVSWEEP_NUMERICS_VERSION 1
 
 #define CONFIG_TEXT_MAX 256
 #define TARGETS_MAX 32 /* target losses one run answers (parameter `targets`) */
@@ -71,6 +86,8 @@ typedef struct {
     /* recording */
     int64_t record_dense; /* record every step up to here ... */
     int64_t record_max;   /* ... then geometrically, at most this many records in all */
+    /* numerics */
+    int precision;       /* PRECISION_*: the compute backend (cpu_f64 reference, cpu_f32) */
     int64_t seed;
 } TrainConfig;
 
@@ -124,6 +141,30 @@ int config_validate(const TrainConfig *cfg);
  * out[0..TARGETS_MAX). Returns their count, or -1 after ADV_ERR_INPUT naming the
  * bad list. */
 int config_targets(double *out, const TrainConfig *cfg);
+
+/* ---- point identity (src/util/key.c) --------------------------------------------------- */
+
+/* A point's key: 32 lowercase hex digits, the 128-bit fingerprint of its
+ * canonical text (every parameter that differs from its default, the resolved
+ * target set, the numerics version, and for data=file the content hash of the
+ * data file; docs/layout.md "Point keys"). Equal keys mean the same computation. */
+#define POINT_KEY_HEX 32
+#define POINT_TEXT_MAX 65536 /* bound on the canonical text of any configuration */
+/* data_hash: 32 hex digits of the data file's contents (store_data_hash) when
+ * cfg->data is DATA_FILE; ignored otherwise (may be NULL). */
+void point_key(char key[POINT_KEY_HEX + 1], const TrainConfig *cfg, const char *data_hash);
+/* The canonical text behind point_key into buf[0..len); returns its full length. */
+size_t point_canonical_text(char *buf, size_t len, const TrainConfig *cfg, const char *data_hash);
+/* 1 if key is 32 lowercase hex digits. */
+int point_key_valid(const char *key);
+
+/* key -> position in an array of keys (borrowed; must outlive the table). */
+typedef struct KeyIndex KeyIndex;
+/* Returns the position of the first key equal to an earlier one, or -1 (the
+ * earlier one is kept). */
+long key_index_build(KeyIndex **out, const char (*keys)[POINT_KEY_HEX + 1], long n);
+long key_index_find(const KeyIndex *t, const char *key); /* -1 if absent */
+void key_index_destroy(KeyIndex **t);
 
 /* Name of a CHOICE value, e.g. choice_name("attack", ATTACK_PGD) == "pgd". */
 const char *choice_name(const char *param, int value);

@@ -16,11 +16,17 @@
  *   Init: w_r ~ N(0, I_d) (relu, softplus) or uniform on the sphere of radius
  *   sqrt(d) (quadrelu, App. C.2); a_r uniform in {+1, -1}.
  *
- * Each *_naive function is a slow per-sample loop kept beside the BLAS version
- * for the tests. Nothing here knows about MPI, HDF5, attacks or training.
+ * Precision: every structure and BLAS function exists in double (Net, net_forward:
+ * the reference) and in float (Net_f32, net_forward_f32: SGEMM), from one template.
+ * Activations are evaluated in double and rounded; the initialisation is drawn in
+ * double only (net_copy_f32 rounds it). Each *_naive function is a slow per-sample
+ * loop in double kept beside the BLAS version for the tests. Nothing here knows
+ * about MPI, HDF5, attacks or training.
  */
 #ifndef ADVSWEEP_NN_H
 #define ADVSWEEP_NN_H
+
+#include <stddef.h>
 
 #include "advsweep/rng.h"
 
@@ -31,45 +37,59 @@ typedef struct {
     long m, H, d;    /* H is ignored by the two-layer net */
 } NetShape;
 
-/* Parameters: two arenas (trained, fixed) with pointers carved out of them. */
+/* Every size of a network and its workspace, from one place (allocations, the
+ * planner's memory and the file layout all read it). */
 typedef struct {
-    NetShape shape;
-    long n_trained;  /* H*m*m (deep) or m*d (two-layer) */
-    double *trained; /* deep: (H, m, m) W(h)[j][k], row j = output unit | two-layer: (m, d) rows w_r */
-    double *A;       /* (m, d) deep only (NULL for two-layer); fixed */
-    double *a;       /* (m) output weights; fixed */
-    double *fixed_arena; /* owns A and a */
-} Net;
+    long trained;      /* trained weights: H m^2 (deep) or m d (two-layer) */
+    long fixed;        /* fixed weights, A then a: m d + m (deep) or m (two-layer) */
+    long planes;       /* activation planes kept for backward: H + 1 (deep) or 1 */
+    long plane;        /* entries of one plane: n_max m */
+    long scratch;      /* entries of the second backward scratch G2: n_max max(m, d) */
+    size_t elem;       /* bytes per value: 8 (f64) or 4 (f32) */
+    size_t param_bytes; /* Net: trained and fixed arenas */
+    size_t work_bytes;  /* NetWork of n_max samples: Z, Xa (planes each), G, G2 */
+} NetSizes;
 
-/* Activations of one batch, kept by net_forward for net_backward. */
-typedef struct {
-    long n_max, m, d, planes; /* planes = H + 1 (deep) or 1 (two-layer) */
-    double *Z;  /* (planes, n_max, m) pre-activations; Z[0] = A x only with the relu input layer, W x (two-layer) */
-    double *Xa; /* (planes, n_max, m) post-activations x(h); x(0) = A x or relu(A x) */
-    double *G;  /* (n_max, m) backward scratch */
-    double *G2; /* (n_max, max(m, d)) backward scratch */
-    double flops; /* running count of floating-point operations of the GEMM/GEMV model */
-} NetWork;
+/* Sizes of a net of `shape` and of its workspace for n_max samples, with values of
+ * `elem` bytes. Pure arithmetic. */
+NetSizes net_sizes(const NetShape *shape, long n_max, size_t elem);
 
-/* Allocate a network of `shape` (parameters zero). Caller frees with net_destroy. */
-Net *net_create(const NetShape *shape);
-/* Frees *net and sets it to NULL; accepts NULL and *net == NULL. */
-void net_destroy(Net **net);
-/* Draw the paper's initialisation from rng. */
+/* The typed half: the same structures and functions in double (the reference:
+ * Net, net_forward, ...) and in float (Net_f32, net_forward_f32, ...), from one
+ * template (nn_real.h). The contracts, for both:
+ *
+ * Net: parameters in two arenas (trained, fixed) with pointers carved out of them.
+ *   trained  deep: (H, m, m) W(h)[j][k], row j = output unit | two-layer: (m, d) rows w_r
+ *   A        (m, d) deep only (NULL for two-layer); fixed
+ *   a        (m) output weights; fixed
+ * NetWork: activations of one batch, kept by net_forward for net_backward.
+ *   Z   (planes, n_max, m) pre-activations; Z[0] = A x only with the relu input layer, W x (two-layer)
+ *   Xa  (planes, n_max, m) post-activations x(h); x(0) = A x or relu(A x)
+ *   G   (n_max, m) backward scratch;  G2 (n_max, max(m, d)) backward scratch
+ *   flops: running count of floating-point operations of the GEMM/GEMV model
+ *
+ * net_create(shape)        a network of `shape` (parameters zero); free with net_destroy
+ *                          (accepts NULL and *net == NULL, sets *net to NULL).
+ * net_copy(dst, src)       dst's parameters = src's (a double Net), rounded to the element
+ *                          type: the f32 net starts from the same draw as the f64 one.
+ * network_create(shape, n) workspace for batches of at most n samples; network_destroy.
+ * net_forward(f, net, wk, X, n)
+ *     f[i] = f(W, X[i]) for i < n (n <= wk->n_max). Keeps activations in wk.
+ * net_backward(dW, dX, df, net, wk, X, n)
+ *     after net_forward(…, X, n) on the same X: with df[i] = dL/df_i,
+ *     dW (n_trained) = sum_i df[i] * df_i/dW    (skipped when dW == NULL)
+ *     dX (n, d)      = df[i] * df_i/dx_i         (skipped when dX == NULL)
+ *     Overwrites wk's scratch; the activations stay valid.
+ * At the two-layer net's symmetric init both precisions give f == 0 and dX == 0 exactly. */
+#define NN_REAL double
+#define NN_NAME(name) name
+#include "advsweep/nn_real.h"
+#define NN_REAL float
+#define NN_NAME(name) name##_f32
+#include "advsweep/nn_real.h"
+
+/* Draw the paper's initialisation from rng (in double; net_copy rounds it for f32). */
 void net_init(Net *net, Rng *rng);
-
-/* Workspace for batches of at most n_max samples. Free with network_destroy. */
-NetWork *network_create(const NetShape *shape, long n_max);
-void network_destroy(NetWork **wk);
-
-/* f[i] = f(W, X[i]) for i < n (n <= wk->n_max). Keeps activations in wk. */
-void net_forward(double *f, const Net *net, NetWork *wk, const double *X, long n);
-
-/* After net_forward(…, X, n) on the same X: with df[i] = dL/df_i,
- *   dW (n_trained) = sum_i df[i] * df_i/dW    (skipped when dW == NULL)
- *   dX (n, d)      = df[i] * df_i/dx_i         (skipped when dX == NULL)
- * Overwrites wk's scratch; the activations stay valid. */
-void net_backward(double *dW, double *dX, const double *df, const Net *net, NetWork *wk, const double *X, long n);
 
 /* Slow references: same contracts, no workspace, no BLAS. */
 void net_forward_naive(double *f, const Net *net, const double *X, long n);

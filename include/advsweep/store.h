@@ -21,6 +21,7 @@
 #include "advsweep/train.h"
 
 #define STORE_SERIAL ((int64_t)-1)
+#define STORE_KEY_HEX 32 /* a point key: 32 hex digits (config.h, POINT_KEY_HEX) */
 #define STORE_LAYOUT_VERSION 1
 
 typedef struct Store Store;
@@ -38,7 +39,6 @@ typedef struct {
     const char *job_text;
     const char *job_name;
     const char *axes;           /* "m,attack,seed" */
-    uint64_t grid_hash;
     int shard_index, shard_count;
     int store_weights;          /* add /weights and /data (sizes below) */
     long weights_max;           /* Nw: max n_trained over points */
@@ -47,20 +47,36 @@ typedef struct {
     int ranks, omp_threads;
     const char *blas_version;   /* stored in the blas_version attribute (NULL: "") */
     const char *blas_kernel;    /* the kernel in use, blas_kernel_description() (NULL: "") */
+    /* Optional: names point i in messages ("m=64, attack=pgd, seed=2"). */
+    void (*label)(char *buf, size_t len, long index, const void *ctx);
+    const void *label_ctx;
 } StoreLayout;
 
 enum {
-    STORE_RESUME = 0, /* open an existing file of the same grid, else create */
+    STORE_RESUME = 0, /* open an existing file that holds every point of the layout, else create */
     STORE_FRESH = 1,  /* replace an existing sweep file (never any other file) */
+    STORE_EXTEND = 2, /* as RESUME, and add the points the file lacks (a new file, renamed into place) */
 };
 
 /* Open or create `path` for writing. Collective on the communicator comm_f
  * (every rank calls it with the same arguments; rank 0 creates, the others
- * wait, then all open with MPI-IO). With STORE_RESUME an existing file of a
- * different grid_hash is refused with ADV_ERR_INPUT ("... was written by a
- * different job; use --fresh ..."); STORE_FRESH replaces only a sweep file: a
- * file that is not one is refused and left untouched in either mode. On failure *out is NULL and nothing was changed. */
+ * wait, then all open with MPI-IO). Points are matched by key (config.h,
+ * point_key), not by position: the layout's point i is the file's row
+ * store_rows(st)[i]. STORE_RESUME opens a file that holds every point of the
+ * layout (of this numerics version, with room for its rows); a file that lacks
+ * some is refused with ADV_ERR_INPUT saying how to extend it. STORE_EXTEND
+ * builds the union (old rows keep their index and results, bit for bit; the
+ * layout's new points are appended; old rows the layout lacks and that are not
+ * final become RUN_SKIPPED) under a temporary name and renames it into place:
+ * a kill at any moment leaves the old file or the complete new one. A file of
+ * another numerics version, or that is not a sweep file, is refused and left
+ * untouched. On failure *out is NULL and nothing was changed. */
 int store_open(Store **out, const char *path, const StoreLayout *layout, int64_t comm_f, int mode);
+/* The file row of each layout point (layout->n_points entries, owned by the
+ * store), the same on every rank; and how many rows were appended by
+ * STORE_EXTEND (0 otherwise). */
+const long *store_rows(const Store *st);
+long store_added(const Store *st);
 
 /* Refuse an output path that would destroy what is not ours: ADV_ERR_INPUT
  * (one line naming both) when `path` is the same file (device and inode, so
@@ -100,9 +116,23 @@ int store_mark_running(Store *st, long index);
 int store_write_point(Store *st, long index, const TrainSummary *sum, const Trajectory *traj,
                       const StoreWorker *worker, const StorePointData *extra);
 
-/* Reset points whose status is failed/diverged to pending (for --retry-failed),
- * on rank 0 only; returns their count in *count. Collective (others wait). */
-int store_reset_failed(Store *st, long *count);
+/* Reset rows whose status is failed/diverged to pending (for --retry-failed),
+ * only rows with mask[row] != 0 (mask of store_points entries; NULL: every
+ * row), on rank 0; returns their count in *count. Collective (others wait). */
+int store_reset_failed(Store *st, const unsigned char *mask, long *count);
+/* Mark rows[0..n) skipped (status 5) unless they are final. Not collective. */
+int store_mark_skipped(Store *st, const long *rows, long n);
+
+/* Results of finished rows, for a search that resumes (not collective). */
+typedef struct {
+    int status;           /* RUN_* */
+    int outcome;          /* OUTCOME_* of the run, -1 */
+    long steps_run, steps_planned;
+    int n_targets;
+    double tau[TARGETS_MAX];
+    long step[TARGETS_MAX];
+} StoreOutcome;
+int store_read_outcomes(Store *st, const long *rows, long n, StoreOutcome *out);
 
 /* Close. Collective on the communicator given to store_open. Accepts NULL. */
 int store_close(Store **st);
@@ -111,7 +141,7 @@ int store_close(Store **st);
 
 typedef struct {
     long n_points;
-    long counts[5];          /* by status: pending, done, failed, diverged, running */
+    long counts[RUN_STATUSES]; /* by status: pending, done, failed, diverged, running, skipped */
     long in_shard;           /* points this file's shard owns */
     int shard_index, shard_count;
     double done_wall;        /* sum of wall_time over done/diverged points */
@@ -120,7 +150,7 @@ typedef struct {
     long ranks;
     char job_name[64];
     char created[32];
-    long shard_counts[5];    /* as counts, over this shard's points only */
+    long shard_counts[RUN_STATUSES]; /* as counts, over this shard's points only */
 } StoreStatus;
 
 /* Summarise the file at `path`. ADV_ERR_INPUT if it is not a sweep file (or a
@@ -140,15 +170,32 @@ typedef struct {
  * Errors as store_status_of. Serial, read-only, works while a sweep runs. */
 int store_failures_of(const char *path, StoreFailure **out, long *count, char **job_text);
 
-/* Combine sweep files of the same grid into a new file `out_path`: each point
- * is taken from the first input where it is done (else diverged/failed, else
- * pending). Refuses inputs of different grids (ADV_ERR_INPUT, naming them).
- * Results that disagree between inputs for a done point give a warning.
- * Writes to a temporary name and renames on success. Serial. */
+/* The counts of the points of `path` for which match(ctx, cfg) holds (NULL:
+ * every point); *matched (may be NULL) receives their number. No ETA fields. */
+int store_status_where(const char *path, int (*match)(void *ctx, const TrainConfig *cfg), void *ctx,
+                       StoreStatus *out, long *matched);
+
+/* Combine sweep files of any jobs (shards, other clusters, other grids) into a
+ * new file `out_path`: the union of their points by key, rows in the order of
+ * the inputs (the first input's rows first). A point with a final result
+ * (done, failed, diverged) in several inputs must hold bit-identical results
+ * there (every result dataset; timings and worker identity aside), else
+ * ADV_ERR_INPUT names the conflicting points and nothing is written. Each
+ * point takes its final result, else the most advanced status (running,
+ * pending, skipped). Inputs of another numerics version are refused. Writes
+ * to a temporary name and renames on success. Serial. */
 int store_merge(const char *out_path, const char *const *inputs, int n_inputs);
 /* store_merge, and taken[j] (n_inputs entries; may be NULL) receives how many
  * points were taken from inputs[j] (points pending everywhere count for none). */
 int store_merge_counts(const char *out_path, const char *const *inputs, int n_inputs, long *taken);
+
+/* Rows a..a+n of the file's /params as configurations (serial, read-only). */
+int store_configs_of(const char *path, long a, long n, TrainConfig *out);
+
+/* Keys of configs[0..n) (point_key; data files hashed once per distinct path). */
+int store_keys_of(char (*keys)[STORE_KEY_HEX + 1], const TrainConfig *configs, long n);
+/* 32 hex digits of the content of a data file's /x and /y (as float64). */
+int store_data_hash(const char *path, char hex[STORE_KEY_HEX + 1]);
 
 /* The training set of cfg: generated (data_generate) or, for data=file, read
  * from cfg->data_file and put on the sphere (silently: store_data_info tells

@@ -92,12 +92,58 @@ int job_bind_data(Job *job, long k, const char *path, long n, long d, uint64_t d
 /* 1 and *digest (may be NULL) if `path` is a bound data file of the job, else 0. */
 int job_data_digest(const Job *job, const char *path, uint64_t *digest);
 
+/* The grid's structure: axes in expansion order, their lengths, the replicate
+ * seeds (the fastest digit). coords has job_axis_count + 1 entries (the
+ * replicate last): point index <-> position on every axis. */
+int job_axis_count(const Job *job);
+const ParamSpec *job_axis(const Job *job, int a);
+long job_axis_length(const Job *job, int a);
+long job_seeds(const Job *job);
+void job_point_coords(const Job *job, long index, long *coords);
+long job_point_index(const Job *job, const long *coords);
+
+/* The job's `search:` section (on = 0 without one): find, for every
+ * combination of the other axes, the smallest value of `axis` at which the
+ * rule holds for L_A <= `target` (always epsilon), by training only the points
+ * needed (drive.h). rule: all seeds (fraction 1) or a fraction of them;
+ * budgets: fractions of T at which m* is resolved too (1 always among them). */
+#define JOB_SEARCH_BUDGETS 8
+typedef struct {
+    int on;
+    const ParamSpec *axis, *target;
+    double fraction;
+    int n_budgets;
+    double budgets[JOB_SEARCH_BUDGETS];
+} JobSearch;
+const JobSearch *job_search(const Job *job);
+
 /* Fingerprint of the expanded grid: every point's parameters as text, with
  * a bound data file's content digest in place of its path (a moved file
  * keeps the fingerprint, regenerated data changes it). */
 uint64_t job_grid_hash(const Job *job);
 int job_store_weights(const Job *job);
 double job_store_weights_max_mb(const Job *job);
+
+/* ---- point subsets: --where (where.c) ------------------------------------------ */
+
+/* "attack=pgd,m<=64,seed=1..3": clauses joined by ',' (all must hold), each
+ * NAME OP VALUE with NAME a parameter, OP one of = != < <= > >=, and for = and
+ * != a list of values or inclusive ranges a..b joined by '|'
+ * ("m=8|16|64..128"). Ranges and < <= > >= need a numeric parameter. Values
+ * are checked like the parameter's own (param_set): a typo is ADV_ERR_INPUT
+ * naming it. Reals compare to 6 significant digits (the precision of the
+ * per-point lines), so "epsilon=0.029356" finds 0.0293559853525. */
+typedef struct Where Where;
+int where_parse(Where **out, const char *expr);
+void where_destroy(Where **w);
+/* Does cfg satisfy every clause? Also records, for where_check_used, which
+ * listed values matched and the values each named parameter takes. */
+int where_match(Where *w, const TrainConfig *cfg);
+/* After matching a set of points (`what`: "the job", "FILE"): ADV_ERR_INPUT if
+ * no point matched, or if a value listed after = matched no point (naming it
+ * and the values the parameter takes). */
+int where_check_used(const Where *w, long matched, const char *what);
+const char *where_text(const Where *w);
 
 /* ---- cost model and plan ----------------------------------------------------- */
 

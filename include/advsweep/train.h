@@ -7,6 +7,9 @@
  *       stop if t == T, if L_A is not finite (diverged), or on early stop
  *       W_{t+1} = P_B(R)(W_t - alpha grad L_A(W_t))
  *
+ * The numerics run on the compute backend of the `precision` parameter
+ * (backend.h): cpu_f64, the reference, or cpu_f32; this loop is the same for both.
+ *
  * P_B(R) bounds each layer: |W(h) - W0(h)|_F <= R / sqrt(m) (deep) or
  * |W - W0|_F <= R (two-layer); R = inf skips it. The distance recorded is
  * max_h |W(h) - W0(h)|_F sqrt(m) (deep) or |W - W0|_F (two-layer): the units of R.
@@ -24,7 +27,10 @@
 #include "advsweep/nn.h"
 
 /* Per-point status, as stored in the sweep file. */
-enum { RUN_PENDING = 0, RUN_DONE = 1, RUN_FAILED = 2, RUN_DIVERGED = 3, RUN_RUNNING = 4 };
+/* skipped: in the file but not run by the job that last wrote it (a search did not need it, or an
+ * extension kept it from an older job); not final: a job or --where that includes it runs it. */
+enum { RUN_PENDING = 0, RUN_DONE = 1, RUN_FAILED = 2, RUN_DIVERGED = 3, RUN_RUNNING = 4, RUN_SKIPPED = 5 };
+#define RUN_STATUSES 6
 /* Why a run ended (per run, and per target for the targets it did not reach):
  *   reached  the smallest target was met (every target then is)
  *   plateau  min_t L_A improved by less than plateau_tol (relative) over the last
@@ -52,7 +58,10 @@ typedef struct {
     double passes;         /* forward + backward passes of the whole run */
     double cost;           /* flops_total + per-pass and elementwise work, in FLOP-equivalents
                               (train_cost_model): what the planner and the time estimates use */
-    double bytes;          /* memory of one run (parameters, activations, data) */
+    double bytes;          /* memory of one run (parameters, activations, attack scratch, data,
+                              trajectory) in its precision: the backend's run_bytes + the trajectory */
+    long n_trained;        /* trained weights (net_sizes) */
+    long n_fixed;          /* fixed weights, A then a (net_sizes) */
 } TrainPlan;
 
 /* Resolve alpha, T (lr_rule when auto), the targets, the attacks and the
@@ -71,7 +80,8 @@ int train_uses_epsilon(const TrainConfig *cfg);
  * call and OpenMP region overheads) plus an elementwise cost per activation
  * entry (memory traffic, exp/log for softplus); a point costs POINT_COST more
  * (data, file rows). At large m the GEMM FLOPs dominate, so `advsweep bench`'s
- * rate applies directly. */
+ * rate applies directly. An f32 point counts its FLOP and elementwise terms at
+ * half weight (elem / 8: SGEMM at about twice the DGEMM rate; not fitted). */
 #define COST_PASS_LAYER 3.0e4
 #define COST_POINT 2.0e8
 double cost_per_activation(int activation);
@@ -194,8 +204,13 @@ int train_run(TrainSummary *sum, Trajectory *traj, const TrainConfig *cfg, const
 /* W = P_B(R)(W) in place: each block (layer W(h) of the deep net, radius
  * R / sqrt(m); all of W for the two-layer net, radius R) farther than its
  * radius from W0 is scaled back onto the boundary; blocks inside are left
- * bit-for-bit unchanged. R = inf does nothing. W and W0 hold n_trained values. */
+ * bit-for-bit unchanged. R = inf does nothing. W and W0 hold n_trained values.
+ * The _f32 version is the same on float weights (distances in double). */
 void train_project(double *W, const double *W0, const NetShape *shape, double R);
+void train_project_f32(float *W, const float *W0, const NetShape *shape, double R);
+
+/* Bytes of a Trajectory of cap records and eval_cap evaluations (trajectory_create). */
+double trajectory_bytes(long cap, long eval_cap);
 
 /* Copy of cfg's network shape. */
 NetShape train_net_shape(const TrainConfig *cfg);
@@ -203,14 +218,16 @@ NetShape train_net_shape(const TrainConfig *cfg);
 /* `advsweep bench`: measured rates of this machine. */
 typedef struct {
     long m, H, n, d, k;      /* shape of the training step measured */
-    double gemm_gflops;      /* DGEMM rate at the (n, m) x (m, m) shape */
+    int precision;           /* PRECISION_*: DGEMM and cpu_f64, or SGEMM and cpu_f32 */
+    double gemm_gflops;      /* DGEMM (SGEMM) rate at the (n, m) x (m, m) shape */
     double step_gflops;      /* achieved rate of full PGD-k training steps */
     double step_seconds;     /* median seconds per step */
     double ratio;            /* step_gflops / gemm_gflops */
 } BenchResult;
 
-/* Measure DGEMM at the (n,m)x(m,m) shape and full PGD-k training steps at
- * (m, H, n, d, k), each as the median of `repeats` timings. Not collective. */
-void bench_measure(BenchResult *res, long m, long H, long n, long d, long k, int repeats);
+/* Measure DGEMM (f64) or SGEMM (f32) at the (n,m)x(m,m) shape and full PGD-k
+ * training steps of that precision's backend at (m, H, n, d, k), each as the
+ * median of `repeats` timings. Not collective. */
+void bench_measure(BenchResult *res, int precision, long m, long H, long n, long d, long k, int repeats);
 
 #endif

@@ -1,4 +1,4 @@
-/* cmd_bench.c — `advsweep bench`: DGEMM rate vs full adversarial training steps. */
+/* cmd_bench.c — `advsweep bench`: DGEMM (SGEMM) rate vs full adversarial training steps. */
 #include <omp.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -12,6 +12,7 @@
 static void bench_usage(FILE *out) {
     fprintf(out,
             "usage: advsweep bench [--m LIST] [--H H] [--n N] [--d D] [--k K] [--repeats R]\n"
+            "                      [--precision f64|f32]\n"
             "\n"
             "Measures the DGEMM rate at the (n, m) x (m, m) shape that training uses and the\n"
             "achieved rate of full PGD-k adversarial training steps of the deep net (attack:\n"
@@ -20,8 +21,11 @@ static void bench_usage(FILE *out) {
             "FLOP model: forward 2n(md + Hm^2 + m), input gradient 2n(Hm^2 + md),\n"
             "weight gradient 2n(Hm^2 + (H-1)m^2); elementwise work is not counted.\n"
             "Threads: OMP_NUM_THREADS (the OpenMP build of OpenBLAS ignores OPENBLAS_NUM_THREADS).\n"
-            "Defaults: --m 256,1024 --H 2 --n 256 --d 32 --k 10 --repeats 5.\n"
-            "The last line gives the rate to pass to `advsweep plan --rate`.\n");
+            "--precision f32 measures SGEMM and the single-precision backend (cpu_f32, the\n"
+            "training parameter precision=f32) instead of DGEMM and cpu_f64.\n"
+            "Defaults: --m 256,1024 --H 2 --n 256 --d 32 --k 10 --repeats 5 --precision f64.\n"
+            "The last line gives the rate to pass to `advsweep plan --rate` (always in f64 FLOPs:\n"
+            "the planner counts an f32 point's FLOPs at half weight).\n");
 }
 
 /* "256,1024": whole numbers >= 1, at most 16 */
@@ -50,10 +54,12 @@ int cmd_bench(int argc, char **argv) {
     static const CliOption options[] = {{"help", 'h', 0, NULL},     {"m", 0, 1, "list of widths"},
                                         {"H", 0, 1, "depth"},       {"n", 0, 1, "number of points"},
                                         {"d", 0, 1, "dimension"},   {"k", 0, 1, "number of PGD steps"},
-                                        {"repeats", 0, 1, "count"}};
+                                        {"repeats", 0, 1, "count"}, {"precision", 0, 1, "f64 or f32"}};
     long *targets[] = {NULL, NULL, &H, &n, &d, &k, &repeats};
+    TrainConfig numerics; /* --precision is the training parameter's choice */
+    config_defaults(&numerics);
     CliParser parser;
-    int rc = cli_parser_begin(&parser, "bench", argc, argv, options, 7, 0), help = 0;
+    int rc = cli_parser_begin(&parser, "bench", argc, argv, options, 8, 0), help = 0;
     const char *value;
     for (int o; rc == ADV_OK && (o = cli_next(&parser, &value)) != CLI_END;) {
         char name[16];
@@ -62,7 +68,10 @@ int cmd_bench(int argc, char **argv) {
             rc = adv_err(ADV_ERR_INPUT, "unexpected argument '%s' (see advsweep bench --help)", value);
         else if (o == 0) help = 1;
         else if (o == 1) rc = parse_widths(ms, &count, value);
-        else {
+        else if (o == 7) {
+            if (param_set(&numerics, param_find("precision"), value) != ADV_OK)
+                rc = adv_err(ADV_ERR_INPUT, "option --precision: bad value '%s' (f64 or f32)", value);
+        } else {
             snprintf(name, sizeof name, "--%s", options[o].name);
             rc = cli_long(targets[o], name, value, o == 4 ? 2 : 1, 1000000);
         }
@@ -73,19 +82,24 @@ int cmd_bench(int argc, char **argv) {
         bench_usage(stdout);
         return 0;
     }
-    printf("advsweep bench: %d OpenMP threads, double precision, median of %ld; BLAS kernel %s\n", omp_get_max_threads(),
-           repeats, blas_kernel_description());
-    printf("%6s %3s %5s %4s %3s  %12s  %12s  %6s  %10s\n", "m", "H", "n", "d", "k", "DGEMM GF/s", "step GF/s", "ratio",
-           "ms/step");
+    int f32 = numerics.precision == PRECISION_F32;
+    printf("advsweep bench: %d OpenMP threads, %s precision, median of %ld; BLAS kernel %s\n", omp_get_max_threads(),
+           f32 ? "single" : "double", repeats, blas_kernel_description());
+    printf("%6s %3s %5s %4s %3s  %12s  %12s  %6s  %10s\n", "m", "H", "n", "d", "k", f32 ? "SGEMM GF/s" : "DGEMM GF/s",
+           "step GF/s", "ratio", "ms/step");
     double slowest = 0;
     for (long i = 0; i < count; i++) {
         BenchResult r;
-        bench_measure(&r, ms[i], H, n, d, k, (int)repeats);
+        bench_measure(&r, numerics.precision, ms[i], H, n, d, k, (int)repeats);
         printf("%6ld %3ld %5ld %4ld %3ld  %12.2f  %12.2f  %5.1f%%  %10.3f\n", r.m, r.H, r.n, r.d, r.k, r.gemm_gflops,
                r.step_gflops, 100.0 * r.ratio, 1e3 * r.step_seconds);
         fflush(stdout);
         if (slowest == 0 || r.step_gflops < slowest) slowest = r.step_gflops;
     }
-    printf("rate for `advsweep plan --rate`: %.2f GFLOP/s per rank (the slowest shape above)\n", slowest);
+    if (f32) /* the planner's cost counts f32 FLOPs at half weight (train_plan) */
+        printf("rate for `advsweep plan --rate`: %.2f GFLOP/s per rank (the slowest shape above, in f64 FLOPs: "
+               "half its f32 rate)\n", 0.5 * slowest);
+    else
+        printf("rate for `advsweep plan --rate`: %.2f GFLOP/s per rank (the slowest shape above)\n", slowest);
     return 0;
 }

@@ -1,6 +1,6 @@
-/* cmd_merge.c — `advsweep merge -o OUT.h5 IN.h5...`: combine sweep files of one
- * job (shards, runs on several clusters) into a new file. Serial; the inputs
- * are only read. */
+/* cmd_merge.c — `advsweep merge -o OUT.h5 IN.h5...`: combine sweep files of any
+ * jobs (shards, runs on several clusters, other grids) by point key into a new
+ * file. Serial; the inputs are only read. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,13 +13,17 @@ static void merge_usage(FILE *out) {
     fprintf(out,
             "usage: advsweep merge -o OUT.h5 IN.h5 [IN.h5 ...]\n"
             "\n"
-            "Combine sweep files of the same job (same grid_hash: shards, or runs on several\n"
-            "clusters) into OUT.h5. Each point is taken from the first input where it is done, else\n"
-            "diverged, else failed, else running, else pending; every per-point dataset comes along\n"
-            "(weights and data too). A point done in several inputs with different results gives a\n"
-            "warning. Files of different jobs are refused. OUT.h5 is written under a temporary name\n"
-            "and renamed when complete. OUT.h5 must not be one of the inputs (the same file under any\n"
-            "name), and an existing OUT.h5 is replaced only if it is a sweep file.\n");
+            "Combine sweep files of any jobs (shards, runs on several clusters, other grids) into\n"
+            "OUT.h5: the union of their points, matched by point key (every parameter, the data file's\n"
+            "contents, the numerics version), the first input's rows first. Each point takes its\n"
+            "finished result (done, failed or diverged), else the most advanced status (running,\n"
+            "pending, skipped); every per-point dataset comes along (weights and data too). A point\n"
+            "finished in several inputs must hold bit-identical results there (timings and worker\n"
+            "identity aside): otherwise the merge names the conflicting points and writes nothing.\n"
+            "Inputs of another numerics version are refused. OUT.h5 is written under a temporary\n"
+            "name and renamed when complete; the analysis reads it like any sweep file. OUT.h5 must\n"
+            "not be one of the inputs (the same file under any name), and an existing OUT.h5 is\n"
+            "replaced only if it is a sweep file.\n");
 }
 
 int cmd_merge(int argc, char **argv) {
@@ -59,9 +63,10 @@ int cmd_merge(int argc, char **argv) {
         StoreStatus s;
         rc = store_status_of(out, &s);
         if (rc == ADV_OK) {
-            printf("merged %d file%s into %s: %ld points, %ld done, %ld failed, %ld diverged, %ld pending, %ld running;",
+            printf("merged %d file%s into %s: %ld points, %ld done, %ld failed, %ld diverged, %ld pending, %ld running, "
+                   "%ld skipped;",
                    n, n == 1 ? "" : "s", out, s.n_points, s.counts[RUN_DONE], s.counts[RUN_FAILED],
-                   s.counts[RUN_DIVERGED], s.counts[RUN_PENDING], s.counts[RUN_RUNNING]);
+                   s.counts[RUN_DIVERGED], s.counts[RUN_PENDING], s.counts[RUN_RUNNING], s.counts[RUN_SKIPPED]);
             for (int j = 0; j < n; j++) printf("%s %ld from %s", j ? "," : "", taken[j], inputs[j]);
             printf("\n");
         }

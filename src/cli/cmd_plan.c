@@ -6,7 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "advsweep/comm.h"
+#include "advsweep/drive.h"
 #include "advsweep/common.h"
 #include "advsweep/store.h"
 #include "advsweep/sweep.h"
@@ -118,7 +118,7 @@ int cmd_plan(int argc, char **argv) {
 
     Job *job = NULL;
     rc = path ? job_load(&job, path) : job_parse(&job, job_default_text(), "(default job)");
-    if (rc == ADV_OK) rc = sweep_bind_data(job, path, 1); /* the data files' shapes are the points' */
+    if (rc == ADV_OK) rc = drive_bind_data(job, path, 1); /* the data files' shapes are the points' */
     if (rc != ADV_OK) {
         job_destroy(&job);
         return cli_fail(rc);

@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "advsweep/comm.h"
+#include "advsweep/drive.h"
 #include "advsweep/common.h"
 #include "advsweep/sweep.h"
 #include "cli.h"
@@ -15,14 +16,21 @@ static void run_usage(FILE *out) {
             "Run every point of a sweep into one HDF5 file (docs/layout.md). Rank 0 dispatches points\n"
             "(costliest first) to ranks 1..N-1; with one rank it runs them itself. Without JOBFILE the\n"
             "embedded default sweep runs (see --print-default). Rerunning the same command resumes:\n"
-            "finished points are kept, points that were running are redone. Every data file (data=file)\n"
-            "is opened and checked first: a relative data_file is relative to the job file's directory,\n"
-            "and n and d come from the file unless the job gives them.\n"
+            "finished points are kept, points that were running are redone. Points are matched by key\n"
+            "(every parameter, the data file's contents, the numerics version), so any job whose points\n"
+            "the file holds resumes it; a job with points the file lacks needs --extend. A job with a\n"
+            "search: section trains only the points its width search needs (the rest become skipped).\n"
+            "Every data file (data=file) is opened and checked first: a relative data_file is relative\n"
+            "to the job file's directory, and n and d come from the file unless the job gives them.\n"
             "\n"
             "options:\n"
             "  -o, --output FILE     sweep file (default: NAME.h5, NAME from the job file)\n"
             "  --fresh               replace an existing sweep file instead of resuming it (never a file\n"
             "                        that is not a sweep file; the output is never the job or a data file)\n"
+            "  --extend              add the job's points the file lacks: the file becomes the union, every\n"
+            "                        finished result kept bit for bit (built under a temporary name, renamed)\n"
+            "  --where EXPR          run only the points EXPR selects, e.g. 'attack=pgd,m<=64,seed=1..3'\n"
+            "                        (= != < <= > >=, ranges a..b, lists a|b; a search job then runs them as a grid)\n"
             "  --retry-failed        rerun points that failed or diverged\n"
             "  --time-limit DUR      stop handing out points that would not finish within DUR\n"
             "                        (seconds, MM:SS, HH:MM:SS or D-HH:MM:SS; SLURM_JOB_END_TIME is also used)\n"
@@ -44,7 +52,8 @@ static void run_usage(FILE *out) {
             "             printed) or an internal error, 4 I/O error\n");
 }
 
-enum { OPT_HELP, OPT_OUTPUT, OPT_FRESH, OPT_RETRY, OPT_TIME_LIMIT, OPT_GRACE, OPT_RATE, OPT_SHARD, OPT_DEFAULT, OPT_QUIET };
+enum { OPT_HELP, OPT_OUTPUT, OPT_FRESH, OPT_RETRY, OPT_TIME_LIMIT, OPT_GRACE, OPT_RATE, OPT_SHARD, OPT_DEFAULT, OPT_QUIET,
+       OPT_EXTEND, OPT_WHERE };
 static const CliOption RUN_OPTIONS[] = {
     [OPT_HELP] = {"help", 'h', 0, NULL},
     [OPT_OUTPUT] = {"output", 'o', 1, "file name"},
@@ -56,6 +65,8 @@ static const CliOption RUN_OPTIONS[] = {
     [OPT_SHARD] = {"shard", 0, 1, "shard I/N"},
     [OPT_DEFAULT] = {"print-default", 0, 0, NULL},
     [OPT_QUIET] = {"quiet", 'q', 0, NULL},
+    [OPT_EXTEND] = {"extend", 0, 0, NULL},
+    [OPT_WHERE] = {"where", 0, 1, "expression"},
 };
 
 /* "I/N" with 0 <= I < N, both plain decimal. */
@@ -105,6 +116,8 @@ int cmd_run(int argc, char **argv) {
         case OPT_GRACE: rc = cli_real(&opt.grace, "--grace", value, 0, 0, "seconds"); break;
         case OPT_RATE: rc = cli_real(&opt.rate_gflops, "--rate", value, 0, 1, "GFLOP/s"); break;
         case OPT_SHARD: rc = parse_shard(&opt, value); break;
+        case OPT_EXTEND: opt.extend = 1; break;
+        case OPT_WHERE: opt.where = value; break;
         }
     }
     cli_parser_end(&parser);
@@ -124,7 +137,7 @@ int cmd_run(int argc, char **argv) {
     if (rc != ADV_OK) return cli_fail(rc);
     int rank = comm_rank(world);
     signals_take_terminal(world); /* Ctrl-C in mpirun's terminal reaches rank 0, not mpirun */
-    rc = sweep_run(world, &opt);
+    rc = drive_run(world, &opt);
     signals_release_terminal();
     if (rc != ADV_OK && rank == 0) {
         if (rc == ADV_INTERRUPTED) fprintf(stderr, "advsweep: %s\n", adv_errmsg());

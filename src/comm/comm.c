@@ -1,5 +1,5 @@
 /* comm.c — MPI session, small collectives, and a barrier that sleeps.
- * The only file besides run.c that includes mpi.h. */
+ * (the protocol is dispatch.c, stop requests signals.c). */
 #include <mpi.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -63,6 +63,8 @@ int comm_agree(Comm *c, int rc) {
     }
     return worst;
 }
+
+void comm_bcast_longs(Comm *c, long *values, int n, int root) { MPI_Bcast(values, n, MPI_LONG, root, c->comm); }
 
 void comm_sleep(double seconds) {
     struct timespec ts = {(time_t)seconds, (long)((seconds - (double)(time_t)seconds) * 1e9)};

@@ -1,4 +1,4 @@
-/* internal.h — the Comm struct, shared by comm.c and run.c only. */
+/* internal.h — the Comm struct, shared by the files of src/comm only. */
 #ifndef ADVSWEEP_COMM_INTERNAL_H
 #define ADVSWEEP_COMM_INTERNAL_H
 

@@ -87,9 +87,15 @@ int store_read_data(const char *path, double **X, double **y, long *n, long *d) 
                      path, shape, (unsigned long long)xd[0], (unsigned long long)xd[0]);
         goto cleanup;
     }
+    if (xd[0] > (hsize_t)STORE_MAX_DATA_VALUES || xd[1] > (hsize_t)STORE_MAX_DATA_VALUES / xd[0]) {
+        rc = adv_err(ADV_ERR_INPUT, "data file %s: /x has %llu x %llu values, more than %ld", path,
+                     (unsigned long long)xd[0], (unsigned long long)xd[1], STORE_MAX_DATA_VALUES);
+        goto cleanup;
+    }
     xb = xcalloc((size_t)(xd[0] * xd[1]), sizeof(double));
     yb = xcalloc((size_t)xd[0], sizeof(double));
-    if (h5_read_all(f, "x", H5T_NATIVE_DOUBLE, xb) != ADV_OK || h5_read_all(f, "y", H5T_NATIVE_DOUBLE, yb) != ADV_OK) {
+    if (h5_read_all(f, "x", H5T_NATIVE_DOUBLE, xb, xd[0] * xd[1]) != ADV_OK ||
+        h5_read_all(f, "y", H5T_NATIVE_DOUBLE, yb, xd[0]) != ADV_OK) {
         char msg[1024];
         snprintf(msg, sizeof msg, "%s", adv_errmsg());
         rc = adv_err(ADV_ERR_INPUT, "data file %s: %s", path, msg);

@@ -54,6 +54,13 @@ int h5_fail(int code, const char *fmt, ...) {
     return adv_err(code, "%s", msg);
 }
 
+int h5_in_file(int rc, const char *path) {
+    if (rc == ADV_OK || strstr(adv_errmsg(), path)) return rc;
+    char msg[1024];
+    snprintf(msg, sizeof msg, "%s", adv_errmsg());
+    return adv_err(rc, "%s: %s", path, msg);
+}
+
 void h5_close(hid_t *id) {
     if (*id < 0) return;
     switch (H5Iget_type(*id)) {
@@ -133,7 +140,7 @@ int h5_open_sweep(hid_t *file, const char *path, unsigned flags) {
     }
     char tool[64];
     int64_t version = 0;
-    CHECK(h5_attr_read_str(f, A_TOOL, tool, sizeof tool));
+    CHECK(h5_attr_read_line(f, A_TOOL, tool, sizeof tool));
     if (strcmp(tool, TOOL_NAME) != 0) {
         rc = adv_err(ADV_ERR_INPUT, "%s: not an advsweep sweep file (tool is '%s')", path, tool);
         goto cleanup;
@@ -148,12 +155,19 @@ int h5_open_sweep(hid_t *file, const char *path, unsigned flags) {
         rc = adv_err(ADV_ERR_INPUT, "%s: not a complete sweep file (no /%s)", path, D_STATUS);
         goto cleanup;
     }
+    hsize_t dims[3] = {0};
+    int rank = h5_dims(f, D_STATUS, dims);
+    if (rank != 1 || dims[0] > (hsize_t)STORE_MAX_POINTS) {
+        rc = adv_err(ADV_ERR_INPUT, "%s: /%s is not a vector of at most %ld points (a damaged file?)", path, D_STATUS,
+                     STORE_MAX_POINTS);
+        goto cleanup;
+    }
     *file = f;
     f = H5I_INVALID_HID;
 cleanup:
     h5_close(&f);
     h5_close(&fapl);
-    return rc;
+    return h5_in_file(rc, path);
 }
 
 /* ---- attributes ----------------------------------------------------------------------- */
@@ -200,13 +214,33 @@ cleanup:
 
 int h5_attr_update_i64(hid_t obj, const char *name, int64_t value) {
     int rc = ADV_OK;
-    hid_t attr = H5I_INVALID_HID;
+    hid_t attr = H5I_INVALID_HID, space = H5I_INVALID_HID, type = H5I_INVALID_HID;
     if (!h5_attr_exists(obj, name)) return h5_attr_write_i64(obj, name, value);
     H5TRY(attr = H5Aopen(obj, name, H5P_DEFAULT), "cannot open attribute %s", name);
+    H5TRY(space = H5Aget_space(attr), "cannot read the shape of attribute %s", name);
+    H5TRY(type = H5Aget_type(attr), "cannot read the type of attribute %s", name);
+    if (H5Sget_simple_extent_npoints(space) != 1 || H5Tget_class(type) != H5T_INTEGER) {
+        /* Not one integer (a damaged or foreign file): H5Awrite would read past `value`. */
+        h5_close(&attr);
+        H5TRY(H5Adelete(obj, name), "cannot replace attribute %s", name);
+        rc = h5_attr_write_i64(obj, name, value);
+        goto cleanup;
+    }
     H5TRY(H5Awrite(attr, H5T_NATIVE_INT64, &value), "cannot write attribute %s", name);
 cleanup:
+    h5_close(&type);
+    h5_close(&space);
     h5_close(&attr);
     return rc;
+}
+
+/* 1 if the attribute holds exactly one value: reading an array into one would overrun it. */
+static int attr_is_single(hid_t attr) {
+    hid_t space = H5Aget_space(attr);
+    if (space < 0) return 0;
+    int one = H5Sget_simple_extent_npoints(space) == 1;
+    H5Sclose(space);
+    return one;
 }
 
 int h5_attr_read_str(hid_t obj, const char *name, char *buf, size_t len) {
@@ -216,7 +250,7 @@ int h5_attr_read_str(hid_t obj, const char *name, char *buf, size_t len) {
     buf[0] = '\0';
     H5TRY(attr = H5Aopen(obj, name, H5P_DEFAULT), "cannot open attribute %s", name);
     H5TRY(ftype = H5Aget_type(attr), "cannot read the type of attribute %s", name);
-    if (H5Tget_class(ftype) != H5T_STRING) {
+    if (H5Tget_class(ftype) != H5T_STRING || !attr_is_single(attr)) {
         rc = adv_err(ADV_ERR_INPUT, "attribute %s is not a string", name);
         goto cleanup;
     }
@@ -242,12 +276,19 @@ cleanup:
     return rc;
 }
 
+int h5_attr_read_line(hid_t obj, const char *name, char *buf, size_t len) {
+    int rc = h5_attr_read_str(obj, name, buf, len);
+    for (char *q = buf; *q; q++)
+        if ((unsigned char)*q < 0x20 || *q == 0x7f) *q = '?';
+    return rc;
+}
+
 int h5_attr_read_i64(hid_t obj, const char *name, int64_t *value) {
     int rc = ADV_OK;
     hid_t attr = H5I_INVALID_HID, ftype = H5I_INVALID_HID;
     H5TRY(attr = H5Aopen(obj, name, H5P_DEFAULT), "cannot open attribute %s", name);
     H5TRY(ftype = H5Aget_type(attr), "cannot read the type of attribute %s", name);
-    if (H5Tget_class(ftype) != H5T_INTEGER) {
+    if (H5Tget_class(ftype) != H5T_INTEGER || !attr_is_single(attr)) {
         rc = adv_err(ADV_ERR_INPUT, "attribute %s is not an integer", name);
         goto cleanup;
     }
@@ -337,14 +378,29 @@ int h5_read_row(hid_t ds, long index, hid_t memtype, void *buf, const char *what
     return row_io(ds, index, memtype, buf, 0, what);
 }
 
-int h5_read_all(hid_t loc, const char *name, hid_t memtype, void *buf) {
+int h5_read_all(hid_t loc, const char *name, hid_t memtype, void *buf, hsize_t count) {
     int rc = ADV_OK;
-    hid_t ds = H5I_INVALID_HID;
+    hid_t ds = H5I_INVALID_HID, space = H5I_INVALID_HID;
     H5TRY(ds = H5Dopen2(loc, name, H5P_DEFAULT), "cannot open /%s", name);
+    H5TRY(space = H5Dget_space(ds), "cannot read the shape of /%s", name);
+    hssize_t n = H5Sget_simple_extent_npoints(space);
+    if (n < 0 || (hsize_t)n != count) {
+        rc = adv_err(ADV_ERR_INPUT, "/%s holds %lld values, not %llu", name, (long long)n, (unsigned long long)count);
+        goto cleanup;
+    }
     H5TRY(H5Dread(ds, memtype, H5S_ALL, H5S_ALL, H5P_DEFAULT, buf), "cannot read /%s", name);
 cleanup:
+    h5_close(&space);
     h5_close(&ds);
     return rc;
+}
+
+int h5_is_vector(hid_t loc, const char *name, hsize_t P) {
+    hsize_t dims[3] = {0};
+    if (!h5_has_dataset(loc, name)) return 0;
+    int rank = h5_dims(loc, name, dims);
+    H5Eclear2(H5E_DEFAULT);
+    return rank == 1 && dims[0] == P;
 }
 
 /* ---- parameters and summary fields ------------------------------------------------------ */

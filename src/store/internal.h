@@ -38,6 +38,8 @@
 #define A_OMP_THREADS "omp_threads"
 #define A_RANKS "ranks"
 #define A_TARGETS_MAX "targets_max"
+#define A_NUMERICS_VERSION "numerics_version"
+#define A_MERGED_FROM "merged_from"
 
 /* groups */
 #define G_PARAMS "params"
@@ -56,6 +58,8 @@
 #define D_RUNS "runs"                 /* (P) compound */
 #define D_PLAN_FLOPS "plan/flops"     /* (P) float64 */
 #define D_PLAN_TRAINED_AS "plan/trained_as" /* (P) int64: the point whose training run answers this one */
+#define D_PLAN_KEY "plan/key"     /* (P) string STORE_KEY_HEX + 1: the point's key */
+#define D_SUMMARY_TRAINED_AS "summary/trained_as"
 #define D_TRAJ_LENGTH "traj/length"   /* (P) int32 */
 #define D_EVAL_LENGTH "eval/length"   /* (P) int32 */
 #define D_WORKER_RANK "worker/rank"   /* (P) int32 */
@@ -83,6 +87,14 @@ extern const char *const EVAL_NAMES[N_EVAL];
 #define RUNS_COLLISION_PREFIX "summary_" /* a summary field named like a parameter (lr) */
 #define SUMMARY_STATUS "status"          /* the summary field that mirrors /status */
 
+/* The grid's limit (sweep.h): a sweep file with a longer /status is damaged,
+ * and reading it would allocate without bound. */
+#define STORE_MAX_POINTS 1000000L
+/* Largest row (one point's values of one dataset) that merge copies. */
+#define STORE_MAX_ROW_BYTES (1024L << 20)
+/* Largest user data file: n x d values (1 GiB as float64). */
+#define STORE_MAX_DATA_VALUES (1L << 27)
+
 #define REASON_BYTES STATUS_REASON_MAX
 #define CHOICE_BYTES 16
 #define TEXT_BYTES CONFIG_TEXT_MAX
@@ -96,6 +108,9 @@ void h5_init(void);
 /* adv_err(code, fmt, ...) with " (HDF5: innermost error)" appended when the
  * HDF5 error stack holds one; clears the stack. */
 int h5_fail(int code, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Returns rc; when rc is an error whose message does not name `path`, the
+ * message becomes "PATH: message" (readers' errors name the file at fault). */
+int h5_in_file(int rc, const char *path);
 
 /* `if ((expr) < 0)`: record an ADV_ERR_IO message and jump to cleanup (needs `rc`). */
 #define H5TRY(expr, ...)                              \
@@ -143,6 +158,9 @@ int h5_attr_write_i64(hid_t obj, const char *name, int64_t value);
 int h5_attr_update_i64(hid_t obj, const char *name, int64_t value);
 /* Read a string attribute (fixed or variable length) into buf[0..len), truncated. */
 int h5_attr_read_str(hid_t obj, const char *name, char *buf, size_t len);
+/* h5_attr_read_str for one-line texts (tool, names, hashes, dates): control
+ * characters become '?', since the text goes into messages and listings. */
+int h5_attr_read_line(hid_t obj, const char *name, char *buf, size_t len);
 int h5_attr_read_i64(hid_t obj, const char *name, int64_t *value);
 int h5_attr_exists(hid_t obj, const char *name);
 
@@ -157,8 +175,12 @@ int h5_has_dataset(hid_t loc, const char *name);
  * dimension is the point index. `buf` holds the whole row in `memtype`. */
 int h5_write_row(hid_t ds, long index, hid_t memtype, const void *buf, const char *what);
 int h5_read_row(hid_t ds, long index, hid_t memtype, void *buf, const char *what);
-/* Read a whole (P,) dataset in `memtype`. */
-int h5_read_all(hid_t loc, const char *name, hid_t memtype, void *buf);
+/* Read all of dataset `name` in `memtype` into buf, which holds `count`
+ * values: ADV_ERR_INPUT if the dataset holds another number (a damaged file
+ * must not make HDF5 write past buf). */
+int h5_read_all(hid_t loc, const char *name, hid_t memtype, void *buf, hsize_t count);
+/* 1 if `name` is a dataset of shape (P). */
+int h5_is_vector(hid_t loc, const char *name, hsize_t P);
 
 /* ---- parameters, summary fields, the runs table ----------------------------------- */
 
@@ -189,6 +211,53 @@ void runs_pack_summary(const RunsType *rt, unsigned char *row, const TrainSummar
 
 /* dst[0..size) = src truncated to size-1 characters, zero-padded. */
 void text_copy(char *dst, size_t size, const char *src);
+
+/* ---- a file's points (points.c) --------------------------------------------------- */
+
+/* A sweep file opened read-only with its point table. */
+typedef struct {
+    char *path;
+    hid_t file;
+    long P;
+    char (*key)[STORE_KEY_HEX + 1]; /* (P) stored, or computed from /params for files written before keys */
+    int has_keys;        /* /plan/key was there */
+    int8_t *status;      /* (P) /status when opened */
+    int numerics;        /* the numerics version of its results (0: before keys and /targets) */
+    hsize_t K, E, Q, Nw, Nf, N, D; /* row sizes of /traj, /eval, /targets, /weights, /data (0: absent) */
+    int64_t shard_index, shard_count;
+    char job_name[64];
+} FilePoints;
+
+/* Open `path` and read its table (keys computed when absent and the numerics
+ * allow: a file of another version has empty keys). ADV_ERR_INPUT if it is not
+ * a sweep file. Close with file_points_close (accepts a zeroed or closed one). */
+int file_points_open(FilePoints *fp, const char *path);
+void file_points_close(FilePoints *fp);
+/* ADV_ERR_INPUT naming the file when its numerics version is not this advsweep's. */
+int file_points_check_numerics(const FilePoints *fp);
+/* Rows a..a+n of /params as configurations (parameters the file lacks: their defaults). */
+int file_points_configs(const FilePoints *fp, long a, long n, TrainConfig *out);
+
+/* ---- building files (store.c, compose.c) ---------------------------------------------- */
+
+/* Create the complete file `tmp` for layout l with keys[P] (nothing published;
+ * every dataset allocated with fill values, parameters, plan and keys written). */
+int store_build_file(const char *tmp, const StoreLayout *l, const char (*keys)[STORE_KEY_HEX + 1]);
+/* Fingerprint of a file's rows: the first 64 bits of the hash of its keys in order. */
+uint64_t store_keys_fingerprint(const char (*keys)[STORE_KEY_HEX + 1], long P);
+
+/* Copy rows src_rows[k] of every per-point result dataset of `src` into rows
+ * dst_rows[k] of `dst` (n pairs), padding narrower rows with the output's fill
+ * values: /status, /reason, /summary, /traj, /eval, /targets, /worker,
+ * /weights, /data (what both have). Not /params, /plan or /runs (built from
+ * the layout; rebuild /runs with store_rebuild_runs). */
+int store_copy_rows(hid_t dst, hid_t src, const char *src_path, const long *src_rows, const long *dst_rows, long n);
+/* Rewrite every row of /runs from /params (configs), /summary and /status. */
+int store_rebuild_runs(hid_t file, const TrainConfig *configs, long P);
+/* Extend the file at `path` with the points of l that it lacks (rows appended;
+ * old rows keep their index), atomically; map[i] receives layout point i's row. */
+int store_extend_file(const char *path, const StoreLayout *l, const char (*keys)[STORE_KEY_HEX + 1],
+                      const FilePoints *old, long *map);
 
 /* ---- user data files (data.c) ---------------------------------------------------- */
 

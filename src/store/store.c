@@ -33,6 +33,8 @@ struct Store {
     long P, K, E, Q;  /* points, trajectory records, evaluations, targets */
     long Nw, Nf, N, D; /* optional /weights and /data sizes (0 when absent) */
     int8_t *status;   /* (P) this process's copy of /status */
+    long *rows;       /* (n_layout) the file row of each layout point */
+    long n_layout, added;
     RunsType runs;    /* native row type of /runs */
     unsigned char *row; /* (runs.size) scratch row */
     hid_t t_reason, t_host;         /* string types */
@@ -155,12 +157,23 @@ cleanup:
     return rc;
 }
 
-static int write_root_attributes(hid_t file, const StoreLayout *l, long K, long E) {
+uint64_t store_keys_fingerprint(const char (*keys)[STORE_KEY_HEX + 1], long P) {
+    AdvHash128 h = {0, 0};
+    for (long i = 0; i < P; i++) adv_hash128_update(&h, keys[i], STORE_KEY_HEX);
+    char hex[STORE_KEY_HEX + 1];
+    adv_hash128_hex(&h, hex);
+    uint64_t v = 0;
+    for (int i = 0; i < 16; i++) v = v << 4 | (uint64_t)(hex[i] <= '9' ? hex[i] - '0' : hex[i] - 'a' + 10);
+    return v;
+}
+
+static int write_root_attributes(hid_t file, const StoreLayout *l, long K, long E,
+                                 const char (*keys)[STORE_KEY_HEX + 1]) {
     char hash[17], created[32], h5ver[32], mpiver[256];
     unsigned maj = 0, min = 0, rel = 0;
     H5get_libversion(&maj, &min, &rel);
     snprintf(h5ver, sizeof h5ver, "%u.%u.%u", maj, min, rel);
-    hash_text(hash, l->grid_hash);
+    hash_text(hash, store_keys_fingerprint(keys, l->n_points)); /* the file's rows, by key */
     now_iso8601(created, sizeof created);
     mpi_version(mpiver, sizeof mpiver);
     TRY(h5_attr_write_i64(file, A_LAYOUT_VERSION, STORE_LAYOUT_VERSION));
@@ -183,11 +196,12 @@ static int write_root_attributes(hid_t file, const StoreLayout *l, long K, long 
     TRY(h5_attr_write_i64(file, A_OMP_THREADS, l->omp_threads));
     TRY(h5_attr_write_i64(file, A_RANKS, l->ranks));
     TRY(h5_attr_write_i64(file, A_TARGETS_MAX, at_least_one(l->targets_max)));
+    TRY(h5_attr_write_i64(file, A_NUMERICS_VERSION, ADVSWEEP_NUMERICS_VERSION));
     return ADV_OK;
 }
 
-/* Every /params/NAME, every /summary/NAME, /plan/flops and the /runs rows. */
-static int create_point_tables(hid_t file, const StoreLayout *l) {
+/* Every /params/NAME, every /summary/NAME, /plan/flops, /plan/key and the /runs rows. */
+static int create_point_tables(hid_t file, const StoreLayout *l, const char (*keys)[STORE_KEY_HEX + 1]) {
     int rc = ADV_OK;
     hsize_t P = (hsize_t)l->n_points;
     hid_t ftype = H5I_INVALID_HID, mtype = H5I_INVALID_HID, ds = H5I_INVALID_HID;
@@ -237,6 +251,9 @@ static int create_point_tables(hid_t file, const StoreLayout *l) {
         rc = create_written(file, D_PLAN_TRAINED_AS, H5T_STD_I64LE, H5T_NATIVE_INT64, P, rep);
         free(rep);
         if (rc != ADV_OK) goto cleanup;
+        H5TRY(ftype = h5_str_type(STORE_KEY_HEX + 1), "cannot make a string type");
+        CHECK(create_written(file, D_PLAN_KEY, ftype, ftype, P, keys));
+        h5_close(&ftype);
     }
     /* /runs: index, pending status, parameters, summary fill values; in blocks of rows. */
     CHECK(runs_type_build(&frt, 0));
@@ -327,11 +344,9 @@ cleanup:
     return rc;
 }
 
-/* Build the complete file under a temporary name and rename it to `path`. */
-static int create_file(const char *path, const StoreLayout *l) {
+int store_build_file(const char *tmp, const StoreLayout *l, const char (*keys)[STORE_KEY_HEX + 1]) {
     int rc = ADV_OK;
     long K = at_least_one(l->records_max), E = at_least_one(l->evals_max);
-    char *tmp = store_tmp_name(path);
     hid_t fapl = H5I_INVALID_HID, fcpl = H5I_INVALID_HID, file = H5I_INVALID_HID;
     H5TRY(fapl = h5_fapl_serial(), "cannot set up file access");
     H5TRY(fcpl = H5Pcreate(H5P_FILE_CREATE), "cannot make a property list");
@@ -341,7 +356,7 @@ static int create_file(const char *path, const StoreLayout *l) {
         H5TRY(H5Pset_libver_bounds(fapl, H5F_LIBVER_V18, H5F_LIBVER_V18), "cannot set the file format");
     }
     H5TRY(file = H5Fcreate(tmp, H5F_ACC_TRUNC, fcpl, fapl), "%s: cannot create", tmp);
-    CHECK(write_root_attributes(file, l, K, E));
+    CHECK(write_root_attributes(file, l, K, E, keys));
     /* /status first: its storage comes first in the file. */
     CHECK(create_group(file, G_PARAMS));
     CHECK(create_group(file, G_SUMMARY));
@@ -350,117 +365,161 @@ static int create_file(const char *path, const StoreLayout *l) {
     CHECK(create_group(file, G_WORKER));
     CHECK(create_group(file, G_PLAN));
     CHECK(create_matrices(file, l, K, E));
-    CHECK(create_point_tables(file, l));
+    CHECK(create_point_tables(file, l, keys));
     H5TRY(H5Fclose(file), "%s: cannot close", tmp);
     file = H5I_INVALID_HID;
-    CHECK(store_publish(tmp, path));
 cleanup:
+    h5_close(&file);
+    h5_close(&fcpl);
+    h5_close(&fapl);
+    return rc;
+}
+
+/* Build the complete file under a temporary name and rename it to `path`. */
+static int create_file(const char *path, const StoreLayout *l, const char (*keys)[STORE_KEY_HEX + 1]) {
+    char *tmp = store_tmp_name(path);
+    int rc = store_build_file(tmp, l, keys);
+    if (rc == ADV_OK) rc = store_publish(tmp, path);
     if (rc != ADV_OK) {
         char msg[1024];
         snprintf(msg, sizeof msg, "%s", adv_errmsg());
         if (strncmp(msg, tmp, strlen(tmp)) != 0 && strncmp(msg, path, strlen(path)) != 0)
             adv_err(rc, "%s: %s", path, msg);
     }
-    h5_close(&file);
-    h5_close(&fcpl);
-    h5_close(&fapl);
     if (rc != ADV_OK) unlink(tmp);
     free(tmp);
     return rc;
 }
 
-/* ---- resume (serial, rank 0) -------------------------------------------------------- */
+/* ---- resume and extend (serial, rank 0) ----------------------------------------------- */
 
-static int check_dims(hid_t f, const char *path, const char *name, int rank, const hsize_t *want) {
-    hsize_t dims[3] = {0};
-    if (!h5_has_dataset(f, name))
-        return adv_err(ADV_ERR_INPUT, "%s: not a complete sweep file (no /%s); use --fresh to replace it", path, name);
-    int got = h5_dims(f, name, dims);
-    if (got < 0) return ADV_ERR_IO;
-    int ok = got == rank && dims[0] == want[0];
-    for (int k = 1; ok && k < rank; k++) ok = dims[k] >= want[k];
-    if (!ok)
-        return adv_err(ADV_ERR_INPUT,
-                       "%s: /%s has another shape than this job needs (file written by another version or "
-                       "job?); use --fresh to replace it",
-                       path, name);
-    return ADV_OK;
+/* Does the file have room for the layout's rows? (0 and a message naming what is short) */
+static int has_room(const FilePoints *fp, const StoreLayout *l, char *why, size_t len) {
+    struct {
+        const char *what;
+        hsize_t have, need;
+    } rows[] = {
+        {"trajectory records", fp->K, (hsize_t)at_least_one(l->records_max)},
+        {"evaluations", fp->E, (hsize_t)at_least_one(l->evals_max)},
+        {"targets", fp->Q, (hsize_t)at_least_one(l->targets_max)},
+        {"trained weights", fp->Nw, l->store_weights ? (hsize_t)at_least_one(l->weights_max) : 0},
+        {"fixed weights", fp->Nf, l->store_weights ? (hsize_t)at_least_one(l->fixed_max) : 0},
+        {"data rows", fp->N, l->store_weights ? (hsize_t)at_least_one(l->data_n_max) : 0},
+        {"data columns", fp->D, l->store_weights ? (hsize_t)at_least_one(l->data_d_max) : 0},
+    };
+    for (size_t k = 0; k < sizeof rows / sizeof rows[0]; k++)
+        if (rows[k].have < rows[k].need) {
+            if (rows[k].have == 0 && k >= 3) snprintf(why, len, "it was created without stored weights");
+            else
+                snprintf(why, len, "it has room for %llu %s per point, this job needs %llu", (unsigned long long)rows[k].have,
+                         rows[k].what, (unsigned long long)rows[k].need);
+            return 0;
+        }
+    return 1;
 }
 
-/* The existing file at `path` must be a sweep of the same grid and shard. */
-static int check_resumable(const char *path, const StoreLayout *l) {
+static void label_of(char *buf, size_t len, const StoreLayout *l, long i) {
+    char text[256] = "";
+    if (l->label) l->label(text, sizeof text, i, l->label_ctx);
+    if (text[0]) snprintf(buf, len, "point %ld (%s)", i, text);
+    else snprintf(buf, len, "point %ld", i);
+}
+
+/* The existing file at `path`: check it can hold this layout, map the layout's
+ * points to its rows by key, and extend it if asked and needed. */
+static int open_existing(const char *path, const StoreLayout *l, const char (*keys)[STORE_KEY_HEX + 1], int mode,
+                         long *map, long *added) {
     int rc = ADV_OK;
+    FilePoints fp;
+    KeyIndex *index = NULL;
     hid_t f = H5I_INVALID_HID;
-    char hash[64], want[17];
-    int64_t shard_index = 0, shard_count = 1;
-    rc = h5_open_sweep(&f, path, H5F_ACC_RDONLY);
+    long *rekey = NULL;
+    *added = 0;
+    rc = file_points_open(&fp, path);
     if (rc == ADV_ERR_INPUT) /* --fresh replaces only a sweep file (an incomplete or newer one) */
         rc = rewrap(rc, h5_is_sweep(path) == 1 ? "; refusing to overwrite it (use --fresh to replace it)"
                                                : "; refusing to touch it (remove it yourself or choose another "
                                                  "output file with -o)");
-    if (rc != ADV_OK) goto cleanup;
-    CHECK(h5_attr_read_str(f, A_GRID_HASH, hash, sizeof hash));
-    hash_text(want, l->grid_hash);
-    if (strcmp(hash, want) != 0) {
-        rc = adv_err(ADV_ERR_INPUT,
-                     "%s was written by a different job (grid_hash %s, this job %s); use --fresh to replace "
-                     "it, or choose another output file",
-                     path, hash, want);
-        goto cleanup;
-    }
-    CHECK(h5_attr_read_i64(f, A_SHARD_INDEX, &shard_index));
-    CHECK(h5_attr_read_i64(f, A_SHARD_COUNT, &shard_count));
-    if (shard_index != l->shard_index || shard_count != l->shard_count) {
+    if (rc != ADV_OK) return rc;
+    CHECK(file_points_check_numerics(&fp));
+    if (fp.shard_index != l->shard_index || fp.shard_count != l->shard_count) {
         rc = adv_err(ADV_ERR_INPUT,
                      "%s holds shard %lld of %lld, not shard %d of %d; use the file of that shard, --fresh, or "
                      "another output file",
-                     path, (long long)shard_index, (long long)shard_count, l->shard_index, l->shard_count);
+                     path, (long long)fp.shard_index, (long long)fp.shard_count, l->shard_index, l->shard_count);
         goto cleanup;
     }
-    hsize_t P = (hsize_t)l->n_points;
-    hsize_t p1[1] = {P};
-    hsize_t traj[2] = {P, (hsize_t)at_least_one(l->records_max)};
-    hsize_t eval[2] = {P, (hsize_t)at_least_one(l->evals_max)};
-    CHECK(check_dims(f, path, D_STATUS, 1, p1));
-    CHECK(check_dims(f, path, D_RUNS, 1, p1));
-    for (int k = 0; k < N_TRAJ; k++) {
-        char name[64];
-        snprintf(name, sizeof name, "%s/%s", G_TRAJ, TRAJ_NAMES[k]);
-        CHECK(check_dims(f, path, name, 2, traj));
+    long dup = key_index_build(&index, (const char(*)[STORE_KEY_HEX + 1])fp.key, fp.P);
+    if (dup >= 0) {
+        rc = adv_err(ADV_ERR_INPUT, "%s: rows %ld and %ld hold the same point (key %s; a damaged file?)", path,
+                     key_index_find(index, fp.key[dup]), dup, fp.key[dup]);
+        goto cleanup;
     }
-    for (int k = 0; k < N_EVAL; k++) {
-        char name[64];
-        snprintf(name, sizeof name, "%s/%s", G_EVAL, EVAL_NAMES[k]);
-        CHECK(check_dims(f, path, name, 2, eval));
-    }
-    if (l->store_weights) {
-        if (!h5_has_dataset(f, D_WEIGHTS_W)) {
-            rc = adv_err(ADV_ERR_INPUT, "%s was created without stored weights; use --fresh to replace it", path);
-            goto cleanup;
+    long missing = 0, first_missing = -1, n_rekey = 0;
+    rekey = xcalloc((size_t)l->n_points + 1, sizeof(long)); /* job points found under their "unreadable" key */
+    for (long i = 0; i < l->n_points; i++) {
+        map[i] = key_index_find(index, keys[i]);
+        if (map[i] < 0 && l->configs[i].data == DATA_FILE) {
+            /* A point whose data file could not be read when it was planned has no result that
+             * depends on the contents (it failed, or never ran): it is this point. */
+            char alt[STORE_KEY_HEX + 1];
+            point_key(alt, &l->configs[i], "unreadable");
+            long r = key_index_find(index, alt);
+            if (r >= 0 && fp.status[r] != RUN_DONE && fp.status[r] != RUN_DIVERGED) {
+                map[i] = r;
+                rekey[n_rekey++] = i;
+            }
         }
-        hsize_t w[2] = {P, (hsize_t)at_least_one(l->weights_max)};
-        hsize_t fx[2] = {P, (hsize_t)at_least_one(l->fixed_max)};
-        hsize_t x[3] = {P, (hsize_t)at_least_one(l->data_n_max), (hsize_t)at_least_one(l->data_d_max)};
-        CHECK(check_dims(f, path, D_WEIGHTS_W0, 2, w));
-        CHECK(check_dims(f, path, D_WEIGHTS_W, 2, w));
-        CHECK(check_dims(f, path, D_WEIGHTS_FIXED, 2, fx));
-        CHECK(check_dims(f, path, D_DATA_X, 3, x));
-        CHECK(check_dims(f, path, D_DATA_Y, 2, x));
+        if (map[i] < 0 && missing++ == 0) first_missing = i;
     }
-    h5_close(&f);
-    /* The run that resumes records its own size (for status's ETA); attributes are
-     * rewritten in place, before any rank opens the file for points. */
-    hid_t fapl = h5_fapl_serial();
-    f = fapl < 0 ? fapl : H5Fopen(path, H5F_ACC_RDWR, fapl);
-    if (fapl >= 0) H5Pclose(fapl);
-    H5TRY(f, "%s: cannot open for writing", path);
-    CHECK(h5_attr_update_i64(f, A_RANKS, l->ranks));
-    CHECK(h5_attr_update_i64(f, A_OMP_THREADS, l->omp_threads));
-    H5TRY(H5Fclose(f), "%s: cannot close", path);
-    f = H5I_INVALID_HID;
+    char why[256] = "";
+    int room = has_room(&fp, l, why, sizeof why);
+    if (missing == 0 && room) {
+        /* resume: the run records its own size (for status's ETA), in place, before any rank opens the file */
+        file_points_close(&fp);
+        hid_t fapl = h5_fapl_serial();
+        f = fapl < 0 ? fapl : H5Fopen(path, H5F_ACC_RDWR, fapl);
+        if (fapl >= 0) H5Pclose(fapl);
+        H5TRY(f, "%s: cannot open for writing", path);
+        CHECK(h5_attr_update_i64(f, A_RANKS, l->ranks));
+        CHECK(h5_attr_update_i64(f, A_OMP_THREADS, l->omp_threads));
+        if (n_rekey) { /* the rows found under their "unreadable" key take the key of the readable file */
+            hid_t ds = H5Dopen2(f, D_PLAN_KEY, H5P_DEFAULT), t = h5_str_type(STORE_KEY_HEX + 1);
+            for (long k = 0; rc == ADV_OK && k < n_rekey; k++)
+                rc = ds < 0 || t < 0 ? h5_fail(ADV_ERR_IO, "%s: cannot open /%s", path, D_PLAN_KEY)
+                                     : h5_write_row(ds, map[rekey[k]], t, keys[rekey[k]], "/plan/key");
+            if (ds >= 0) H5Dclose(ds);
+            if (t >= 0) H5Tclose(t);
+            CHECK(rc);
+        }
+        H5TRY(H5Fclose(f), "%s: cannot close", path);
+        f = H5I_INVALID_HID;
+        goto cleanup;
+    }
+    if (mode != STORE_EXTEND) {
+        char example[320];
+        if (missing) {
+            label_of(example, sizeof example, l, first_missing);
+            rc = adv_err(ADV_ERR_INPUT,
+                         "%s lacks %ld of this job's %ld points (e.g. %s); add them with --extend (keeps every "
+                         "result of the file), or use --fresh or another output file",
+                         path, missing, l->n_points, example);
+        } else {
+            rc = adv_err(ADV_ERR_INPUT,
+                         "%s holds every point of this job but %s; rebuild it with --extend (keeps every result), or "
+                         "use --fresh or another output file",
+                         path, why);
+        }
+        goto cleanup;
+    }
+    CHECK(store_extend_file(path, l, keys, &fp, map));
+    *added = missing;
 cleanup:
+    free(rekey);
+    key_index_destroy(&index);
+    file_points_close(&fp);
     h5_close(&f);
-    return rc;
+    return h5_in_file(rc, path);
 }
 
 static int check_layout(const StoreLayout *l) {
@@ -484,15 +543,33 @@ static int check_replaceable(const char *path) {
     return rewrap(-is, "; refusing to replace it");
 }
 
-/* Rank 0: leave a file at `path` that this job can write into. */
-static int prepare_file(const char *path, const StoreLayout *l, int mode) {
+/* Rank 0: leave a file at `path` that this job can write into; map[i] = the row of point i. */
+static int prepare_file(const char *path, const StoreLayout *l, int mode, long *map, long *added) {
     TRY(check_layout(l));
-    struct stat sb;
-    if (stat(path, &sb) == 0) {
-        if (mode == STORE_RESUME) return check_resumable(path, l);
-        TRY(check_replaceable(path));
+    char (*keys)[STORE_KEY_HEX + 1] = xcalloc((size_t)l->n_points, sizeof *keys);
+    int rc = store_keys_of(keys, l->configs, l->n_points);
+    KeyIndex *index = NULL;
+    if (rc == ADV_OK) {
+        long dup = key_index_build(&index, (const char(*)[STORE_KEY_HEX + 1])keys, l->n_points);
+        if (dup >= 0) {
+            char a[320], b[320];
+            label_of(a, sizeof a, l, key_index_find(index, keys[dup]));
+            label_of(b, sizeof b, l, dup);
+            rc = adv_err(ADV_ERR_INPUT, "%s and %s are the same point (every parameter equal)", a, b);
+        }
+        key_index_destroy(&index);
     }
-    return create_file(path, l);
+    struct stat sb;
+    *added = 0;
+    if (rc == ADV_OK && stat(path, &sb) == 0 && mode == STORE_FRESH) rc = check_replaceable(path);
+    if (rc == ADV_OK && mode != STORE_FRESH && stat(path, &sb) == 0) {
+        rc = open_existing(path, l, (const char(*)[STORE_KEY_HEX + 1])keys, mode, map, added);
+    } else if (rc == ADV_OK) {
+        rc = create_file(path, l, (const char(*)[STORE_KEY_HEX + 1])keys);
+        for (long i = 0; i < l->n_points; i++) map[i] = i;
+    }
+    free(keys);
+    return rc;
 }
 
 int store_check_output(const char *path, const char *const *inputs, const char *const *roles, int n) {
@@ -538,6 +615,7 @@ static void store_free(Store *st) {
     free(st->d_summary);
     free(st->t_summary);
     free(st->status);
+    free(st->rows);
     free(st->row);
     free(st->path);
     free(st);
@@ -636,7 +714,7 @@ static int open_handles(Store *st) {
     CHECK(store_refresh_status(st));
 cleanup:
     h5_close(&fapl);
-    return rc;
+    return h5_in_file(rc, st->path);
 }
 
 int store_open(Store **out, const char *path, const StoreLayout *layout, int64_t comm_f, int mode) {
@@ -652,11 +730,17 @@ int store_open(Store **out, const char *path, const StoreLayout *layout, int64_t
         st->size = 1;
     }
     int rc = ADV_OK;
-    if (st->rank == 0) rc = prepare_file(path, layout, mode);
+    st->n_layout = layout ? layout->n_points : 0;
+    st->rows = xcalloc((size_t)st->n_layout + 1, sizeof(long));
+    if (st->rank == 0) rc = prepare_file(path, layout, mode, st->rows, &st->added);
     if (st->parallel) rc = share_rc(st->comm, rc);
     if (rc != ADV_OK) {
         store_free(st);
         return rc;
+    }
+    if (st->parallel) { /* every rank writes the rows rank 0 found */
+        MPI_Bcast(st->rows, (int)st->n_layout, MPI_LONG, 0, st->comm);
+        MPI_Bcast(&st->added, 1, MPI_LONG, 0, st->comm);
     }
     rc = open_handles(st);
     if (st->parallel) rc = agree_rc(st->comm, rc, path);
@@ -674,6 +758,10 @@ int store_open(Store **out, const char *path, const StoreLayout *layout, int64_t
 /* ---- status --------------------------------------------------------------------------- */
 
 long store_points(const Store *st) { return st ? st->P : 0; }
+
+const long *store_rows(const Store *st) { return st ? st->rows : NULL; }
+
+long store_added(const Store *st) { return st ? st->added : 0; }
 
 const int8_t *store_status(const Store *st) { return st ? st->status : NULL; }
 
@@ -834,14 +922,14 @@ static int reset_point(Store *st, long index) {
     return write_status(st, index, RUN_PENDING);
 }
 
-int store_reset_failed(Store *st, long *count) {
+int store_reset_failed(Store *st, const unsigned char *mask, long *count) {
     if (!st) return adv_err(ADV_ERR_INTERNAL, "store_reset_failed: no store");
     int rc = ADV_OK;
     long n = 0;
     if (st->rank == 0) {
         rc = store_refresh_status(st);
         for (long i = 0; rc == ADV_OK && i < st->P; i++)
-            if (st->status[i] == RUN_FAILED || st->status[i] == RUN_DIVERGED) {
+            if ((st->status[i] == RUN_FAILED || st->status[i] == RUN_DIVERGED) && (!mask || mask[i])) {
                 rc = reset_point(st, i);
                 n++;
             }
@@ -856,6 +944,65 @@ int store_reset_failed(Store *st, long *count) {
         if (rc == ADV_OK && st->rank != 0) rc = store_refresh_status(st);
     }
     if (count) *count = n;
+    return rc;
+}
+
+int store_mark_skipped(Store *st, const long *rows, long n) {
+    for (long k = 0; k < n; k++) {
+        TRY(check_index(st, rows[k], "store_mark_skipped"));
+        int s = st->status[rows[k]];
+        if (s == RUN_DONE || s == RUN_FAILED || s == RUN_DIVERGED || s == RUN_SKIPPED) continue;
+        for (int j = 0; j < N_SUMMARY_FIELDS; j++)
+            if (summary_is_status(&SUMMARY_FIELDS[j])) TRY(write_summary_field(st, j, rows[k], NULL, RUN_SKIPPED));
+        TRY(h5_read_row(st->d_runs, rows[k], st->runs.type, st->row, "/runs"));
+        int32_t skipped = RUN_SKIPPED;
+        memcpy(st->row + st->runs.off_status, &skipped, 4);
+        TRY(h5_write_row(st->d_runs, rows[k], st->runs.type, st->row, "/runs"));
+        TRY(write_status(st, rows[k], RUN_SKIPPED));
+    }
+    return ADV_OK;
+}
+
+/* Index of the summary field `name`. */
+static int summary_index(const char *name) {
+    for (int j = 0; j < N_SUMMARY_FIELDS; j++)
+        if (!strcmp(SUMMARY_FIELDS[j].name, name)) return j;
+    return -1;
+}
+
+int store_read_outcomes(Store *st, const long *rows, long n, StoreOutcome *out) {
+    int j_out = summary_index("outcome"), j_run = summary_index("steps_run"), j_plan = summary_index("steps_planned");
+    if (j_out < 0 || j_run < 0 || j_plan < 0) return adv_err(ADV_ERR_INTERNAL, "store_read_outcomes: summary fields");
+    double *tau = xcalloc((size_t)st->Q, sizeof(double));
+    int64_t *step = xcalloc((size_t)st->Q, sizeof(int64_t));
+    int rc = ADV_OK;
+    for (long k = 0; k < n && rc == ADV_OK; k++) {
+        long r = rows[k];
+        StoreOutcome *o = &out[k];
+        memset(o, 0, sizeof *o);
+        o->outcome = OUTCOME_NONE;
+        if ((rc = check_index(st, r, "store_read_outcomes")) != ADV_OK) break;
+        o->status = st->status[r];
+        if (o->status != RUN_DONE && o->status != RUN_DIVERGED && o->status != RUN_FAILED) continue;
+        int32_t outcome = -1;
+        int64_t run = -1, planned = -1;
+        if ((rc = h5_read_row(st->d_summary[j_out], r, H5T_NATIVE_INT32, &outcome, "/summary/outcome")) != ADV_OK) break;
+        if ((rc = h5_read_row(st->d_summary[j_run], r, H5T_NATIVE_INT64, &run, "/summary/steps_run")) != ADV_OK) break;
+        if ((rc = h5_read_row(st->d_summary[j_plan], r, H5T_NATIVE_INT64, &planned, "/summary/steps_planned")) != ADV_OK)
+            break;
+        if ((rc = h5_read_row(st->d_tau, r, H5T_NATIVE_DOUBLE, tau, "/targets/tau")) != ADV_OK) break;
+        if ((rc = h5_read_row(st->d_tstep, r, H5T_NATIVE_INT64, step, "/targets/step")) != ADV_OK) break;
+        o->outcome = outcome;
+        o->steps_run = (long)run;
+        o->steps_planned = (long)planned;
+        for (long q = 0; q < st->Q && q < TARGETS_MAX && isfinite(tau[q]); q++) {
+            o->tau[q] = tau[q];
+            o->step[q] = (long)step[q];
+            o->n_targets = (int)q + 1;
+        }
+    }
+    free(tau);
+    free(step);
     return rc;
 }
 

@@ -126,14 +126,13 @@ int sweep_costs(PointCost **costs, const Job *job) {
             if (label[0]) return adv_err(ADV_ERR_INPUT, "point %ld (%s): %s", i, label, msg);
             return adv_err(ADV_ERR_INPUT, "point %ld: %s", i, msg);
         }
-        int deep = cfg.model == MODEL_DEEP;
         out[i] = (PointCost){
             .cost = plan.cost,
             .bytes = plan.bytes,
             .records = plan.records,
             .evals = plan.evals,
-            .n_trained = (long)(deep ? cfg.H * cfg.m * cfg.m : cfg.m * cfg.d),
-            .n_fixed = (long)(deep ? cfg.m * cfg.d + cfg.m : cfg.m),
+            .n_trained = plan.n_trained,
+            .n_fixed = plan.n_fixed,
             .n_targets = plan.n_targets,
         };
         memcpy(&prev, &cfg, sizeof prev); /* padding too (job_point copies it) */

@@ -70,6 +70,7 @@ struct Job {
     long line_n, line_d; /* where the job gives n and d (fixed or grid), 0 = not given */
     DataFile *data;   /* (n_data) distinct data files of data=file points */
     long n_data, n_bound;
+    JobSearch search;
 };
 
 /* ---- the embedded default ----------------------------------------------------- */
@@ -120,6 +121,28 @@ static const char DEFAULT_JOB[] =
     "  attack: [none, pgd]\n";
 
 const char *job_default_text(void) { return DEFAULT_JOB; }
+
+const JobSearch *job_search(const Job *job) { return &job->search; }
+int job_axis_count(const Job *job) { return job->n_axes; }
+const ParamSpec *job_axis(const Job *job, int a) { return job->axis[a].p; }
+long job_axis_length(const Job *job, int a) { return job->axis[a].count; }
+long job_seeds(const Job *job) { return job->seeds; }
+
+void job_point_coords(const Job *job, long index, long *coords) {
+    long rest = index;
+    coords[job->n_axes] = rest % job->seeds;
+    rest /= job->seeds;
+    for (int a = job->n_axes - 1; a >= 0; a--) {
+        coords[a] = rest % job->axis[a].count;
+        rest /= job->axis[a].count;
+    }
+}
+
+long job_point_index(const Job *job, const long *coords) {
+    long index = 0;
+    for (int a = 0; a < job->n_axes; a++) index = index * job->axis[a].count + coords[a];
+    return index * job->seeds + coords[job->n_axes];
+}
 
 /* ---- accessors ---------------------------------------------------------------- */
 
@@ -324,7 +347,7 @@ typedef struct {
     yaml_document_t *doc;
     Job *job;
     long fixed_line[JOB_MAX_AXES], grid_line[JOB_MAX_AXES]; /* line of each parameter (by PARAMS index; 0 = not given) */
-    long seeds_line;
+    long seeds_line, search_line, search_axis_line, search_target_line;
     TrainConfig scratch; /* defaults, then whatever param_set last wrote: parses one field at a time */
 } Ctx;
 
@@ -739,6 +762,94 @@ static int parse_options(Ctx *c, const yaml_node_t *map) {
     return ADV_OK;
 }
 
+/* search: {axis: m, target: epsilon, rule: all | fraction F, budgets: [0.5, 1]} — checked
+ * against the grid in finish(), when every axis is known. */
+static int parse_search(Ctx *c, const yaml_node_t *map) {
+    if (is_null(map)) return ADV_OK;
+    TRY(check_mapping(c, map, "search"));
+    JobSearch *s = &c->job->search;
+    s->on = 1;
+    s->fraction = 1;
+    s->n_budgets = 1;
+    s->budgets[0] = 1;
+    c->search_line = line_of(map);
+    for (yaml_node_pair_t *p = map->data.mapping.pairs.start; p < map->data.mapping.pairs.top; p++) {
+        const yaml_node_t *k = node_at(c, p->key), *v = node_at(c, p->value);
+        const char *key = scalar(k), *text;
+        if (!strcmp(key, "axis") || !strcmp(key, "target")) {
+            TRY(scalar_value(&text, c, v, key));
+            const ParamSpec *param = param_find(text);
+            if (!param)
+                return fail(c, v, key, "'%s' is not a parameter (advsweep train --help lists them)", text);
+            if (!strcmp(key, "axis")) s->axis = param, c->search_axis_line = line_of(v);
+            else s->target = param, c->search_target_line = line_of(v);
+        } else if (!strcmp(key, "rule")) {
+            TRY(scalar_value(&text, c, v, key));
+            double f;
+            if (!strcmp(text, "all")) s->fraction = 1;
+            else if (!strncmp(text, "fraction ", 9) && adv_parse_real(text + 9, &f, 0) == 0 && f > 0 && f <= 1)
+                s->fraction = f;
+            else return fail(c, v, key, "bad value '%s' (all, or fraction F with 0 < F <= 1)", text);
+        } else if (!strcmp(key, "budgets")) {
+            if (v->type != YAML_SEQUENCE_NODE) return fail(c, v, key, "a list of fractions of T, e.g. [0.5, 1]");
+            s->n_budgets = 0;
+            for (yaml_node_item_t *it = v->data.sequence.items.start; it < v->data.sequence.items.top; it++) {
+                double b;
+                TRY(parse_real(&b, c, node_at(c, *it), key));
+                if (!(b > 0 && b <= 1)) return fail(c, node_at(c, *it), key, "bad value %g (a fraction of T in (0, 1])", b);
+                if (s->n_budgets == JOB_SEARCH_BUDGETS)
+                    return fail(c, v, key, "more than %d budgets", JOB_SEARCH_BUDGETS);
+                s->budgets[s->n_budgets++] = b;
+            }
+            int has_one = 0;
+            for (int q = 0; q < s->n_budgets; q++) has_one |= s->budgets[q] == 1;
+            if (!has_one) {
+                if (s->n_budgets == JOB_SEARCH_BUDGETS) return fail(c, v, key, "more than %d budgets", JOB_SEARCH_BUDGETS);
+                s->budgets[s->n_budgets++] = 1; /* T itself, always */
+            }
+        } else {
+            return fail(c, k, key, "unknown key (expected axis, target, rule, budgets)");
+        }
+    }
+    if (!s->axis) return fail(c, map, "search", "missing 'axis' (the widths to search, e.g. axis: m)");
+    if (!s->target) return fail(c, map, "search", "missing 'target' (the loss threshold, target: epsilon)");
+    return ADV_OK;
+}
+
+/* The search's axis must be a numeric grid axis of at least two values, and its
+ * target the loss threshold epsilon. */
+static int check_search(Ctx *c) {
+    JobSearch *s = &c->job->search;
+    if (!s->on) return ADV_OK;
+    const Axis *ax = NULL;
+    char axes[512] = "";
+    for (int a = 0; a < c->job->n_axes; a++) {
+        if (c->job->axis[a].p == s->axis) ax = &c->job->axis[a];
+        if (strlen(axes) + strlen(c->job->axis[a].p->name) + 3 < sizeof axes) {
+            if (a) strcat(axes, ", ");
+            strcat(axes, c->job->axis[a].p->name);
+        }
+    }
+    const char *name = s->axis->name;
+    if (!ax)
+        return adv_err(ADV_ERR_INPUT, "%s:%ld: key 'axis': the search axis '%s' is not a grid axis (grid axes: %s)",
+                       c->origin, c->search_axis_line, name, axes[0] ? axes : "none");
+    if (s->axis->type != PARAM_INT && s->axis->type != PARAM_REAL)
+        return adv_err(ADV_ERR_INPUT, "%s:%ld: key 'axis': the search axis '%s' is not numeric", c->origin,
+                       c->search_axis_line, name);
+    if (!strcmp(name, "seed") || s->axis == s->target)
+        return adv_err(ADV_ERR_INPUT, "%s:%ld: key 'axis': cannot search over '%s'", c->origin, c->search_axis_line, name);
+    if (ax->count < 2)
+        return adv_err(ADV_ERR_INPUT, "%s:%ld: key 'axis': the search axis '%s' has one value (nothing to search)",
+                       c->origin, c->search_axis_line, name);
+    if (strcmp(s->target->name, "epsilon") != 0)
+        return adv_err(ADV_ERR_INPUT,
+                       "%s:%ld: key 'target': '%s' is not a loss target (the search finds where L_A <= epsilon: "
+                       "target: epsilon)",
+                       c->origin, c->search_target_line, s->target->name);
+    return ADV_OK;
+}
+
 static int parse_name(Ctx *c, const yaml_node_t *v) {
     const char *s;
     TRY(scalar_value(&s, c, v, "name"));
@@ -769,8 +880,9 @@ static int parse_root(Ctx *c, const yaml_node_t *root) {
         } else if (!strcmp(key, "fixed")) TRY(parse_fixed(c, v));
         else if (!strcmp(key, "grid")) TRY(parse_grid(c, v));
         else if (!strcmp(key, "options")) TRY(parse_options(c, v));
+        else if (!strcmp(key, "search")) TRY(parse_search(c, v));
         else
-            return fail(c, k, key, "unknown key (expected name, description, seeds, fixed, grid, options)");
+            return fail(c, k, key, "unknown key (expected name, description, seeds, fixed, grid, options, search)");
     }
     return ADV_OK;
 }
@@ -863,6 +975,7 @@ static int finish(Ctx *c, const yaml_node_t *root) {
     job->line_n = c->fixed_line[pn - PARAMS] ? c->fixed_line[pn - PARAMS] : c->grid_line[pn - PARAMS];
     job->line_d = c->fixed_line[pdim - PARAMS] ? c->fixed_line[pdim - PARAMS] : c->grid_line[pdim - PARAMS];
     collect_data_files(job);
+    TRY(check_search(c));
     TRY(fill_targets(c));
     job->axes = xcalloc(axes_len, 1);
     for (int a = 0; a < job->n_axes; a++) {

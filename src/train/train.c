@@ -1,8 +1,10 @@
 /* train.c — projected adversarial gradient descent (Sec. 4), its step-size and
  * step-count rules (Thm 4.1, Thm 5.1), the recording schedules and the summary.
  *
- * One Trainer owns every buffer of a run (allocated once, nothing inside the
- * loop); train_run and `advsweep bench` drive the same trainer_step.
+ * The loop (stopping rules, per-target steps, outcomes, recording, evaluation,
+ * divergence) is written once, over the compute-backend interface (backend.h):
+ * the backend of the run's precision owns every numeric buffer (allocated once,
+ * nothing inside the loop); `advsweep bench` drives the same backend functions.
  * Must not use MPI or HDF5.
  */
 #include "advsweep/train.h"
@@ -13,7 +15,7 @@
 #include <string.h>
 
 #include "advsweep/common.h"
-#include "internal.h"
+#include "advsweep/backend.h"
 
 #define SFIELD(name, type, help) {#name, type, offsetof(TrainSummary, name), sizeof(((TrainSummary *)0)->name), help}
 const SummaryField SUMMARY_FIELDS[] = {
@@ -149,12 +151,16 @@ int train_plan(TrainPlan *plan, const TrainConfig *cfg) {
     plan->flops_total = fwd * F + bwd_x * Bx + bwd_w * Bw;
     plan->passes = fwd + bwd_x + bwd_w;
     double layers = cfg->model == MODEL_DEEP ? (double)cfg->H + 1 : 1;
-    plan->cost = plan->flops_total + COST_POINT +
-                 plan->passes * layers * (COST_PASS_LAYER + n * m * cost_per_activation(cfg->activation));
-    double planes = cfg->model == MODEL_DEEP ? (double)cfg->H + 1 : 1;
-    double trained = cfg->model == MODEL_DEEP ? (double)cfg->H * m * m : m * (double)cfg->d;
-    plan->bytes = 8.0 * (3 * trained + m * (double)cfg->d + m + (2 * planes + 2) * n * m + 5 * n * (double)cfg->d) +
-                  8.0 * 6 * (double)cfg->record_max;
+    /* FLOPs and elementwise traffic scale with the element size (SGEMM runs at about twice
+     * the DGEMM rate); the per-call overheads do not. f64: speed = 1, the fitted model. */
+    const TrainBackend *be = train_backend(cfg->precision);
+    double speed = (double)be->elem / (double)sizeof(double);
+    plan->cost = plan->flops_total * speed + COST_POINT +
+                 plan->passes * layers * (COST_PASS_LAYER + n * m * cost_per_activation(cfg->activation) * speed);
+    NetSizes sizes = net_sizes(&s, (long)cfg->n, be->elem);
+    plan->n_trained = sizes.trained;
+    plan->n_fixed = sizes.fixed;
+    plan->bytes = be->run_bytes(cfg) + trajectory_bytes(plan->records, plan->evals);
     return ADV_OK;
 }
 
@@ -253,6 +259,10 @@ long train_eval_schedule(int64_t *steps, const TrainConfig *cfg, int64_t T) {
 
 /* ----- trajectory --------------------------------------------------------------- */
 
+double trajectory_bytes(long cap, long eval_cap) {
+    return (double)sizeof(Trajectory) + (double)(5 * cap + 3 * eval_cap) * sizeof(double);
+}
+
 Trajectory *trajectory_create(long cap, long eval_cap) {
     Trajectory *tr = xcalloc(1, sizeof *tr);
     tr->cap = cap;
@@ -277,144 +287,25 @@ void trajectory_destroy(Trajectory **tr) {
     *tr = NULL;
 }
 
-/* ----- the trainer ------------------------------------------------------------------ */
-
-Trainer *trainer_create(const TrainConfig *cfg, const TrainPlan *plan, const Dataset *data) {
-    Trainer *tr = xcalloc(1, sizeof *tr);
-    tr->cfg = cfg;
-    tr->plan = plan;
-    tr->data = data;
-    tr->shape = train_net_shape(cfg);
-    tr->net = net_create(&tr->shape);
-    Rng rng;
-    rng_seed(&rng, (uint64_t)cfg->seed, RNG_INIT, 0);
-    net_init(tr->net, &rng);
-    long n = data->n, d = data->d, nt = tr->net->n_trained;
-    tr->W0 = xaligned((size_t)nt * sizeof(double));
-    tr->grad = xaligned((size_t)nt * sizeof(double));
-    memcpy(tr->W0, tr->net->trained, (size_t)nt * sizeof(double));
-    for (long i = 0; i < nt; i++) tr->W0_norm2 += tr->W0[i] * tr->W0[i];
-    if (!(tr->W0_norm2 > 0)) tr->W0_norm2 = 1.0;
-    tr->nw = network_create(&tr->shape, n);
-    tr->aw = attack_work_create(n, d, cfg->delta);
-    tr->Xadv = xaligned((size_t)(n * d) * sizeof(double));
-    tr->aw_eval_points = xaligned((size_t)(n * d) * sizeof(double));
-    tr->f = xaligned((size_t)n * sizeof(double));
-    tr->df = xaligned((size_t)n * sizeof(double));
-    return tr;
-}
-
-void trainer_destroy(Trainer **tr) {
-    if (!tr || !*tr) return;
-    Trainer *t = *tr;
-    net_destroy(&t->net);
-    network_destroy(&t->nw);
-    attack_work_destroy(&t->aw);
-    free(t->W0);
-    free(t->grad);
-    free(t->Xadv);
-    free(t->aw_eval_points);
-    free(t->f);
-    free(t->df);
-    free(t);
-    *tr = NULL;
-}
-
-/* Mean loss and accuracy of the last forward pass (in tr->f) against y. */
-static void batch_loss(double *loss, double *acc, const Trainer *tr) {
-    const double *y = tr->data->y;
-    long n = tr->data->n;
-    double sum = 0.0, right = 0.0;
-    for (long i = 0; i < n; i++) {
-        sum += loss_value(tr->cfg->loss, tr->f[i], y[i]);
-        right += y[i] * tr->f[i] > 0 ? 1.0 : 0.0;
-    }
-    *loss = sum / (double)n;
-    *acc = right / (double)n;
-}
-
-void trainer_attack_forward(Trainer *tr, int64_t t, double *surrogate, double *acc) {
-    Rng rng;
-    rng_seed(&rng, (uint64_t)tr->cfg->seed, RNG_ATTACK, (uint64_t)t);
-    const Dataset *ds = tr->data;
-    attack_run(tr->Xadv, NULL, &tr->plan->attack, tr->net, tr->nw, tr->aw, ds->X, ds->y, ds->n, &rng);
-    net_forward(tr->f, tr->net, tr->nw, tr->Xadv, ds->n);
-    batch_loss(surrogate, acc, tr);
-}
-
-/* Distance from init in the units of R: max_h |W(h) - W0(h)|_F sqrt(m) (deep), |W - W0|_F (two-layer). */
-static double layer_dist2(const double *W, const double *W0, long count) {
-    double s = 0.0;
-    for (long i = 0; i < count; i++) s += (W[i] - W0[i]) * (W[i] - W0[i]);
-    return s;
-}
-
-double trainer_dist(const Trainer *tr) {
-    const NetShape *s = &tr->shape;
-    if (s->model == MODEL_TWOLAYER) return sqrt(layer_dist2(tr->net->trained, tr->W0, tr->net->n_trained));
-    long block = s->m * s->m;
-    double worst = 0.0;
-    for (long h = 0; h < s->H; h++)
-        worst = fmax(worst, layer_dist2(tr->net->trained + h * block, tr->W0 + h * block, block));
-    return sqrt(worst) * sqrt((double)s->m);
-}
-
-void trainer_gradient(Trainer *tr) {
-    const Dataset *ds = tr->data;
-    long n = ds->n;
-    /* dL_A/df_i = l'(f_i, y_i) / n, at the attacked points of the last forward pass */
-    for (long i = 0; i < n; i++) tr->df[i] = loss_deriv(tr->cfg->loss, tr->f[i], ds->y[i]) / (double)n;
-    net_backward(tr->grad, NULL, tr->df, tr->net, tr->nw, tr->Xadv, n);
-}
-
-void train_project(double *W, const double *W0, const NetShape *s, double R) {
-    if (!isfinite(R)) return;
-    long blocks = s->model == MODEL_DEEP ? s->H : 1;
-    long block = s->model == MODEL_DEEP ? s->m * s->m : s->m * s->d;
-    /* radius of each block of B(R): R / sqrt(m) per layer (deep, eq. 2), R for all of W (two-layer, Sec. 5) */
-    double radius = s->model == MODEL_DEEP ? R / sqrt((double)s->m) : R;
-    for (long b = 0; b < blocks; b++) {
-        double *Wb = W + b * block;
-        const double *W0b = W0 + b * block;
-        double dist2 = 0.0;
-        for (long i = 0; i < block; i++) dist2 += (Wb[i] - W0b[i]) * (Wb[i] - W0b[i]);
-        if (!(dist2 > radius * radius)) continue;
-        double scale = radius / sqrt(dist2);
-        for (long i = 0; i < block; i++) Wb[i] = W0b[i] + scale * (Wb[i] - W0b[i]);
-    }
-}
-
-double trainer_apply(Trainer *tr) {
-    double alpha = tr->plan->lr;
-    long count = tr->net->n_trained;
-    double *W = tr->net->trained;
-    const double *g = tr->grad, *W0 = tr->W0;
-    double moved2 = 0.0;
-    for (long i = 0; i < count; i++) {
-        W[i] -= alpha * g[i]; /* V = W - alpha grad */
-        moved2 += (W[i] - W0[i]) * (W[i] - W0[i]);
-    }
-    if (isfinite(tr->cfg->R)) {
-        train_project(W, W0, &tr->shape, tr->cfg->R); /* W = P_B(R)(V): bounded, cannot blow up */
-        return 0.0;
-    }
-    return sqrt(moved2 / tr->W0_norm2);
-}
-
 /* ----- one run ------------------------------------------------------------------------ */
 
+/* A run on its backend: the table and the state it owns. */
+typedef struct {
+    const TrainBackend *be;
+    BackendRun *run;
+    const TrainConfig *cfg;
+} Runner;
+
 /* Clean loss/accuracy and distance at W_t into record `k` of traj. Overwrites the activations. */
-static void record_step(Trajectory *traj, Trainer *tr, int64_t t, double surrogate, TrainSummary *sum) {
-    const Dataset *ds = tr->data;
+static void record_step(Trajectory *traj, Runner *r, int64_t t, double surrogate, TrainSummary *sum) {
     double clean, acc;
-    if (tr->cfg->attack == ATTACK_NONE) {
+    if (r->cfg->attack == ATTACK_NONE) {
         clean = surrogate;
         acc = sum->final_surrogate_acc;
     } else {
-        net_forward(tr->f, tr->net, tr->nw, ds->X, ds->n);
-        batch_loss(&clean, &acc, tr);
+        r->be->clean(r->run, &clean, &acc);
     }
-    double dist = trainer_dist(tr);
+    double dist = r->be->dist(r->run);
     sum->final_clean_loss = clean;
     sum->final_clean_acc = acc;
     sum->final_dist = dist;
@@ -429,19 +320,8 @@ static void record_step(Trajectory *traj, Trainer *tr, int64_t t, double surroga
 }
 
 /* Strong-attack robust-loss estimate at W_t. Overwrites the activations. */
-static void evaluate_step(Trajectory *traj, Trainer *tr, int64_t t, double *loss_buf, TrainSummary *sum) {
-    const Dataset *ds = tr->data;
-    Rng rng;
-    rng_seed(&rng, (uint64_t)tr->cfg->seed, RNG_EVAL, (uint64_t)t);
-    double *Xeval = tr->aw_eval_points;
-    attack_run(Xeval, loss_buf, &tr->plan->eval, tr->net, tr->nw, tr->aw, ds->X, ds->y, ds->n, &rng);
-    double sum_loss = 0.0, right = 0.0;
-    for (long i = 0; i < ds->n; i++) sum_loss += loss_buf[i];
-    /* robust accuracy: the sign of f at the attack's worst point (one more forward) */
-    net_forward(tr->f, tr->net, tr->nw, Xeval, ds->n);
-    for (long i = 0; i < ds->n; i++) right += ds->y[i] * tr->f[i] > 0 ? 1.0 : 0.0;
-    sum->final_robust_loss = sum_loss / (double)ds->n;
-    sum->final_robust_acc = right / (double)ds->n;
+static void evaluate_step(Trajectory *traj, Runner *r, int64_t t, TrainSummary *sum) {
+    r->be->robust(r->run, t, &sum->final_robust_loss, &sum->final_robust_acc);
     if (!traj) return;
     long k = traj->eval_count++;
     traj->eval_step[k] = t;
@@ -481,13 +361,9 @@ int train_run(TrainSummary *sum, Trajectory *traj, const TrainConfig *cfg, const
     long next_rec = 0, next_eval = 0;
     if (traj) traj->count = traj->eval_count = 0;
 
-    Trainer *tr = trainer_create(cfg, &plan, data);
-    if (hooks->W0_out) memcpy(hooks->W0_out, tr->W0, (size_t)tr->net->n_trained * sizeof(double));
-    if (hooks->fixed_out) {
-        long nf = (tr->net->A ? tr->shape.m * tr->shape.d : 0) + tr->shape.m;
-        memcpy(hooks->fixed_out, tr->net->fixed_arena, (size_t)nf * sizeof(double));
-    }
-    double *loss_buf = xcalloc((size_t)data->n, sizeof(double));
+    Runner r = {train_backend(cfg->precision), NULL, cfg};
+    r.run = r.be->create(cfg, &plan, data);
+    if (hooks->W0_out || hooks->fixed_out) r.be->weights(r.run, hooks->W0_out, NULL, hooks->fixed_out);
     double start = adv_now(), last_progress = start;
     StopRule stop;
     stop_rule_init(&stop, &plan, cfg, sum->target_step);
@@ -499,7 +375,7 @@ int train_run(TrainSummary *sum, Trajectory *traj, const TrainConfig *cfg, const
             break;
         }
         double surrogate, sur_acc;
-        trainer_attack_forward(tr, t, &surrogate, &sur_acc);
+        r.be->attack_forward(r.run, t, &surrogate, &sur_acc);
         why = stop_rule_step(&stop, t, surrogate);
         /* finite losses can hide weights running off towards 1e300: that diverged too */
         int diverged = why == OUTCOME_DIVERGED || !(blowup <= WEIGHT_BLOWUP);
@@ -526,14 +402,14 @@ int train_run(TrainSummary *sum, Trajectory *traj, const TrainConfig *cfg, const
         }
         /* The gradient needs this forward's activations, so it comes before the
          * recording passes; the update comes after them, so they see W_t. */
-        if (!last) trainer_gradient(tr);
+        if (!last) r.be->gradient(r.run);
         while (next_rec < plan.records && rec_steps[next_rec] < t) next_rec++;
-        if (last || (next_rec < plan.records && rec_steps[next_rec] == t)) record_step(traj, tr, t, surrogate, sum);
+        if (last || (next_rec < plan.records && rec_steps[next_rec] == t)) record_step(traj, &r, t, surrogate, sum);
         while (next_eval < plan.evals && eval_steps[next_eval] < t) next_eval++;
         if (!diverged && (last || (next_eval < plan.evals && eval_steps[next_eval] == t)))
-            evaluate_step(traj, tr, t, loss_buf, sum);
+            evaluate_step(traj, &r, t, sum);
         if (last) break;
-        blowup = trainer_apply(tr);
+        blowup = r.be->update(r.run);
         if (hooks->progress && adv_now() - last_progress > 0.5) {
             hooks->progress(hooks->ctx, t, plan.steps, surrogate);
             last_progress = adv_now();
@@ -550,11 +426,10 @@ int train_run(TrainSummary *sum, Trajectory *traj, const TrainConfig *cfg, const
     stop_rule_release(&stop);
     if (rc == ADV_OK && plan.steps == 0) sum->min_surrogate = sum->init_surrogate;
     sum->wall_time = adv_now() - start;
-    sum->flops = tr->nw->flops;
-    if (rc == ADV_OK && hooks->W_out) memcpy(hooks->W_out, tr->net->trained, (size_t)tr->net->n_trained * sizeof(double));
-    free(loss_buf);
+    sum->flops = r.be->flops(r.run);
+    if (rc == ADV_OK && hooks->W_out) r.be->weights(r.run, NULL, hooks->W_out, NULL);
     free(rec_steps);
     free(eval_steps);
-    trainer_destroy(&tr);
+    r.be->destroy(&r.run);
     return rc;
 }

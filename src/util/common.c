@@ -123,3 +123,28 @@ uint64_t adv_hash(const void *data, size_t len, uint64_t seed) {
     }
     return h;
 }
+
+#define HASH128_A 0x6c62272e07bb0142ULL /* FNV-1a 128's offset basis, split in two lanes */
+#define HASH128_B 0x62b821756295c58dULL
+
+void adv_hash128_update(AdvHash128 *h, const void *data, size_t len) {
+    const unsigned char *p = data;
+    uint64_t a = h->a ^ HASH128_A, b = h->b ^ HASH128_B;
+    for (size_t i = 0; i < len; i++) {
+        a = (a ^ p[i]) * 1099511628211ULL;
+        b = (b ^ p[i]) * 0x100000001b3ULL * 0x9e3779b97f4a7c15ULL; /* a second multiplier: an independent lane */
+    }
+    h->a = a ^ HASH128_A;
+    h->b = b ^ HASH128_B;
+}
+
+static uint64_t mix64(uint64_t z) {
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+    return z ^ (z >> 31);
+}
+
+void adv_hash128_hex(const AdvHash128 *h, char out[33]) {
+    uint64_t hi = mix64(h->a ^ mix64(h->b)), lo = mix64(h->b ^ mix64(h->a + 0x9e3779b97f4a7c15ULL));
+    snprintf(out, 33, "%016llx%016llx", (unsigned long long)hi, (unsigned long long)lo);
+}

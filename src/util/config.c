@@ -18,6 +18,7 @@ static const char *const LOSS_NAMES[] = {"logistic", "square", NULL};
 static const char *const DATA_NAMES[] = {"sphere", "teacher", "shatter", "file", NULL};
 static const char *const ATTACK_NAMES[] = {"none", "random", "fgsm", "pgd", NULL};
 static const char *const LR_RULE_NAMES[] = {"free", "theorem", NULL};
+static const char *const PRECISION_NAMES[] = {"f64", "f32", NULL};
 
 #define OFF(field) offsetof(TrainConfig, field)
 #define BIG 9.0e15 /* largest integer we accept: exact in a double */
@@ -89,6 +90,9 @@ const ParamSpec PARAMS[] = {
     {"record_dense", PARAM_INT, OFF(record_dense), "100", 1, 1e7, 0, NULL, "record every step up to this one"},
     {"record_max", PARAM_INT, OFF(record_max), "256", 2, 1e7, 0, NULL,
      "at most this many trajectory records (geometrically spaced after record_dense)"},
+    {"precision", PARAM_CHOICE, OFF(precision), "f64", 0, 0, 0, PRECISION_NAMES,
+     "arithmetic of weights and activations: f64 (the reference) or f32 (SGEMM; losses, norms and distances "
+     "still accumulate in double; same data and initialisation, rounded)"},
     {"seed", PARAM_INT, OFF(seed), "1", 0, BIG, 0, NULL, "seed of data, initialisation and attack streams"},
 };
 const int N_PARAMS = (int)(sizeof PARAMS / sizeof PARAMS[0]);

@@ -85,14 +85,27 @@ def test_other_job_refused_and_file_untouched(advsweep, jobs, reference, tmp_pat
     out = tmp_path / "other.h5"
     run([advsweep, "run", str(jobs / "e2e.yaml"), "-o", str(out)], check=0)
     before = digest(out)
+    # a job with points the file lacks: refused, saying how to extend; the file untouched
     other = tmp_path / "other.yaml"
-    other.write_text(JOB.replace("m: [4, 8, 16]", "m: [4, 8]"))
+    other.write_text(JOB.replace("m: [4, 8, 16]", "m: [4, 8, 32]"))
     proc = run([advsweep, "run", str(other), "-o", str(out)], check=2)
-    assert len(proc.stderr.strip().splitlines()) == 1 and "different job" in proc.stderr
+    assert len(proc.stderr.strip().splitlines()) == 1, proc.stderr
+    assert "lacks 4 of this job's 12 points" in proc.stderr and "--extend" in proc.stderr
     assert digest(out) == before
+    # a changed fixed parameter is another point (its key differs)
+    changed = tmp_path / "changed.yaml"
+    changed.write_text(JOB.replace("steps: 80", "steps: 81"))
+    proc = run([advsweep, "run", str(changed), "-o", str(out)], check=2)
+    assert "lacks 12 of this job's 12 points" in proc.stderr
+    assert digest(out) == before
+    # a job whose points the file holds resumes it, whatever its grid: nothing to run, nothing written
+    subset = tmp_path / "subset.yaml"
+    subset.write_text(JOB.replace("m: [4, 8, 16]", "m: [16, 4]"))
+    proc = run([advsweep, "run", str(subset), "-o", str(out)], check=0)
+    assert "0 to run" in proc.stdout
     run([advsweep, "run", str(other), "-o", str(out), "--fresh"], check=0)
     with h5py.File(out, "r") as f:
-        assert f.attrs["n_points"] == 8
+        assert f.attrs["n_points"] == 12
 
 
 def test_not_a_sweep_file_refused(advsweep, jobs, tmp_path):

@@ -115,7 +115,7 @@ def test_fresh_replaces_only_sweep_files(advsweep, tmp_path):
     # a sweep file of another job is ours: --fresh replaces it
     run([advsweep, "train", "--m", "4", "--steps", "5", "-q", "-o", "s.h5"], check=0, cwd=tmp_path)
     proc = run([advsweep, "run", "job.yaml", "-q", "-o", "s.h5"], cwd=tmp_path)
-    assert proc.returncode == 2 and "different job" in one_error(proc) and "--fresh" in proc.stderr
+    assert proc.returncode == 2 and "lacks 2 of this job's 2 points" in one_error(proc) and "--fresh" in proc.stderr
     run([advsweep, "run", "job.yaml", "-q", "-o", "s.h5", "--fresh"], check=0, cwd=tmp_path)
     assert list(status(tmp_path / "s.h5")) == [1, 1]
     # a file named like our temporary name is never touched either
@@ -232,7 +232,7 @@ def test_regenerated_data_is_never_mixed_with_old_results(advsweep, tmp_path, ra
         x[3, 2] = np.nextafter(x[3, 2], 2.0)
         f["x"][...] = x
     proc = run([advsweep, "run", "job.yaml", "-q", "-o", "s.h5"], ranks=ranks, cwd=tmp_path)
-    assert proc.returncode == 2 and "different job" in one_error(proc)
+    assert proc.returncode == 2 and "lacks 3 of this job's 3 points" in one_error(proc)  # new data, new points
     assert digest(tmp_path / "s.h5") == sweep_before
     # the same content under another name and place is the same data: resume accepts it
     with h5py.File(tmp_path / "d.h5", "r+") as f:

@@ -3,7 +3,7 @@
  * directory, their contents read and checked (store_data_info), their shape
  * and content digest bound to the job (job_bind_data).
  *
- * Uses the store and the job only; no MPI (plan calls it without MPI).
+ * Uses the store and the job only (plan calls it without MPI).
  */
 #define _XOPEN_SOURCE 700 /* realpath */
 #include <errno.h>
@@ -12,7 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "advsweep/comm.h"
+#include "advsweep/drive.h"
 #include "advsweep/common.h"
 #include "advsweep/store.h"
 #include "advsweep/sweep.h"
@@ -25,7 +25,7 @@ static void relative_to_job(char *buf, size_t len, const char *text, const char 
     else snprintf(buf, len, "%.*s/%s", (int)(slash - job_path), job_path, text);
 }
 
-int sweep_bind_data(Job *job, const char *job_path, int verbose) {
+int drive_bind_data(Job *job, const char *job_path, int verbose) {
     const char *origin = job_path ? job_path : "(default job)";
     for (long k = 0; k < job_data_file_count(job); k++) {
         const char *text = job_data_file(job, k);
