@@ -259,6 +259,15 @@ int store_rebuild_runs(hid_t file, const TrainConfig *configs, long P);
 int store_extend_file(const char *path, const StoreLayout *l, const char (*keys)[STORE_KEY_HEX + 1],
                       const FilePoints *old, long *map);
 
+/* ---- netCDF-4 dimensions (dims.c) ------------------------------------------------- */
+
+/* Make the file being built a netCDF-4 dataset: dimension scales /point,
+ * /traj/record, /eval/eval, /targets/target (and the optional arrays')
+ * attached to every per-point dataset, and a root soft link to each parameter
+ * that varies between the layout's points, named in the `coordinates`
+ * attribute of /status and /reason. Serial, while the file is built. */
+int store_attach_dims(hid_t file, const StoreLayout *l);
+
 /* ---- user data files (data.c) ---------------------------------------------------- */
 
 /* The content digest of a data file's arrays as read (float64, before any

@@ -120,7 +120,12 @@ static int create_dataset(hid_t *out, hid_t loc, const char *name, hid_t ftype, 
     H5TRY(H5Pset_layout(dcpl, H5D_CONTIGUOUS), "cannot set the layout of /%s", name);
     H5TRY(H5Pset_alloc_time(dcpl, H5D_ALLOC_TIME_EARLY), "cannot set the allocation of /%s", name);
     if (fill) {
-        H5TRY(H5Pset_fill_value(dcpl, mtype, fill), "cannot set the fill value of /%s", name);
+        /* An empty string is HDF5's own default fill (zeros): leave it undefined, since netCDF
+         * 4.9.0 crashes opening a file with a string dataset whose fill value is user-defined. */
+        int default_fill = H5Tget_class(mtype) == H5T_STRING;
+        for (size_t k = 0, n = H5Tget_size(mtype); default_fill && k < n; k++)
+            default_fill = ((const unsigned char *)fill)[k] == 0;
+        if (!default_fill) H5TRY(H5Pset_fill_value(dcpl, mtype, fill), "cannot set the fill value of /%s", name);
         H5TRY(H5Pset_fill_time(dcpl, H5D_FILL_TIME_ALLOC), "cannot set the fill time of /%s", name);
     } else {
         H5TRY(H5Pset_fill_time(dcpl, H5D_FILL_TIME_NEVER), "cannot set the fill time of /%s", name);
@@ -366,6 +371,7 @@ int store_build_file(const char *tmp, const StoreLayout *l, const char (*keys)[S
     CHECK(create_group(file, G_PLAN));
     CHECK(create_matrices(file, l, K, E));
     CHECK(create_point_tables(file, l, keys));
+    CHECK(store_attach_dims(file, l)); /* a netCDF-4 view: xarray.open_dataset(F, engine="h5netcdf") */
     H5TRY(H5Fclose(file), "%s: cannot close", tmp);
     file = H5I_INVALID_HID;
 cleanup:
