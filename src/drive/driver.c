@@ -488,12 +488,15 @@ int drive_run(Comm *c, const RunOptions *opt) {
     }
     if (rc == ADV_OK) {
         if (comm_rank(c) == 0 && !opt->quiet) {
-            printf("advsweep run: job '%s', %ld points, %ld %s%s%s, %d rank%s (%s), file %s; BLAS kernel %s\n",
-                   job_name(d.job), d.P, d.src.todo,
-                   job_search(d.job)->on && !opt->where ? "training runs to start the search with" : "to run",
-                   opt->where ? " (--where)" : "", opt->shard_count > 1 ? " in this shard" : "", comm_size(c),
-                   comm_size(c) == 1 ? "" : "s", comm_size(c) == 1 ? "serial" : "1 master + workers", d.path,
-                   blas_kernel_description());
+            char what[128];
+            if (job_search(d.job)->on && !opt->where)
+                snprintf(what, sizeof what, "a search over %s", job_search(d.job)->axis->name);
+            else
+                snprintf(what, sizeof what, "%ld to run%s%s", d.src.todo, opt->where ? " (--where)" : "",
+                         opt->shard_count > 1 ? " in this shard" : "");
+            printf("advsweep run: job '%s', %ld points, %s, %d rank%s (%s), file %s; BLAS kernel %s\n", job_name(d.job),
+                   d.P, what, comm_size(c), comm_size(c) == 1 ? "" : "s", comm_size(c) == 1 ? "serial" : "1 master + workers",
+                   d.path, blas_kernel_description());
             fflush(stdout);
         }
         double start = adv_now(), cpu_start = cpu_seconds();
