@@ -444,6 +444,9 @@ int drive_run(Comm *c, const RunOptions *opt) {
         rc = sweep_costs(&d.costs, d.job);
     }
     if (rc == ADV_OK) rc = select_points(&d);
+    if (rc == ADV_OK && job_search(d.job)->on && !opt->where && opt->shard_count > 1)
+        rc = adv_err(ADV_ERR_INPUT, "option --shard: a search job is not sharded (the search decides from all its "
+                                    "runs); run it with more ranks, or with --where as a grid");
     rc = comm_agree(c, rc);
 
     /* 2. The file, collectively: created, resumed, or extended with the job's new points. */
