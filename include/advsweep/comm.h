@@ -128,4 +128,21 @@ volatile int *signals_abort_flag(void);
 /* Seconds since the first stop request was noticed, or -1. */
 double signals_since_stop(void);
 
+/* ---- ranks die with their job (lifeline.c) ----
+ *
+ * A rank started by mpirun or srun ends itself (exit 3, nothing more written;
+ * its point stays "running" and is redone on resume) once its launcher (its
+ * parent process) or, on the same host, rank 0 is gone: the parent-death
+ * signal, a watchdog thread checking every 50 ms, and lifeline_check. No-ops
+ * in a process that no launcher started (`advsweep run` under nohup). */
+
+/* Collective on c (rank 0's pid and host): start watching. */
+void lifeline_begin(Comm *c);
+/* Not collective, immediate: end this rank now if its job is gone. Call it
+ * just before writing a point's rows. */
+void lifeline_check(void);
+/* Stop watching (not collective): once every row is written, since rank 0 may
+ * then finish and exit before the others. */
+void lifeline_end(void);
+
 #endif

@@ -153,6 +153,7 @@ static void run_point(Drive *d, long index, Report *rep) {
     long n_members = job_training_members(d->job, index, d->members);
     const int8_t *status = store_status(d->st);
     int rc = ADV_OK;
+    lifeline_check(); /* a rank whose job is gone writes no row */
     for (long k = 0; k < n_members && rc == ADV_OK; k++)
         if (!drive_is_final(status[d->rows[d->members[k]]])) rc = store_mark_running(d->st, d->rows[d->members[k]]);
     if (rc != ADV_OK) {
@@ -220,6 +221,7 @@ static void run_point(Drive *d, long index, Report *rep) {
         msum.eps_step = -1;
         for (int q = 0; q < sum.n_targets; q++)
             if (sum.target_tau[q] == mcfg.epsilon) msum.eps_step = sum.target_step[q];
+        lifeline_check(); /* the job may have ended while this point trained */
         int wrc = store_write_point(d->st, row, &msum, traj, &worker, d->store_weights ? &extra : NULL);
         if (wrc != ADV_OK) {
             adv_warn("point %ld: could not write its results: %s", member, adv_errmsg());
@@ -449,7 +451,9 @@ int drive_run(Comm *c, const RunOptions *opt) {
                                     "runs); run it with more ranks, or with --where as a grid");
     rc = comm_agree(c, rc);
 
-    /* 2. The file, collectively: created, resumed, or extended with the job's new points. */
+    /* 2. The file, collectively: created, resumed, or extended with the job's new points.
+     * From here on a rank whose job is gone writes nothing (comm.h, lifeline). */
+    if (rc == ADV_OK) lifeline_begin(c);
     StoreLayout layout;
     TrainConfig *configs = NULL;
     double *flops = NULL;
@@ -509,6 +513,7 @@ int drive_run(Comm *c, const RunOptions *opt) {
         rc = dispatch_run(c, &ps, &pw, REPORT_LEN);
         signals_end(c);
         comm_idle_barrier(c); /* workers that finish early sleep here instead of spinning in the close */
+        lifeline_end();       /* every row is written; from here rank 0 may finish and exit first */
         if (comm_rank(c) == 0 && comm_size(c) > 1 && d.finished > 0 && !opt->quiet) {
             /* How well the dispatch did: the makespan against the best possible,
              * max(total point time / workers, longest point), and the master's CPU. */
@@ -549,6 +554,7 @@ int drive_run(Comm *c, const RunOptions *opt) {
     if (rc == ADV_OK) rc = comm_agree(c, close_rc);
     /* A sweep whose every point failed is an error, whatever was written: say why. */
     if (rc == ADV_OK) rc = comm_agree(c, comm_rank(c) == 0 && all_failed ? all_failed_error(d.path) : ADV_OK);
+    lifeline_end(); /* (when the dispatch did not run) */
     free(d.selected);
     free(d.members);
     free(d.costs);

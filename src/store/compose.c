@@ -770,7 +770,9 @@ cleanup:
     for (int j = n_inputs - 1; j >= 0; j--) file_points_close(&in[j]);
     free(base);
     free(in);
-    return rc;
+    int named = rc == ADV_OK || strstr(adv_errmsg(), out_path) != NULL;
+    for (int j = 0; j < n_inputs && !named; j++) named = strstr(adv_errmsg(), inputs[j]) != NULL;
+    return named ? rc : h5_in_file(rc, out_path); /* a message that names no input is about the output */
 }
 
 int store_merge(const char *out_path, const char *const *inputs, int n_inputs) {

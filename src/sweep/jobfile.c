@@ -988,7 +988,14 @@ int job_parse(Job **out, const char *text, const char *origin) {
 cleanup:
     yaml_document_delete(&doc);
     yaml_parser_delete(&parser);
-    if (rc != ADV_OK) job_destroy(&job);
+    if (rc != ADV_OK) { /* messages quote the file's text: keep them one line */
+        char msg[1024];
+        snprintf(msg, sizeof msg, "%s", adv_errmsg());
+        for (char *q = msg; *q; q++)
+            if ((unsigned char)*q < 0x20 || *q == 0x7f) *q = '?';
+        adv_err(rc, "%s", msg);
+        job_destroy(&job);
+    }
     *out = job;
     return rc;
 }

@@ -22,6 +22,7 @@ TMPDIR="$work/tmp" "$bin" -max_total_time="$seconds" -timeout=30 -rss_limit_mb=2
   -print_final_stats=1 -artifact_prefix="$work/" "${dict[@]}" "$work/new" "$dir/corpus/$target" 2>&1 \
   | grep -v -E '^#[0-9]+\s+(NEW|REDUCE|pulse)|^advsweep: warning: |^".*" # Uses: ' # progress, merge warnings, dictionary
 rc=${PIPESTATUS[0]}
+[ "$rc" -eq 77 ] && rc=1 # libFuzzer's exit code for a finding is 77: ctest's "skipped"
 shopt -s nullglob
 found=("$work"/crash-* "$work"/leak-* "$work"/timeout-* "$work"/oom-* "$work"/slow-unit-*)
 if [ ${#found[@]} -gt 0 ]; then
