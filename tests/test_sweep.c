@@ -1042,6 +1042,62 @@ static void test_where(void **state) {
     where_fails("   ", "empty");
 }
 
+/* ---- the search section ----------------------------------------------------------------- */
+
+static void test_search_section(void **state) {
+    (void)state;
+    Job *job = parse_ok("seeds: 3\ngrid:\n  m: [8, 2, 4]\n  epsilon: [0.2, 0.1]\n  attack: [none, pgd]\n"
+                        "search: {axis: m, target: epsilon}\n");
+    const JobSearch *s = job_search(job);
+    assert_true(s->on);
+    assert_ptr_equal(s->axis, param_find("m"));
+    assert_ptr_equal(s->target, param_find("epsilon"));
+    assert_true(s->fraction == 1);
+    assert_int_equal(s->n_budgets, 2); /* T/2 and T by default */
+    assert_true(s->budgets[0] == 0.5 && s->budgets[1] == 1);
+    /* the structure the search walks */
+    assert_int_equal(job_axis_count(job), 3);
+    assert_int_equal(job_axis_length(job, 0), 3);
+    assert_int_equal(job_seeds(job), 3);
+    long coords[4];
+    for (long i = 0; i < job_points(job); i++) {
+        job_point_coords(job, i, coords);
+        assert_int_equal(job_point_index(job, coords), i);
+        TrainConfig cfg;
+        job_point(&cfg, job, i);
+        static const int64_t widths[3] = {8, 2, 4};
+        assert_int_equal(cfg.m, widths[coords[0]]);
+        assert_int_equal(cfg.seed, 1 + coords[3]);
+    }
+    job_destroy(&job);
+    job = parse_ok("grid:\n  m: [2, 4]\n  seed: [1, 2]\nsearch: {axis: m, target: epsilon, rule: fraction 0.5, "
+                   "budgets: [0.25]}\n");
+    s = job_search(job);
+    assert_true(s->fraction == 0.5);
+    assert_int_equal(s->n_budgets, 2); /* T is always one of them */
+    assert_true(s->budgets[0] == 0.25 && s->budgets[1] == 1);
+    job_destroy(&job);
+    job = parse_ok("grid: {m: [2, 4]}\n");
+    assert_false(job_search(job)->on);
+    job_destroy(&job);
+    /* bad input: one line naming what is wrong */
+    parse_fails("grid: {m: [2, 4], H: [1, 2]}\nsearch: {axis: n, target: epsilon}\n",
+                "the search axis 'n' is not a grid axis (grid axes: m, H)");
+    parse_fails("grid: {m: [2, 4]}\nsearch: {axis: width, target: epsilon}\n", "key 'axis': 'width' is not a parameter");
+    parse_fails("grid: {m: [2, 4]}\nsearch: {axis: m, target: eps}\n", "key 'target': 'eps' is not a parameter");
+    parse_fails("grid: {m: [2, 4]}\nsearch: {axis: m, target: delta}\n", "key 'target': 'delta' is not a loss target");
+    parse_fails("grid: {m: [2, 4], attack: [none, pgd]}\nsearch: {axis: attack, target: epsilon}\n",
+                "the search axis 'attack' is not numeric");
+    parse_fails("grid: {m: [4]}\nsearch: {axis: m, target: epsilon}\n", "has one value");
+    parse_fails("grid: {m: [2, 4]}\nsearch: {target: epsilon}\n", "missing 'axis'");
+    parse_fails("grid: {m: [2, 4]}\nsearch: {axis: m}\n", "missing 'target'");
+    parse_fails("grid: {m: [2, 4]}\nsearch: {axis: m, target: epsilon, rule: most}\n", "key 'rule': bad value 'most'");
+    parse_fails("grid: {m: [2, 4]}\nsearch: {axis: m, target: epsilon, rule: fraction 1.5}\n", "bad value 'fraction 1.5'");
+    parse_fails("grid: {m: [2, 4]}\nsearch: {axis: m, target: epsilon, budgets: [0]}\n", "a fraction of T in (0, 1]");
+    parse_fails("grid: {m: [2, 4]}\nsearch: {axis: m, target: epsilon, steps: 3}\n", "unknown key");
+    parse_fails("grid: {m: [2, 4]}\nsearch: [m]\n", "expected a mapping");
+}
+
 int main(int argc, char **argv) {
     (void)argc;
     blas_kernel_select(argv); /* run under the kernel advsweep itself selects */
@@ -1079,6 +1135,7 @@ int main(int argc, char **argv) {
         cmocka_unit_test(test_point_key),
         cmocka_unit_test(test_key_index),
         cmocka_unit_test(test_where),
+        cmocka_unit_test(test_search_section),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

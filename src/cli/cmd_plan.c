@@ -178,6 +178,10 @@ int cmd_plan(int argc, char **argv) {
         if (stops)
             printf("\nbound        the estimates assume every run goes to its step cap; early stops and plateaus end "
                    "runs sooner");
+        if (job_search(job)->on)
+            printf("\nsearch       over %s: the estimates are for the whole grid, of which the search trains only what "
+                   "its m* table needs (jobs/width-map-search.yaml: a third of the core-hours)",
+                   job_search(job)->axis->name);
         printf("\ntotal        %.4g GFLOP-equivalents (GEMM FLOPs + per-pass and elementwise work)\n", plan.total_cost / 1e9);
         job_point_label(label, sizeof label, job, costliest);
         format_estimate(est, sizeof est, sweep_point_seconds(&costs[costliest], rate));

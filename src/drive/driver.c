@@ -466,6 +466,9 @@ int drive_run(Comm *c, const RunOptions *opt) {
         rc = sweep_costs(&d.costs, d.job);
     }
     if (rc == ADV_OK) rc = select_points(&d);
+    if (rc == ADV_OK && job_search(d.job)->on && !opt->where && opt->shard_count > 1)
+        rc = adv_err(ADV_ERR_INPUT, "option --shard: a search job is not sharded (the search decides from all its "
+                                    "runs); run it with more ranks, or with --where as a grid");
     rc = comm_agree(c, rc);
 
     /* 2. The file, collectively: created, resumed, or extended with the job's new points.
@@ -514,12 +517,15 @@ int drive_run(Comm *c, const RunOptions *opt) {
     }
     if (rc == ADV_OK) {
         if (comm_rank(c) == 0 && !opt->quiet) {
-            printf("advsweep run: job '%s', %ld points, %ld %s%s%s, %d rank%s (%s), file %s; BLAS kernel %s\n",
-                   job_name(d.job), d.P, d.src.todo,
-                   job_search(d.job)->on && !opt->where ? "training runs to start the search with" : "to run",
-                   opt->where ? " (--where)" : "", opt->shard_count > 1 ? " in this shard" : "", comm_size(c),
-                   comm_size(c) == 1 ? "" : "s", comm_size(c) == 1 ? "serial" : "1 master + workers", d.path,
-                   blas_kernel_description());
+            char what[128];
+            if (job_search(d.job)->on && !opt->where)
+                snprintf(what, sizeof what, "a search over %s", job_search(d.job)->axis->name);
+            else
+                snprintf(what, sizeof what, "%ld to run%s%s", d.src.todo, opt->where ? " (--where)" : "",
+                         opt->shard_count > 1 ? " in this shard" : "");
+            printf("advsweep run: job '%s', %ld points, %s, %d rank%s (%s), file %s; BLAS kernel %s\n", job_name(d.job),
+                   d.P, what, comm_size(c), comm_size(c) == 1 ? "" : "s", comm_size(c) == 1 ? "serial" : "1 master + workers",
+                   d.path, blas_kernel_description());
             fflush(stdout);
         }
         double start = adv_now(), cpu_start = cpu_seconds();

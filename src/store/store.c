@@ -738,7 +738,7 @@ int store_open(Store **out, const char *path, const StoreLayout *layout, int64_t
     int rc = ADV_OK;
     st->n_layout = layout ? layout->n_points : 0;
     st->rows = xcalloc((size_t)st->n_layout + 1, sizeof(long));
-    if (st->rank == 0) rc = prepare_file(path, layout, mode, st->rows, &st->added);
+    if (st->rank == 0) rc = h5_in_file(prepare_file(path, layout, mode, st->rows, &st->added), path);
     if (st->parallel) rc = share_rc(st->comm, rc);
     if (rc != ADV_OK) {
         store_free(st);

@@ -770,8 +770,9 @@ static int parse_search(Ctx *c, const yaml_node_t *map) {
     JobSearch *s = &c->job->search;
     s->on = 1;
     s->fraction = 1;
-    s->n_budgets = 1;
-    s->budgets[0] = 1;
+    s->n_budgets = 2; /* T/2 and T: what the analysis needs to call m* budget-stable */
+    s->budgets[0] = 0.5;
+    s->budgets[1] = 1;
     c->search_line = line_of(map);
     for (yaml_node_pair_t *p = map->data.mapping.pairs.start; p < map->data.mapping.pairs.top; p++) {
         const yaml_node_t *k = node_at(c, p->key), *v = node_at(c, p->value);
