@@ -836,15 +836,48 @@ static void test_resume_and_refusals(void **state) {
     assert_non_null(strstr(adv_errmsg(), "not an advsweep sweep file"));
     assert_true(same_bytes(before, len, foreign));
     free(before);
-    /* STORE_FRESH replaces both, and a done file */
-    st = open_ok(text, &fx.layout, STORE_SERIAL, STORE_FRESH);
-    close_ok(&st);
+    /* STORE_FRESH replaces a sweep file (a done one here), never a file that is not one */
+    before = slurp(text, &len);
+    assert_int_equal(store_open(&st, text, &fx.layout, STORE_SERIAL, STORE_FRESH), ADV_ERR_INPUT);
+    assert_null(st);
+    assert_non_null(strstr(adv_errmsg(), "not an advsweep sweep file"));
+    assert_non_null(strstr(adv_errmsg(), "even with --fresh"));
+    assert_true(same_bytes(before, len, text));
+    free(before);
+    before = slurp(foreign, &len);
+    assert_int_equal(store_open(&st, foreign, &fx.layout, STORE_SERIAL, STORE_FRESH), ADV_ERR_INPUT);
+    assert_true(same_bytes(before, len, foreign));
+    free(before);
     st = open_ok(path, &fx.layout, STORE_SERIAL, STORE_FRESH);
     for (long i = 0; i < P; i++) assert_int_equal(store_status(st)[i], RUN_PENDING);
     close_ok(&st);
     StoreStatus s;
-    assert_int_equal(store_status_of(text, &s), ADV_OK);
+    assert_int_equal(store_status_of(path, &s), ADV_OK);
     assert_int_equal(s.counts[RUN_PENDING], P);
+    /* store_check_output: an output that is an input under another name (./, a symlink, a hard
+     * link) is refused; an existing file that is not a sweep is refused; a sweep or a new name is fine */
+    {
+        char dotted[600], sym[512], hard[512], fresh[512];
+        snprintf(dotted, sizeof dotted, "%s/./foreign.h5", g_dir);
+        path_in_dir(sym, sizeof sym, "link.h5");
+        path_in_dir(hard, sizeof hard, "hard.h5");
+        path_in_dir(fresh, sizeof fresh, "new.h5");
+        assert_int_equal(symlink(foreign, sym), 0);
+        assert_int_equal(link(foreign, hard), 0);
+        const char *inputs[2] = {path, foreign}, *roles[2] = {"input", "data file"};
+        for (int k = 0; k < 3; k++) {
+            const char *out = k == 0 ? dotted : k == 1 ? sym : hard;
+            assert_int_equal(store_check_output(out, inputs, roles, 2), ADV_ERR_INPUT);
+            assert_non_null(strstr(adv_errmsg(), "is the data file"));
+        }
+        assert_int_equal(store_check_output(path, inputs, roles, 2), ADV_ERR_INPUT);
+        assert_non_null(strstr(adv_errmsg(), "is the input"));
+        assert_int_equal(store_check_output(text, NULL, NULL, 0), ADV_ERR_INPUT);
+        assert_non_null(strstr(adv_errmsg(), "not an advsweep sweep file"));
+        assert_int_equal(store_check_output(path, NULL, NULL, 0), ADV_OK);
+        assert_int_equal(store_check_output(fresh, inputs, roles, 2), ADV_OK);
+        assert_int_equal(access(fresh, F_OK), -1);
+    }
     /* a directory that does not exist: a bad path (nothing written), no file */
     char bad[600];
     snprintf(bad, sizeof bad, "%s/no/such/dir.h5", g_dir);
@@ -1536,11 +1569,14 @@ static void test_mpi_refusals(void **state) {
     assert_true(same_bytes(tbefore, tlen, text));
     free(before);
     free(tbefore);
-    /* STORE_FRESH replaces it */
-    st = open_ok(text, &fx.layout, comm_world(), STORE_FRESH);
-    for (long i = 0; i < P; i++) assert_int_equal(store_status(st)[i], RUN_PENDING);
-    close_ok(&st);
+    /* STORE_FRESH never replaces the text file (it replaces sweep files: test_resume_and_refusals) */
+    tbefore = slurp(text, &tlen);
+    assert_int_equal(store_open(&st, text, &fx.layout, comm_world(), STORE_FRESH), ADV_ERR_INPUT);
+    assert_null(st);
+    assert_non_null(strstr(adv_errmsg(), "not an advsweep sweep file"));
     MPI_Barrier(MPI_COMM_WORLD);
+    assert_true(same_bytes(tbefore, tlen, text));
+    free(tbefore);
 
     /* STORE_EXTEND, collectively: every rank gets rank 0's rows and writes its own new points */
     st = open_ok(path, &fx.layout, comm_world(), STORE_EXTEND);

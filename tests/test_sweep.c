@@ -264,6 +264,67 @@ static void test_hash(void **state) {
     assert_true(base != hash_of("fixed: {d: 8, lr: 0.01}\ngrid:\n  m: [64, 32, 16]\n  epsilon: [0.1, 0.2, 0.3]\n"));
 }
 
+/* Data files: listed once each, bound to a path, a shape and a digest; the
+ * points take the file's n and d unless the job gives them; the fingerprint
+ * follows the content, not the name. */
+static void test_data_files(void **state) {
+    (void)state;
+    const char *text = "fixed: {steps: 10}\n"
+                       "grid:\n"
+                       "  data: [sphere, file]\n"
+                       "  data_file: [a.h5, b.h5]\n"
+                       "  m: [4, 8]\n";
+    /* data=sphere with a data_file is invalid: a job mixing them lists files per data value */
+    parse_fails(text, "data_file");
+    Job *job = parse_ok("fixed: {data: file, steps: 10}\ngrid:\n  data_file: [a.h5, b.h5]\n  m: [4, 8]\n");
+    assert_int_equal(job_data_file_count(job), 2);
+    assert_string_equal(job_data_file(job, 0), "a.h5");
+    assert_string_equal(job_data_file(job, 1), "b.h5");
+    assert_null(job_data_file_path(job, 0));
+    uint64_t unbound = job_grid_hash(job);
+    assert_int_equal(job_bind_data(job, 0, "/data/a.h5", 30, 5, 111), ADV_OK);
+    assert_int_equal(job_bind_data(job, 1, "/data/b.h5", 12, 3, 222), ADV_OK);
+    assert_string_equal(job_data_file_path(job, 1), "/data/b.h5");
+    TrainConfig c0 = point(job, 0), c3 = point(job, 3);
+    assert_string_equal(c0.data_file, "/data/a.h5");
+    assert_true(c0.n == 30 && c0.d == 5);
+    assert_string_equal(c3.data_file, "/data/b.h5");
+    assert_true(c3.n == 12 && c3.d == 3 && c3.m == 8);
+    uint64_t d1 = 0;
+    assert_int_equal(job_data_digest(job, "/data/b.h5", &d1), 1);
+    assert_true(d1 == 222);
+    assert_int_equal(job_data_digest(job, "b.h5", NULL), 0);
+    uint64_t bound = job_grid_hash(job);
+    assert_true(bound != unbound);
+    /* the same content at other paths: the same fingerprint; another content: another one */
+    assert_int_equal(job_bind_data(job, 0, "/moved/a.h5", 30, 5, 111), ADV_OK);
+    assert_true(job_grid_hash(job) == bound);
+    assert_int_equal(job_bind_data(job, 0, "/moved/a.h5", 30, 5, 112), ADV_OK);
+    assert_true(job_grid_hash(job) != bound);
+    job_destroy(&job);
+
+    /* a job that gives n (fixed) or d (an axis) must give the file's */
+    job = parse_ok("fixed: {data: file, data_file: x.h5, n: 48}\n");
+    assert_int_equal(job_bind_data(job, 0, "/x.h5", 30, 5, 1), ADV_ERR_INPUT);
+    assert_non_null(strstr(adv_errmsg(), "job.yaml:1: key 'n'"));
+    assert_non_null(strstr(adv_errmsg(), "/x.h5 holds n = 30"));
+    assert_non_null(strstr(adv_errmsg(), "gives n = 48"));
+    assert_null(job_data_file_path(job, 0)); /* unchanged on failure */
+    assert_int_equal(job_bind_data(job, 0, "/x.h5", 48, 5, 1), ADV_OK);
+    TrainConfig c = point(job, 0);
+    assert_true(c.n == 48 && c.d == 5);
+    job_destroy(&job);
+    job = parse_ok("fixed: {data: file, data_file: x.h5}\ngrid:\n  d: [5, 6]\n");
+    assert_int_equal(job_bind_data(job, 0, "/x.h5", 30, 5, 1), ADV_ERR_INPUT);
+    assert_non_null(strstr(adv_errmsg(), "key 'd'"));
+    assert_non_null(strstr(adv_errmsg(), "gives d = 6"));
+    job_destroy(&job);
+    /* no data=file point: no data files */
+    job = parse_ok("grid:\n  m: [4, 8]\n");
+    assert_int_equal(job_data_file_count(job), 0);
+    job_destroy(&job);
+}
+
 static void test_default_job(void **state) {
     (void)state;
     Job *job = NULL;
@@ -981,6 +1042,62 @@ static void test_where(void **state) {
     where_fails("   ", "empty");
 }
 
+/* ---- the search section ----------------------------------------------------------------- */
+
+static void test_search_section(void **state) {
+    (void)state;
+    Job *job = parse_ok("seeds: 3\ngrid:\n  m: [8, 2, 4]\n  epsilon: [0.2, 0.1]\n  attack: [none, pgd]\n"
+                        "search: {axis: m, target: epsilon}\n");
+    const JobSearch *s = job_search(job);
+    assert_true(s->on);
+    assert_ptr_equal(s->axis, param_find("m"));
+    assert_ptr_equal(s->target, param_find("epsilon"));
+    assert_true(s->fraction == 1);
+    assert_int_equal(s->n_budgets, 2); /* T/2 and T by default */
+    assert_true(s->budgets[0] == 0.5 && s->budgets[1] == 1);
+    /* the structure the search walks */
+    assert_int_equal(job_axis_count(job), 3);
+    assert_int_equal(job_axis_length(job, 0), 3);
+    assert_int_equal(job_seeds(job), 3);
+    long coords[4];
+    for (long i = 0; i < job_points(job); i++) {
+        job_point_coords(job, i, coords);
+        assert_int_equal(job_point_index(job, coords), i);
+        TrainConfig cfg;
+        job_point(&cfg, job, i);
+        static const int64_t widths[3] = {8, 2, 4};
+        assert_int_equal(cfg.m, widths[coords[0]]);
+        assert_int_equal(cfg.seed, 1 + coords[3]);
+    }
+    job_destroy(&job);
+    job = parse_ok("grid:\n  m: [2, 4]\n  seed: [1, 2]\nsearch: {axis: m, target: epsilon, rule: fraction 0.5, "
+                   "budgets: [0.25]}\n");
+    s = job_search(job);
+    assert_true(s->fraction == 0.5);
+    assert_int_equal(s->n_budgets, 2); /* T is always one of them */
+    assert_true(s->budgets[0] == 0.25 && s->budgets[1] == 1);
+    job_destroy(&job);
+    job = parse_ok("grid: {m: [2, 4]}\n");
+    assert_false(job_search(job)->on);
+    job_destroy(&job);
+    /* bad input: one line naming what is wrong */
+    parse_fails("grid: {m: [2, 4], H: [1, 2]}\nsearch: {axis: n, target: epsilon}\n",
+                "the search axis 'n' is not a grid axis (grid axes: m, H)");
+    parse_fails("grid: {m: [2, 4]}\nsearch: {axis: width, target: epsilon}\n", "key 'axis': 'width' is not a parameter");
+    parse_fails("grid: {m: [2, 4]}\nsearch: {axis: m, target: eps}\n", "key 'target': 'eps' is not a parameter");
+    parse_fails("grid: {m: [2, 4]}\nsearch: {axis: m, target: delta}\n", "key 'target': 'delta' is not a loss target");
+    parse_fails("grid: {m: [2, 4], attack: [none, pgd]}\nsearch: {axis: attack, target: epsilon}\n",
+                "the search axis 'attack' is not numeric");
+    parse_fails("grid: {m: [4]}\nsearch: {axis: m, target: epsilon}\n", "has one value");
+    parse_fails("grid: {m: [2, 4]}\nsearch: {target: epsilon}\n", "missing 'axis'");
+    parse_fails("grid: {m: [2, 4]}\nsearch: {axis: m}\n", "missing 'target'");
+    parse_fails("grid: {m: [2, 4]}\nsearch: {axis: m, target: epsilon, rule: most}\n", "key 'rule': bad value 'most'");
+    parse_fails("grid: {m: [2, 4]}\nsearch: {axis: m, target: epsilon, rule: fraction 1.5}\n", "bad value 'fraction 1.5'");
+    parse_fails("grid: {m: [2, 4]}\nsearch: {axis: m, target: epsilon, budgets: [0]}\n", "a fraction of T in (0, 1]");
+    parse_fails("grid: {m: [2, 4]}\nsearch: {axis: m, target: epsilon, steps: 3}\n", "unknown key");
+    parse_fails("grid: {m: [2, 4]}\nsearch: [m]\n", "expected a mapping");
+}
+
 int main(int argc, char **argv) {
     (void)argc;
     blas_kernel_select(argv); /* run under the kernel advsweep itself selects */
@@ -994,6 +1111,7 @@ int main(int argc, char **argv) {
         cmocka_unit_test(test_order),
         cmocka_unit_test(test_point_determinism),
         cmocka_unit_test(test_hash),
+        cmocka_unit_test(test_data_files),
         cmocka_unit_test(test_default_job),
         cmocka_unit_test(test_options),
         cmocka_unit_test(test_errors_keys),
@@ -1017,6 +1135,7 @@ int main(int argc, char **argv) {
         cmocka_unit_test(test_point_key),
         cmocka_unit_test(test_key_index),
         cmocka_unit_test(test_where),
+        cmocka_unit_test(test_search_section),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -416,13 +416,19 @@ CHECKSUM_GROUPS = ("reason", "summary", "traj", "eval", "targets", "worker", "we
 _BLOCK_BYTES = 32 << 20
 
 
+def _is_scale(ds) -> bool:
+    """A dimension scale (/traj/record and the like): never covered, even when its length is P."""
+    cls = ds.attrs.get("CLASS")
+    return isinstance(cls, (bytes, np.bytes_, str)) and (cls.decode() if isinstance(cls, bytes) else str(cls)) == "DIMENSION_SCALE"
+
+
 def point_checksums(f, rows) -> np.ndarray:
     """The checksums of points `rows` (ascending indices) of an open sweep file, as it holds them now."""
     P = f["status"].shape[0]
     rows = np.asarray(rows, np.int64)
     names = []
     f.visititems(lambda n, o: names.append(n) if isinstance(o, h5py.Dataset) and n.split("/")[0] in CHECKSUM_GROUPS
-                 and 1 <= o.ndim <= 3 and o.shape[0] == P else None)
+                 and 1 <= o.ndim <= 3 and o.shape[0] == P and not _is_scale(o) else None)
     hashers = [hashlib.sha256() for _ in rows]
     for name in sorted(names):
         ds = f[name]

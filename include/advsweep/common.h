@@ -78,6 +78,11 @@ int adv_parse_real(const char *text, double *out, int allow_inf);
 /* Seconds from a monotonic clock. */
 double adv_now(void);
 
+/* 1 if paths a and b name the same existing file (same device and inode, so
+ * "./x.h5", "x.h5", a symlink to it and a hard link are all the same), else 0
+ * (also when either does not exist). */
+int adv_same_file(const char *a, const char *b);
+
 /* 64-bit FNV-1a hash of a byte string (used to name seeds by purpose and to
  * fingerprint job files). */
 uint64_t adv_hash(const void *data, size_t len, uint64_t seed);

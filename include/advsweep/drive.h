@@ -13,6 +13,7 @@
 #define ADVSWEEP_DRIVE_H
 
 #include "advsweep/comm.h"
+#include "advsweep/sweep.h"
 
 /* What `advsweep run` asks for. */
 typedef struct {
@@ -40,5 +41,18 @@ typedef struct {
  * ADV_ERR_INPUT for a bad job file, a bad --where, or a file this job cannot
  * use (nothing written). */
 int drive_run(Comm *c, const RunOptions *opt);
+
+/* ---- data files (datafiles.c; plan calls it too) ----
+ *
+ * Open and check every data file of the job's data=file points before
+ * anything runs, and bind it to the job (job_bind_data): a relative
+ * data_file is relative to the directory of job_path (the current directory
+ * when job_path is NULL, the embedded job); the points get the file's
+ * absolute path, and its n and d unless the job gives them. ADV_ERR_INPUT
+ * with one line naming the file (missing, not HDF5, bad /x or /y, labels
+ * not +-1, ...) or the parameter whose value differs from the file's. With
+ * verbose, one warning per file whose rows are not on the unit sphere.
+ * Not collective (every rank may call it; only one should be verbose). */
+int drive_bind_data(Job *job, const char *job_path, int verbose);
 
 #endif

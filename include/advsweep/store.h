@@ -54,7 +54,7 @@ typedef struct {
 
 enum {
     STORE_RESUME = 0, /* open an existing file that holds every point of the layout, else create */
-    STORE_FRESH = 1,  /* replace any existing file */
+    STORE_FRESH = 1,  /* replace an existing sweep file (never any other file) */
     STORE_EXTEND = 2, /* as RESUME, and add the points the file lacks (a new file, renamed into place) */
     STORE_RETRY_DAMAGED = 0x100, /* with RESUME: damaged points (checksum) become pending instead of refused */
 };
@@ -83,6 +83,15 @@ long store_added(const Store *st);
  * changed) unless mode has STORE_RETRY_DAMAGED, which makes them pending
  * again; store_damaged_reset gives how many (the same on every rank). */
 long store_damaged_reset(const Store *st);
+
+/* Refuse an output path that would destroy what is not ours: ADV_ERR_INPUT
+ * (one line naming both) when `path` is the same file (device and inode, so
+ * "./x.h5", "x.h5", symlinks and hard links all count) as one of
+ * inputs[0..n) (roles[k] names it: "data file", "job file", "input"; roles may
+ * be NULL), or when `path` exists and is not an advsweep sweep file. Touches
+ * nothing. Serial. store_open refuses a non-sweep file by itself, --fresh
+ * included; this check lets a command refuse before it starts any work. */
+int store_check_output(const char *path, const char *const *inputs, const char *const *roles, int n);
 
 /* P and this process's copy of /status (P entries, owned by the store).
  * store_refresh_status re-reads it from the file. Not collective. */
@@ -248,10 +257,31 @@ double store_lock_heartbeat(void);
 double store_lock_timeout(void);
 
 /* The training set of cfg: generated (data_generate) or, for data=file, read
- * from cfg->data_file and put on the sphere (a warning names how many rows
- * were projected). n and d must match cfg. *out owns a new dataset.
- * Not collective. */
+ * from cfg->data_file and put on the sphere (silently: store_data_info tells
+ * how many rows are off it, once per file). n and d must match cfg. *out
+ * owns a new dataset. Not collective. */
 int store_training_set(Dataset **out, const TrainConfig *cfg);
+/* The same, and for data=file *digest (may be NULL) receives the content
+ * digest of what was read (as store_data_digest), so that a caller can tell
+ * that the file changed since it was checked. */
+int store_training_set_digest(Dataset **out, const TrainConfig *cfg, uint64_t *digest);
+
+/* What a user data file holds, checked as training will use it. */
+typedef struct {
+    long n, d;        /* shape of /x */
+    long off_sphere;  /* rows whose norm is not 1 (training projects them onto the sphere) */
+    uint64_t digest;  /* content digest (store_data_digest) */
+} StoreDataInfo;
+
+/* Read and check the data file at `path` completely (the datasets, their
+ * shapes, labels +-1, finite values, no zero rows): ADV_ERR_INPUT naming the
+ * file and the problem. Serial, read-only; prints nothing. */
+int store_data_info(const char *path, StoreDataInfo *out);
+/* The content digest of a data file: a 64-bit hash of its shape (n, d) and of
+ * /x and /y as float64, bit for bit, before any projection onto the sphere,
+ * so equal values stored as other types hash equal and regenerated data that
+ * differs in any bit does not. Errors as store_read_data. */
+int store_data_digest(const char *path, uint64_t *digest);
 
 /* Read a user data file: /x (n, d) float64 and /y (n). The caller frees *X, *y.
  * ADV_ERR_INPUT with the reason (missing dataset, wrong shape, not HDF5). */

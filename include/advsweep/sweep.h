@@ -71,6 +71,28 @@ long job_training_members(const Job *job, long rep, long *members);
 /* The largest group size of the job (for buffers). */
 long job_training_group_max(const Job *job);
 
+/* ---- data files (data=file points) ----
+ *
+ * job_parse keeps data_file as written. Before the points are used (plan,
+ * run, the file layout), the caller, which may open files, binds each
+ * distinct data file k < job_data_file_count: it resolves the name
+ * job_data_file(job, k) (relative names against the job file's directory),
+ * reads the file and calls job_bind_data with the path it opened, the
+ * file's shape and its content digest. From then on job_point gives the
+ * points of that file data_file = the bound path, and n and d from the file
+ * unless the job gives them, and job_grid_hash covers the file's digest in
+ * place of its name. Not thread-safe (it changes the job). */
+long job_data_file_count(const Job *job);
+const char *job_data_file(const Job *job, long k);      /* as written; NULL if k is out of range */
+const char *job_data_file_path(const Job *job, long k); /* as bound; NULL before job_bind_data */
+/* ADV_ERR_INPUT, naming the parameter (with the job file's line), the file
+ * and both values, when the job gives an n or d that differs from the
+ * file's (for an axis: any of its values); or when path does not fit
+ * CONFIG_TEXT_MAX. The job is unchanged on failure. */
+int job_bind_data(Job *job, long k, const char *path, long n, long d, uint64_t digest);
+/* 1 and *digest (may be NULL) if `path` is a bound data file of the job, else 0. */
+int job_data_digest(const Job *job, const char *path, uint64_t *digest);
+
 /* The grid's structure: axes in expansion order, their lengths, the replicate
  * seeds (the fastest digit). coords has job_axis_count + 1 entries (the
  * replicate last): point index <-> position on every axis. */
@@ -96,7 +118,9 @@ typedef struct {
 } JobSearch;
 const JobSearch *job_search(const Job *job);
 
-/* Fingerprint of the expanded grid: every point's parameters as text. */
+/* Fingerprint of the expanded grid: every point's parameters as text, with
+ * a bound data file's content digest in place of its path (a moved file
+ * keeps the fingerprint, regenerated data changes it). */
 uint64_t job_grid_hash(const Job *job);
 int job_store_weights(const Job *job);
 double job_store_weights_max_mb(const Job *job);

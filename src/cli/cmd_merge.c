@@ -21,7 +21,9 @@ static void merge_usage(FILE *out) {
             "finished in several inputs must hold bit-identical results there (timings and worker\n"
             "identity aside): otherwise the merge names the conflicting points and writes nothing.\n"
             "Inputs of another numerics version are refused. OUT.h5 is written under a temporary\n"
-            "name and renamed when complete; the analysis reads it like any sweep file.\n");
+            "name and renamed when complete; the analysis reads it like any sweep file. OUT.h5 must\n"
+            "not be one of the inputs (the same file under any name), and an existing OUT.h5 is\n"
+            "replaced only if it is a sweep file.\n");
 }
 
 int cmd_merge(int argc, char **argv) {
@@ -53,6 +55,8 @@ int cmd_merge(int argc, char **argv) {
         rc = adv_err(ADV_ERR_INPUT, "merge needs at least one input file (see advsweep merge --help)");
         goto done;
     }
+    rc = store_check_output(out, inputs, NULL, n); /* never an input, never a file that is not a sweep */
+    if (rc != ADV_OK) goto done;
     long *taken = xcalloc((size_t)n, sizeof(long));
     rc = store_merge_counts(out, inputs, n, taken);
     if (rc == ADV_OK) {

@@ -6,8 +6,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "advsweep/drive.h"
 #include "advsweep/common.h"
 #include "advsweep/memory.h"
+#include "advsweep/store.h"
 #include "advsweep/sweep.h"
 #include "cli.h"
 
@@ -137,7 +139,11 @@ int cmd_plan(int argc, char **argv) {
 
     Job *job = NULL;
     rc = path ? job_load(&job, path) : job_parse(&job, job_default_text(), "(default job)");
-    if (rc != ADV_OK) return cli_fail(rc);
+    if (rc == ADV_OK) rc = drive_bind_data(job, path, 1); /* the data files' shapes are the points' */
+    if (rc != ADV_OK) {
+        job_destroy(&job);
+        return cli_fail(rc);
+    }
     PointCost *costs = NULL;
     SweepPlan plan;
     rc = sweep_costs(&costs, job);
@@ -177,6 +183,17 @@ int cmd_plan(int argc, char **argv) {
         }
         if (path) printf("job          %s (name: %s)\n", path, job_name(job));
         else printf("job          embedded default (name: %s; advsweep plan --print-default shows it)\n", job_name(job));
+        for (long k = 0; k < job_data_file_count(job); k++) {
+            long at = -1;
+            TrainConfig cfg;
+            for (long i = 0; i < n && at < 0; i++) {
+                job_point(&cfg, job, i);
+                if (cfg.data == DATA_FILE && !strcmp(cfg.data_file, job_data_file_path(job, k))) at = i;
+            }
+            if (at >= 0)
+                printf("data         %s: n = %lld points, d = %lld (data_file %s)\n", job_data_file_path(job, k),
+                       (long long)cfg.n, (long long)cfg.d, job_data_file(job, k));
+        }
         printf("points       %ld", n);
         if (*job_axes(job)) printf(" (axes: %s)", job_axes(job));
         long runs = 0;
@@ -193,6 +210,10 @@ int cmd_plan(int argc, char **argv) {
         if (stops)
             printf("\nbound        the estimates assume every run goes to its step cap; early stops and plateaus end "
                    "runs sooner");
+        if (job_search(job)->on)
+            printf("\nsearch       over %s: the estimates are for the whole grid, of which the search trains only what "
+                   "its m* table needs (jobs/width-map-search.yaml: a third of the core-hours)",
+                   job_search(job)->axis->name);
         printf("\ntotal        %.4g GFLOP-equivalents (GEMM FLOPs + per-pass and elementwise work)\n", plan.total_cost / 1e9);
         job_point_label(label, sizeof label, job, costliest);
         format_estimate(est, sizeof est, sweep_point_seconds(&costs[costliest], rate));
@@ -218,6 +239,19 @@ int cmd_plan(int argc, char **argv) {
                    "             resubmissions (each run resumes the same file)\n");
         else if (req.max_hours > 0 && plan.time_limit_hours >= req.max_hours)
             printf("note         --max-time leaves less than the usual 30%% margin: plan for a resubmission\n");
+    }
+    { /* what `run` without -o would refuse, said now */
+        char out[128];
+        snprintf(out, sizeof out, "%s.h5", job_name(job));
+        long nd = job_data_file_count(job);
+        const char **inputs = xcalloc((size_t)nd + 1, sizeof *inputs), **roles = xcalloc((size_t)nd + 1, sizeof *roles);
+        int count = 0;
+        if (path) inputs[count] = path, roles[count++] = "job file";
+        for (long k = 0; k < nd; k++) inputs[count] = job_data_file_path(job, k), roles[count++] = "data file";
+        if (store_check_output(out, inputs, roles, count) != ADV_OK)
+            adv_warn("advsweep run would refuse its default output: %s", adv_errmsg());
+        free(inputs);
+        free(roles);
     }
     if (req.max_hours > 0) {
         double longest = plan.max_cost / (rate * 1e9);

@@ -24,9 +24,11 @@ static void train_usage(FILE *out) {
             "Train one configuration with projected adversarial gradient descent and print a\n"
             "one-line summary. -o FILE.h5 writes its trajectory and summary in the sweep layout\n"
             "(docs/layout.md) with one point; the output is checked (and locked) before training.\n"
-            "-q: no progress line. A configuration that needs more memory than this machine gives\n"
-            "it (MemAvailable, the cgroup's limit, SLURM's allocation) or than --mem-limit SIZE\n"
-            "(4G, 512M; a number alone is MB) is refused at once (exit 2).\n\n");
+            "-q: no progress line. With --data file, the data file is checked first and n and d come\n"
+            "from it unless given (relative to the current directory). -o never overwrites the data\n"
+            "file or a file that is not a sweep file. A configuration that needs more memory than\n"
+            "this machine gives it (MemAvailable, the cgroup's limit, SLURM's allocation) or than\n"
+            "--mem-limit SIZE (4G, 512M; a number alone is MB) is refused at once (exit 2).\n\n");
     cli_print_params(out);
 }
 
@@ -55,7 +57,7 @@ int cmd_train(int argc, char **argv) {
     TrainConfig cfg;
     config_defaults(&cfg);
     const char *out_path = NULL;
-    int quiet = 0;
+    int quiet = 0, given_n = 0, given_d = 0;
     double mem_limit = 0;
     static const CliOption own[N_OWN] = {{"help", 'h', 0, NULL},
                                          {"output", 'o', 1, "file name"},
@@ -81,7 +83,11 @@ int cmd_train(int argc, char **argv) {
         } else if (k == OPT_OUTPUT) out_path = value;
         else if (k == OPT_QUIET) quiet = 1;
         else if (k == OPT_MEM_LIMIT) rc = cli_size(&mem_limit, "--mem-limit", value);
-        else rc = param_set(&cfg, &PARAMS[k - N_OWN], value);
+        else {
+            rc = param_set(&cfg, &PARAMS[k - N_OWN], value);
+            given_n |= !strcmp(PARAMS[k - N_OWN].name, "n");
+            given_d |= !strcmp(PARAMS[k - N_OWN].name, "d");
+        }
     }
     cli_parser_end(&parser);
     free(opts);
@@ -89,8 +95,29 @@ int cmd_train(int argc, char **argv) {
         free(text);
         return cli_fail(ADV_ERR_INPUT);
     }
+    if (cfg.data == DATA_FILE && cfg.data_file[0]) { /* checked before training; n and d from the file unless given */
+        StoreDataInfo info;
+        rc = store_data_info(cfg.data_file, &info);
+        if (rc == ADV_OK && given_n && cfg.n != info.n)
+            rc = adv_err(ADV_ERR_INPUT, "parameter n: data file %s holds n = %ld points, but --n %lld was given",
+                         cfg.data_file, info.n, (long long)cfg.n);
+        if (rc == ADV_OK && given_d && cfg.d != info.d)
+            rc = adv_err(ADV_ERR_INPUT, "parameter d: data file %s holds points of dimension d = %ld, but --d %lld was given",
+                         cfg.data_file, info.d, (long long)cfg.d);
+        if (rc == ADV_OK) {
+            cfg.n = info.n;
+            cfg.d = info.d;
+            if (info.off_sphere > 0)
+                adv_warn("data file %s: %ld of %ld rows are not on the unit sphere and are projected onto it",
+                         cfg.data_file, info.off_sphere, info.n);
+        }
+    }
+    if (rc == ADV_OK && out_path) { /* before training: never the data file, never a file that is not a sweep */
+        const char *inputs[1] = {cfg.data == DATA_FILE ? cfg.data_file : NULL}, *roles[1] = {"data file"};
+        rc = store_check_output(out_path, inputs, roles, 1);
+    }
     TrainPlan plan;
-    rc = train_plan(&plan, &cfg);
+    if (rc == ADV_OK) rc = train_plan(&plan, &cfg);
     Dataset *data = NULL;
     if (rc == ADV_OK) { /* before anything is allocated */
         MemBudget mem;

@@ -177,7 +177,11 @@ static void run_point(Drive *d, long index, Report *rep) {
         hooks.fixed_out = weights + 2 * cost->n_trained;
     }
     double start = adv_now();
-    rc = store_training_set(&data, &cfg);
+    uint64_t digest = 0, checked = 0;
+    rc = store_training_set_digest(&data, &cfg, &digest);
+    if (rc == ADV_OK && cfg.data == DATA_FILE && job_data_digest(d->job, cfg.data_file, &checked) && digest != checked)
+        rc = adv_err(ADV_ERR_INPUT, "data file %s changed since the sweep started (rerun to check it again)",
+                     cfg.data_file);
     if (rc == ADV_OK) rc = train_run(&sum, traj, &cfg, data, &hooks);
     if (rc == ADV_INTERRUPTED) { /* abandoned: stays "running", redone on resume */
         rep->status = RUN_RUNNING;
@@ -342,6 +346,20 @@ static int build_layout(StoreLayout *layout, TrainConfig **configs, double **flo
     return ADV_OK;
 }
 
+/* The output must be none of the inputs (the job file, a data file) and, if it
+ * exists, a sweep file: checked before anything is written. */
+static int check_output(const Drive *d) {
+    long n = job_data_file_count(d->job);
+    const char **inputs = xcalloc((size_t)n + 1, sizeof *inputs), **roles = xcalloc((size_t)n + 1, sizeof *roles);
+    int count = 0;
+    if (d->opt->job_path) inputs[count] = d->opt->job_path, roles[count++] = "job file";
+    for (long k = 0; k < n; k++) inputs[count] = job_data_file_path(d->job, k), roles[count++] = "data file";
+    int rc = store_check_output(d->path, inputs, roles, count);
+    free(inputs);
+    free(roles);
+    return rc;
+}
+
 /* The points --where selects (all without one): ADV_ERR_INPUT for a typo or an empty selection. */
 static int select_points(Drive *d) {
     d->selected = xcalloc((size_t)d->P, 1);
@@ -439,6 +457,8 @@ int drive_run(Comm *c, const RunOptions *opt) {
     comm_bcast_text(c, &text, 0);
     rc = job_parse(&d.job, text, opt->job_path ? opt->job_path : "(default job)");
     free(text);
+    /* every data file opened and checked before anything runs (each rank binds its own copy) */
+    if (rc == ADV_OK) rc = drive_bind_data(d.job, opt->job_path, comm_rank(c) == 0);
     if (rc == ADV_OK) {
         d.P = job_points(d.job);
         d.store_weights = job_store_weights(d.job);
@@ -446,6 +466,9 @@ int drive_run(Comm *c, const RunOptions *opt) {
         rc = sweep_costs(&d.costs, d.job);
     }
     if (rc == ADV_OK) rc = select_points(&d);
+    if (rc == ADV_OK && job_search(d.job)->on && !opt->where && opt->shard_count > 1)
+        rc = adv_err(ADV_ERR_INPUT, "option --shard: a search job is not sharded (the search decides from all its "
+                                    "runs); run it with more ranks, or with --where as a grid");
     rc = comm_agree(c, rc);
     if (rc == ADV_OK) { /* memory before anything is allocated or written */
         MemBudget mem;
@@ -467,7 +490,9 @@ int drive_run(Comm *c, const RunOptions *opt) {
         else snprintf(d.path, sizeof d.path, "%s.h5", job_name(d.job));
         int mode = opt->fresh ? STORE_FRESH : opt->extend ? STORE_EXTEND : STORE_RESUME;
         if (opt->retry_damaged && !opt->fresh) mode |= STORE_RETRY_DAMAGED;
-        rc = store_open(&d.st, d.path, &layout, comm_handle(c), mode);
+        if (comm_rank(c) == 0) rc = check_output(&d);
+        rc = comm_agree(c, rc);
+        if (rc == ADV_OK) rc = store_open(&d.st, d.path, &layout, comm_handle(c), mode);
         rc = comm_agree(c, rc);
         if (rc == ADV_OK && opt->retry_damaged && comm_rank(c) == 0 && !opt->quiet)
             printf("advsweep run: %ld damaged points will be rerun\n", store_damaged_reset(d.st));
@@ -501,12 +526,15 @@ int drive_run(Comm *c, const RunOptions *opt) {
     }
     if (rc == ADV_OK) {
         if (comm_rank(c) == 0 && !opt->quiet) {
-            printf("advsweep run: job '%s', %ld points, %ld %s%s%s, %d rank%s (%s), file %s; BLAS kernel %s\n",
-                   job_name(d.job), d.P, d.src.todo,
-                   job_search(d.job)->on && !opt->where ? "training runs to start the search with" : "to run",
-                   opt->where ? " (--where)" : "", opt->shard_count > 1 ? " in this shard" : "", comm_size(c),
-                   comm_size(c) == 1 ? "" : "s", comm_size(c) == 1 ? "serial" : "1 master + workers", d.path,
-                   blas_kernel_description());
+            char what[128];
+            if (job_search(d.job)->on && !opt->where)
+                snprintf(what, sizeof what, "a search over %s", job_search(d.job)->axis->name);
+            else
+                snprintf(what, sizeof what, "%ld to run%s%s", d.src.todo, opt->where ? " (--where)" : "",
+                         opt->shard_count > 1 ? " in this shard" : "");
+            printf("advsweep run: job '%s', %ld points, %s, %d rank%s (%s), file %s; BLAS kernel %s\n", job_name(d.job),
+                   d.P, what, comm_size(c), comm_size(c) == 1 ? "" : "s", comm_size(c) == 1 ? "serial" : "1 master + workers",
+                   d.path, blas_kernel_description());
             fflush(stdout);
         }
         double start = adv_now(), cpu_start = cpu_seconds();

@@ -3,7 +3,8 @@
  * A point's checksum covers every row it has in the result datasets: every
  * dataset under /reason, /summary, /traj, /eval, /targets, /worker, /weights
  * and /data whose first dimension is the point index (not /status, written
- * after it; not /params and /plan, written at creation; not /runs, a mirror).
+ * after it; not /params and /plan, written at creation; not /runs, a mirror;
+ * not the dimension scales, /traj/record and the like, whose length may equal P).
  * Canonical bytes, so that the checksum survives files rebuilt with wider
  * rows (more records, targets or weights: padding is fill values) and
  * datasets added later (all fill):
@@ -25,6 +26,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include <hdf5_hl.h>
 
 #include "advsweep/common.h"
 #include "advsweep/sha256.h"
@@ -85,7 +88,7 @@ static herr_t visit(hid_t loc, const char *name, const H5L_info_t *info, void *d
     c.rank = space >= 0 ? H5Sget_simple_extent_ndims(space) : -1;
     if (c.rank >= 1 && c.rank <= 3) H5Sget_simple_extent_dims(space, c.dims, NULL);
     if (space >= 0) H5Sclose(space);
-    if (c.rank < 1 || c.rank > 3 || c.dims[0] != cs->P) { /* not a per-point dataset */
+    if (c.rank < 1 || c.rank > 3 || c.dims[0] != cs->P || H5DSis_scale(c.ds) > 0) { /* not a per-point dataset */
         h5_close(&c.ds);
         H5Eclear2(H5E_DEFAULT);
         return 0;

@@ -2,6 +2,7 @@
  * numeric types, as float64. Read-only, serial, no MPI. Every problem is an
  * ADV_ERR_INPUT whose message names the file and says what is wrong.
  */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -111,4 +112,46 @@ cleanup:
     h5_close(&f);
     h5_close(&fapl);
     return rc;
+}
+
+uint64_t data_digest_of(const double *X, const double *y, long n, long d) {
+    char head[64];
+    int w = snprintf(head, sizeof head, "advsweep-data\nn=%ld\nd=%ld\n", n, d);
+    uint64_t h = adv_hash(head, (size_t)w, 0);
+    h = adv_hash(X, (size_t)(n * d) * sizeof(double), h);
+    return adv_hash(y, (size_t)n * sizeof(double), h);
+}
+
+int store_data_info(const char *path, StoreDataInfo *out) {
+    memset(out, 0, sizeof *out);
+    double *X = NULL, *y = NULL;
+    long n = 0, d = 0, projected = 0;
+    TRY(store_read_data(path, &X, &y, &n, &d));
+    Dataset *ds = NULL;
+    int rc = data_from_arrays(&ds, X, y, n, d, &projected); /* labels, finite values, no zero rows */
+    if (rc != ADV_OK) {
+        char msg[900];
+        snprintf(msg, sizeof msg, "%s", adv_errmsg());
+        const char *what = strncmp(msg, "data file: ", 11) ? msg : msg + 11;
+        rc = adv_err(ADV_ERR_INPUT, "data file %s: %s", path, what);
+    } else {
+        out->n = n;
+        out->d = d;
+        out->off_sphere = projected;
+        out->digest = data_digest_of(X, y, n, d);
+    }
+    dataset_destroy(&ds);
+    free(X);
+    free(y);
+    return rc;
+}
+
+int store_data_digest(const char *path, uint64_t *digest) {
+    double *X = NULL, *y = NULL;
+    long n = 0, d = 0;
+    TRY(store_read_data(path, &X, &y, &n, &d));
+    *digest = data_digest_of(X, y, n, d);
+    free(X);
+    free(y);
+    return ADV_OK;
 }

@@ -136,6 +136,23 @@ int h5_is_hdf5(const char *path) {
     return found;
 }
 
+int h5_is_sweep(const char *path) {
+    h5_init();
+    int is = h5_is_hdf5(path);
+    if (is <= 0) return is;
+    hid_t fapl = h5_fapl_serial(), f = H5I_INVALID_HID;
+    int sweep = 0;
+    if (fapl >= 0) f = H5Fopen(path, H5F_ACC_RDONLY, fapl);
+    if (f >= 0 && h5_attr_exists(f, A_TOOL)) {
+        char tool[64] = "";
+        sweep = h5_attr_read_str(f, A_TOOL, tool, sizeof tool) == ADV_OK && !strcmp(tool, TOOL_NAME);
+    }
+    h5_close(&f);
+    h5_close(&fapl);
+    H5Eclear2(H5E_DEFAULT);
+    return sweep;
+}
+
 int h5_open_sweep(hid_t *file, const char *path, unsigned flags) {
     h5_init();
     *file = H5I_INVALID_HID;
@@ -573,9 +590,20 @@ void text_copy(char *dst, size_t size, const char *src) {
 /* ---- files --------------------------------------------------------------------------------- */
 
 char *store_tmp_name(const char *path) {
-    size_t len = strlen(path) + 32;
+    size_t len = strlen(path) + 48;
     char *tmp = xcalloc(len, 1);
-    snprintf(tmp, len, "%s.tmp.%ld", path, (long)getpid());
+    /* Reserve the name with O_EXCL, so that the file we later truncate, fill
+     * and remove on failure is one we made: never a user's PATH.tmp.PID. */
+    for (int k = 0; k < 1000; k++) {
+        if (k == 0) snprintf(tmp, len, "%s.tmp.%ld", path, (long)getpid());
+        else snprintf(tmp, len, "%s.tmp.%ld.%d", path, (long)getpid(), k);
+        int fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
+        if (fd >= 0) {
+            close(fd);
+            return tmp;
+        }
+        if (errno != EEXIST) break; /* e.g. an unwritable directory: the name is free, creating it fails later */
+    }
     return tmp;
 }
 

@@ -140,6 +140,11 @@ hid_t h5_fapl_serial(void);
  * unreadable) after recording its message. */
 int h5_is_hdf5(const char *path);
 
+/* 1 if `path` is an HDF5 file whose root attribute `tool` is "advsweep" (a
+ * sweep file of any layout version, complete or not: ours to replace), 0 if it
+ * is anything else, or minus an error code as h5_is_hdf5 (with its message). */
+int h5_is_sweep(const char *path);
+
 /* Open a sweep file read-only (or RDWR) with h5_fapl_serial and check it is
  * one: ADV_ERR_INPUT "PATH: ..." if not HDF5, not a sweep, or a newer layout;
  * ADV_ERR_IO if unreadable. */
@@ -272,9 +277,26 @@ int checksum_verify(hid_t file, const char *path, long P, const int8_t *status, 
 /* "5, 17, 230, ..." (at most 8) of the damaged points into buf. */
 void checksum_list(char *buf, size_t len, const unsigned char *damaged, long P, long n_damaged);
 
+/* ---- netCDF-4 dimensions (dims.c) ------------------------------------------------- */
+
+/* Make the file being built a netCDF-4 dataset: dimension scales /point,
+ * /traj/record, /eval/eval, /targets/target (and the optional arrays')
+ * attached to every per-point dataset, and a root soft link to each parameter
+ * that varies between the layout's points, named in the `coordinates`
+ * attribute of /status and /reason. Serial, while the file is built. */
+int store_attach_dims(hid_t file, const StoreLayout *l);
+
+/* ---- user data files (data.c) ---------------------------------------------------- */
+
+/* The content digest of a data file's arrays as read (float64, before any
+ * projection onto the sphere): the shape, then the bytes of /x and /y. */
+uint64_t data_digest_of(const double *X, const double *y, long n, long d);
+
 /* ---- files ------------------------------------------------------------------------ */
 
-/* "PATH.tmp.PID"; caller frees. */
+/* "PATH.tmp.PID" (or "PATH.tmp.PID.N"), reserved as an empty file created
+ * with O_EXCL, so that it is never a user's file; caller frees (and removes it
+ * unless it was renamed into place). */
 char *store_tmp_name(const char *path);
 /* fsync `tmp` and rename it to `path`. */
 int store_publish(const char *tmp, const char *path);

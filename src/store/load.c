@@ -2,9 +2,9 @@
 #include <stdlib.h>
 
 #include "advsweep/common.h"
-#include "advsweep/store.h"
+#include "internal.h"
 
-int store_training_set(Dataset **out, const TrainConfig *cfg) {
+int store_training_set_digest(Dataset **out, const TrainConfig *cfg, uint64_t *digest) {
     *out = NULL;
     if (cfg->data != DATA_FILE) return data_generate(out, cfg);
     double *X = NULL, *y = NULL;
@@ -16,10 +16,12 @@ int store_training_set(Dataset **out, const TrainConfig *cfg) {
                      cfg->data_file, n, d, (long long)cfg->n, (long long)cfg->d);
     else
         rc = data_from_arrays(out, X, y, n, d, &projected);
-    if (rc == ADV_OK && projected > 0)
-        adv_warn("data file %s: %ld of %ld rows were not on the unit sphere and were projected onto it",
-                 cfg->data_file, projected, n);
+    /* No warning about rows off the sphere here: it would come once per point.
+     * Whoever checks the data up front (store_data_info) says it once per file. */
+    if (rc == ADV_OK && digest) *digest = data_digest_of(X, y, n, d);
     free(X);
     free(y);
     return rc;
 }
+
+int store_training_set(Dataset **out, const TrainConfig *cfg) { return store_training_set_digest(out, cfg, NULL); }

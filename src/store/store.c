@@ -124,7 +124,12 @@ static int create_dataset(hid_t *out, hid_t loc, const char *name, hid_t ftype, 
     H5TRY(H5Pset_layout(dcpl, H5D_CONTIGUOUS), "cannot set the layout of /%s", name);
     H5TRY(H5Pset_alloc_time(dcpl, H5D_ALLOC_TIME_EARLY), "cannot set the allocation of /%s", name);
     if (fill) {
-        H5TRY(H5Pset_fill_value(dcpl, mtype, fill), "cannot set the fill value of /%s", name);
+        /* An empty string is HDF5's own default fill (zeros): leave it undefined, since netCDF
+         * 4.9.0 crashes opening a file with a string dataset whose fill value is user-defined. */
+        int default_fill = H5Tget_class(mtype) == H5T_STRING;
+        for (size_t k = 0, n = H5Tget_size(mtype); default_fill && k < n; k++)
+            default_fill = ((const unsigned char *)fill)[k] == 0;
+        if (!default_fill) H5TRY(H5Pset_fill_value(dcpl, mtype, fill), "cannot set the fill value of /%s", name);
         H5TRY(H5Pset_fill_time(dcpl, H5D_FILL_TIME_ALLOC), "cannot set the fill time of /%s", name);
     } else {
         H5TRY(H5Pset_fill_time(dcpl, H5D_FILL_TIME_NEVER), "cannot set the fill time of /%s", name);
@@ -369,7 +374,7 @@ static double layout_bytes(const StoreLayout *l, long K, long E) {
  * with a margin of about 2 (the layout's files hold 10-30 KiB of metadata). */
 static double metadata_bytes(const StoreLayout *l) {
     return 16.0 * 1024 + 2.0 * (double)(l->job_text ? strlen(l->job_text) : 0) +
-           1024.0 * (N_PARAMS + N_SUMMARY_FIELDS + 40);
+           1280.0 * (N_PARAMS + N_SUMMARY_FIELDS + 40); /* 256 of them for the dimension-scale attributes */
 }
 
 int store_build_file(const char *tmp, const StoreLayout *l, const char (*keys)[STORE_KEY_HEX + 1]) {
@@ -396,6 +401,7 @@ int store_build_file(const char *tmp, const StoreLayout *l, const char (*keys)[S
     CHECK(create_group(file, G_PLAN));
     CHECK(create_matrices(file, l, K, E));
     CHECK(create_point_tables(file, l, keys));
+    CHECK(store_attach_dims(file, l)); /* a netCDF-4 view: xarray.open_dataset(F, engine="h5netcdf") */
     /* The metadata is written now, into the room the reserve kept free. (A metadata flush
      * that fails poisons the file id for good: even the close fails and HDF5 crashes at exit.) */
     store_reserve_drop(&reserve);
@@ -504,7 +510,10 @@ static int open_existing(const char *path, const StoreLayout *l, const char (*ke
     long *rekey = NULL;
     *added = 0;
     rc = file_points_open(&fp, path);
-    if (rc == ADV_ERR_INPUT) rc = rewrap(rc, "; refusing to overwrite it (use --fresh to replace it)");
+    if (rc == ADV_ERR_INPUT) /* --fresh replaces only a sweep file (an incomplete or newer one) */
+        rc = rewrap(rc, h5_is_sweep(path) == 1 ? "; refusing to overwrite it (use --fresh to replace it)"
+                                               : "; refusing to touch it (remove it yourself or choose another "
+                                                 "output file with -o)");
     if (rc != ADV_OK) return rc;
     CHECK(file_points_check_numerics(&fp));
     CHECK(check_damaged(path, &fp, retry_damaged, damaged_out));
@@ -596,6 +605,19 @@ static int check_layout(const StoreLayout *l) {
     return ADV_OK;
 }
 
+/* An existing file at `path` that we may replace: a sweep file (ours), never
+ * anything else, --fresh or not. */
+static int check_replaceable(const char *path) {
+    int is = h5_is_sweep(path);
+    if (is == 1) return ADV_OK;
+    if (is == 0)
+        return adv_err(ADV_ERR_INPUT,
+                       "%s exists and is not an advsweep sweep file; refusing to replace it, even with --fresh "
+                       "(remove it yourself or choose another output file with -o)",
+                       path);
+    return rewrap(-is, "; refusing to replace it");
+}
+
 /* Rank 0: leave a file at `path` that this job can write into; map[i] = the row of point i;
  * *damaged (file rows; NULL when none) the damaged points to reset (retry_damaged). */
 static int prepare_file(const char *path, const StoreLayout *l, int mode, int retry_damaged, long *map, long *added,
@@ -616,6 +638,7 @@ static int prepare_file(const char *path, const StoreLayout *l, int mode, int re
     }
     struct stat sb;
     *added = 0;
+    if (rc == ADV_OK && stat(path, &sb) == 0 && mode == STORE_FRESH) rc = check_replaceable(path);
     if (rc == ADV_OK && mode != STORE_FRESH && stat(path, &sb) == 0) {
         rc = open_existing(path, l, (const char(*)[STORE_KEY_HEX + 1])keys, mode, retry_damaged, map, added, damaged);
     } else if (rc == ADV_OK) {
@@ -624,6 +647,17 @@ static int prepare_file(const char *path, const StoreLayout *l, int mode, int re
     }
     free(keys);
     return rc;
+}
+
+int store_check_output(const char *path, const char *const *inputs, const char *const *roles, int n) {
+    h5_init();
+    for (int k = 0; k < n; k++)
+        if (inputs[k] && adv_same_file(path, inputs[k]))
+            return adv_err(ADV_ERR_INPUT, "output %s is the %s %s (the same file); choose another output file (-o)",
+                           path, roles && roles[k] ? roles[k] : "input", inputs[k]);
+    struct stat sb;
+    if (stat(path, &sb) == 0 || errno != ENOENT) return check_replaceable(path);
+    return ADV_OK;
 }
 
 /* ---- open (every rank) ----------------------------------------------------------------- */
@@ -788,7 +822,8 @@ int store_open(Store **out, const char *path, const StoreLayout *layout, int64_t
     st->rows = xcalloc((size_t)st->n_layout + 1, sizeof(long));
     if (st->rank == 0) {
         rc = store_lock_acquire(&st->lock, path, "run"); /* before anything is read or changed */
-        if (rc == ADV_OK) rc = prepare_file(path, layout, mode, retry_damaged, st->rows, &st->added, &damaged);
+        if (rc == ADV_OK)
+            rc = h5_in_file(prepare_file(path, layout, mode, retry_damaged, st->rows, &st->added, &damaged), path);
     }
     if (st->parallel) rc = share_rc(st->comm, rc);
     if (rc != ADV_OK) {
@@ -1043,6 +1078,8 @@ int store_reset_failed(Store *st, const unsigned char *mask, long *count) {
 }
 
 int store_mark_skipped(Store *st, const long *rows, long n) {
+    if (n > 0 && store_lock_lost(st->lock))
+        return adv_err(ADV_ERR_IO, "%s: another process took the file's lock; not marking points skipped", st->path);
     for (long k = 0; k < n; k++) {
         TRY(check_index(st, rows[k], "store_mark_skipped"));
         int s = st->status[rows[k]];

@@ -66,12 +66,22 @@ uint64_t job_grid_hash(const Job *job) {
     char *items = xcalloc((size_t)N_PARAMS, ITEM);
     size_t *lens = xcalloc((size_t)N_PARAMS, sizeof *lens);
     char value[CONFIG_TEXT_MAX];
+    const ParamSpec *data_file = param_find("data_file");
+    uint64_t digest;
+    int digest_item = 0; /* data_file's item holds a digest: reformat it for a point that has none */
     for (long i = 0; i < points; i++) {
         job_point(&cfg, job, i);
         for (int k = 0; k < N_PARAMS; k++) {
             const ParamSpec *p = &PARAMS[k];
             char *item = items + (size_t)k * ITEM;
-            if (i == 0 || memcmp((char *)&cfg + p->offset, (char *)&prev + p->offset, field_size(p))) {
+            if (p == data_file && cfg.data == DATA_FILE && job_data_digest(job, cfg.data_file, &digest)) {
+                /* the content, not the path: regenerated data is another grid, a moved file the same */
+                int w = snprintf(item, ITEM, "data_file=#%016llx;", (unsigned long long)digest);
+                lens[k] = (size_t)w;
+                digest_item = 1;
+            } else if (i == 0 || (p == data_file && digest_item) ||
+                       memcmp((char *)&cfg + p->offset, (char *)&prev + p->offset, field_size(p))) {
+                if (p == data_file) digest_item = 0;
                 param_format(value, sizeof value, &cfg, p);
                 int w = snprintf(item, ITEM, "%s=%s;", p->name, value);
                 lens[k] = (size_t)w < ITEM ? (size_t)w : ITEM - 1;

@@ -49,6 +49,15 @@ typedef struct {
     AxisValue *values; /* (count) in the order written / generated */
 } Axis;
 
+/* A data file of data=file points: as written, and once bound (job_bind_data)
+ * the file it resolved to, its shape and its content digest. */
+typedef struct {
+    char *text;      /* data_file as written in the job */
+    char *path;      /* NULL until bound */
+    long n, d;
+    uint64_t digest;
+} DataFile;
+
 struct Job {
     char *text, *origin, *name, *axes;
     TrainConfig base; /* defaults <- fixed */
@@ -58,6 +67,9 @@ struct Job {
     long points;
     int store_weights;
     double store_weights_max_mb;
+    long line_n, line_d; /* where the job gives n and d (fixed or grid), 0 = not given */
+    DataFile *data;   /* (n_data) distinct data files of data=file points */
+    long n_data, n_bound;
     JobSearch search;
 };
 
@@ -151,6 +163,13 @@ static void value_apply(TrainConfig *cfg, const ParamSpec *p, const AxisValue *v
     }
 }
 
+/* The bound data file whose as-written name is `text`, or NULL. */
+static const DataFile *bound_data(const Job *job, const char *text) {
+    for (long k = 0; k < job->n_data; k++)
+        if (job->data[k].path && !strcmp(job->data[k].text, text)) return &job->data[k];
+    return NULL;
+}
+
 void job_point(TrainConfig *cfg, const Job *job, long index) {
     memcpy(cfg, &job->base, sizeof *cfg); /* padding too: equal points compare equal */
     long rest = index;
@@ -162,6 +181,95 @@ void job_point(TrainConfig *cfg, const Job *job, long index) {
         rest /= ax->count;
     }
     cfg->seed += replicate;
+    if (job->n_bound && cfg->data == DATA_FILE) {
+        const DataFile *df = bound_data(job, cfg->data_file);
+        if (df) { /* the file it resolved to; its shape unless the job gives one (job_bind_data checked it) */
+            snprintf(cfg->data_file, sizeof cfg->data_file, "%s", df->path);
+            if (!job->line_n) cfg->n = df->n;
+            if (!job->line_d) cfg->d = df->d;
+        }
+    }
+}
+
+/* ---- data files ------------------------------------------------------------------ */
+
+long job_data_file_count(const Job *job) { return job->n_data; }
+
+const char *job_data_file(const Job *job, long k) { return k >= 0 && k < job->n_data ? job->data[k].text : NULL; }
+
+const char *job_data_file_path(const Job *job, long k) {
+    return k >= 0 && k < job->n_data ? job->data[k].path : NULL;
+}
+
+int job_data_digest(const Job *job, const char *path, uint64_t *digest) {
+    for (long k = 0; k < job->n_data; k++)
+        if (job->data[k].path && !strcmp(job->data[k].path, path)) {
+            if (digest) *digest = job->data[k].digest;
+            return 1;
+        }
+    return 0;
+}
+
+/* The value of n or d the job gives to its data=file points: the fixed value
+ * or, for an axis, the first value differing from `want` (every combination
+ * of axes is a point, so each value meets every data file). */
+static int64_t given_value(const Job *job, const char *name, int64_t want) {
+    const ParamSpec *p = param_find(name);
+    for (int a = 0; a < job->n_axes; a++)
+        if (job->axis[a].p == p) {
+            for (long k = 0; k < job->axis[a].count; k++)
+                if (job->axis[a].values[k].i != want) return job->axis[a].values[k].i;
+            return want;
+        }
+    return *(const int64_t *)((const char *)&job->base + p->offset);
+}
+
+int job_bind_data(Job *job, long k, const char *path, long n, long d, uint64_t digest) {
+    if (k < 0 || k >= job->n_data) return adv_err(ADV_ERR_INTERNAL, "job_bind_data: no data file %ld", k);
+    DataFile *df = &job->data[k];
+    if (strlen(path) >= CONFIG_TEXT_MAX)
+        return adv_err(ADV_ERR_INPUT, "%s: key 'data_file': %s resolves to %s, longer than %d characters", job->origin,
+                       df->text, path, CONFIG_TEXT_MAX - 1);
+    int64_t gn = job->line_n ? given_value(job, "n", n) : n, gd = job->line_d ? given_value(job, "d", d) : d;
+    if (gn != n)
+        return adv_err(ADV_ERR_INPUT,
+                       "%s:%ld: key 'n': data file %s holds n = %ld points, but the job gives n = %lld (leave n out "
+                       "to take it from the file)",
+                       job->origin, job->line_n, path, n, (long long)gn);
+    if (gd != d)
+        return adv_err(ADV_ERR_INPUT,
+                       "%s:%ld: key 'd': data file %s holds points of dimension d = %ld, but the job gives d = %lld "
+                       "(leave d out to take it from the file)",
+                       job->origin, job->line_d, path, d, (long long)gd);
+    if (!df->path) job->n_bound++;
+    free(df->path);
+    df->path = xstrdup(path);
+    df->n = n;
+    df->d = d;
+    df->digest = digest;
+    return ADV_OK;
+}
+
+/* The distinct data_file values that data=file points use. Every combination
+ * of axis values is a point, so these are the data_file axis's values (or the
+ * fixed one) whenever some point has data=file. */
+static void collect_data_files(Job *job) {
+    const ParamSpec *pd = param_find("data"), *pf = param_find("data_file");
+    const Axis *data_axis = NULL, *file_axis = NULL;
+    for (int a = 0; a < job->n_axes; a++) {
+        if (job->axis[a].p == pd) data_axis = &job->axis[a];
+        if (job->axis[a].p == pf) file_axis = &job->axis[a];
+    }
+    int any = data_axis ? 0 : job->base.data == DATA_FILE;
+    for (long k = 0; data_axis && k < data_axis->count; k++) any |= data_axis->values[k].c == DATA_FILE;
+    if (!any) return;
+    long count = file_axis ? file_axis->count : 1;
+    job->data = xcalloc((size_t)count, sizeof *job->data);
+    for (long k = 0; k < count; k++) {
+        const char *text = file_axis ? file_axis->values[k].text : job->base.data_file;
+        if (!*text) continue; /* refused by validation (data=file needs a data_file) */
+        job->data[job->n_data++].text = xstrdup(text);
+    }
 }
 
 /* Position and stride of the epsilon axis in the expansion, or -1. */
@@ -219,6 +327,11 @@ void job_destroy(Job **job) {
         for (long k = 0; k < j->axis[a].count; k++) free(j->axis[a].values[k].text);
         free(j->axis[a].values);
     }
+    for (long k = 0; k < j->n_data; k++) {
+        free(j->data[k].text);
+        free(j->data[k].path);
+    }
+    free(j->data);
     free(j->text);
     free(j->origin);
     free(j->name);
@@ -657,8 +770,9 @@ static int parse_search(Ctx *c, const yaml_node_t *map) {
     JobSearch *s = &c->job->search;
     s->on = 1;
     s->fraction = 1;
-    s->n_budgets = 1;
-    s->budgets[0] = 1;
+    s->n_budgets = 2; /* T/2 and T: what the analysis needs to call m* budget-stable */
+    s->budgets[0] = 0.5;
+    s->budgets[1] = 1;
     c->search_line = line_of(map);
     for (yaml_node_pair_t *p = map->data.mapping.pairs.start; p < map->data.mapping.pairs.top; p++) {
         const yaml_node_t *k = node_at(c, p->key), *v = node_at(c, p->value);
@@ -858,6 +972,10 @@ static int finish(Ctx *c, const yaml_node_t *root) {
                        points, JOB_MAX_POINTS);
     }
     job->points = (long)points;
+    const ParamSpec *pn = param_find("n"), *pdim = param_find("d");
+    job->line_n = c->fixed_line[pn - PARAMS] ? c->fixed_line[pn - PARAMS] : c->grid_line[pn - PARAMS];
+    job->line_d = c->fixed_line[pdim - PARAMS] ? c->fixed_line[pdim - PARAMS] : c->grid_line[pdim - PARAMS];
+    collect_data_files(job);
     TRY(check_search(c));
     TRY(fill_targets(c));
     job->axes = xcalloc(axes_len, 1);

@@ -6,7 +6,8 @@
  *   numerics=<ADVSWEEP_NUMERICS_VERSION>\n
  *   NAME=LEN:VALUE\n          one line per parameter of PARAMS[] (table order)
  *                             whose value differs from its declared default
- *   data=HASH\n               data=file only: the content hash of /x, /y
+ *   data=HASH\n               data=file only: the content hash of /x, /y (data_file,
+ *                             the path, is left out: the content is the identity)
  *
  * VALUE is param_format's text (%.17g for reals: exact), except `targets`,
  * which is the resolved set (config_targets: epsilon and the list, distinct,
@@ -63,10 +64,13 @@ size_t point_canonical_text(char *buf, size_t len, const TrainConfig *cfg, const
     } while (0)
     if (len) buf[0] = '\0';
     PUT("advsweep-point\nnumerics=%d\n", ADVSWEEP_NUMERICS_VERSION);
-    const ParamSpec *targets = param_find("targets");
+    const ParamSpec *targets = param_find("targets"), *data_file = param_find("data_file");
     char value[CONFIG_TEXT_MAX * 2];
     for (int i = 0; i < N_PARAMS; i++) {
         const ParamSpec *p = &PARAMS[i];
+        /* a data file is its content (data=HASH below), not its path: the same data moved or
+         * renamed is the same point, and the path a run resolved (absolute) depends on where */
+        if (p == data_file && cfg->data == DATA_FILE) continue;
         if (p == targets) {
             /* the set, not its spelling; always written (it follows epsilon, which may be an axis) */
             double tau[TARGETS_MAX];

@@ -41,7 +41,8 @@ def by_key(path):
         f.visititems(lambda n, o: names.append(n) if isinstance(o, h5py.Dataset) else None)
         skip = {"summary/wall_time", "summary/trained_as", "worker/rank", "worker/host", "worker/threads", "runs",
                 "plan/flops", "plan/trained_as", "plan/key"}
-        data = {n: f[n][()] for n in names if n not in skip and f[n].shape[:1] == st.shape}
+        data = {n: f[n][()] for n in names  # the dimension scales (/point: the row index) are no result
+                if n not in skip and f[n].shape[:1] == st.shape and "CLASS" not in f[n].attrs}
         for i, k in enumerate(keys):
             if st[i] in (1, 2, 3):
                 row = {}

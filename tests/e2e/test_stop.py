@@ -9,13 +9,20 @@ import time
 import pytest
 
 from conftest import assert_same_results, digest, mpi_env, run, status
-from test_interrupt import POINTS, SLOW, WORKERS, counts
+from test_interrupt import ENDLESS, POINTS, SLOW, WORKERS, counts
 
 
 @pytest.fixture(scope="module")
 def slow_job(tmp_path_factory):
     path = tmp_path_factory.mktemp("job") / "slow.yaml"
     path.write_text(SLOW)
+    return path
+
+
+@pytest.fixture(scope="module")
+def endless_job(tmp_path_factory):
+    path = tmp_path_factory.mktemp("job") / "endless.yaml"
+    path.write_text(ENDLESS)
     return path
 
 
@@ -73,12 +80,12 @@ def stdout_line(proc):
 
 
 @pytest.mark.parametrize("second", [["stop"], ["stop", "--now"]])
-def test_second_stop_or_now_abandons(advsweep, slow_job, tmp_path, second):
-    out = tmp_path / "slow.h5"
-    proc = start(advsweep, slow_job, out, "--grace", "300")
+def test_second_stop_or_now_abandons(advsweep, endless_job, tmp_path, second):
+    out = tmp_path / "endless.h5"
+    proc = start(advsweep, endless_job, out, "--grace", "300")
     wait_until(running(out, WORKERS), proc)
     run([advsweep, "stop", str(out)], check=0)
-    wait_until(lambda: not (tmp_path / "slow.h5.stop").exists(), proc)  # the master took the first
+    wait_until(lambda: not (tmp_path / "endless.h5.stop").exists(), proc)  # the master took the first
     run([advsweep, *second, str(out)], check=0)
     stdout, stderr = proc.communicate(timeout=600)
     assert proc.returncode == 3, (stdout, stderr)
@@ -87,9 +94,9 @@ def test_second_stop_or_now_abandons(advsweep, slow_job, tmp_path, second):
     assert counts(out)["running"] >= 1
 
 
-def test_stop_now_at_once(advsweep, slow_job, tmp_path):
-    out = tmp_path / "slow.h5"
-    proc = start(advsweep, slow_job, out, "--grace", "300", ranks=None)  # serial: no mpirun
+def test_stop_now_at_once(advsweep, endless_job, tmp_path):
+    out = tmp_path / "endless.h5"
+    proc = start(advsweep, endless_job, out, "--grace", "300", ranks=None)  # serial: no mpirun
     wait_until(running(out, 1), proc)
     run([advsweep, "stop", "--now", str(out)], check=0)
     stdout, stderr = proc.communicate(timeout=600)

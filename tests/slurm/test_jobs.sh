@@ -2,13 +2,20 @@
 # The example job files: jobs/demo.yaml is exactly the embedded default job
 # (`advsweep run --print-default`), every jobs/*.yaml plans (advsweep plan
 # exit 0), and each header states its question, size and run time, with the
-# point count of its "Size: ... = N points" line equal to the plan's.
+# point count of its "Size: ... = N points" line equal to the plan's. plan
+# opens the data files of a data=file job: such a job is planned from a copy
+# beside the data file its header's `analysis/digits.py -o jobs/F ...` line
+# makes (skipped without Debian's python3-sklearn digits).
 #
 #   test_jobs.sh [ADVSWEEP_BINARY]      (ctest passes the built binary)
 set -u
 HERE=$(cd "$(dirname "$0")" && pwd -P)
 JOBS=$(cd "$HERE/../../jobs" && pwd -P)
 ADVSWEEP=${1:-${ADVSWEEP_BIN:-$HERE/../../build/advsweep}}
+PY=${ADVSWEEP_PY:-/usr/bin/python3}
+DIGITS_CSV=/usr/lib/python3/dist-packages/sklearn/datasets/data/digits.csv.gz
+TMP=$(mktemp -d /tmp/advsweep-jobs.XXXXXX)
+trap 'rm -rf "$TMP"' EXIT
 fails=0
 pass() { echo "PASS: $*"; }
 fail() { echo "FAIL: $*"; fails=$((fails + 1)); }
@@ -24,7 +31,29 @@ n=0
 for job in "$JOBS"/*.yaml; do
     n=$((n + 1))
     name=jobs/$(basename "$job")
-    if ! out=$("$ADVSWEEP" plan "$job" 2>&1); then
+    plan_job=$job
+    if grep -qE '^ *data: *file' "$job"; then
+        make=$(sed -n 's/^# *\(analysis\/digits\.py -o jobs\/.*\)$/\1/p' "$job" | head -n1)
+        if [ -z "$make" ]; then
+            fail "$name: a data=file job should say how to make its data file (analysis/digits.py -o jobs/F ...)"
+            continue
+        fi
+        if [ ! -e "$DIGITS_CSV" ]; then
+            echo "SKIP: $name: no python3-sklearn digits to make its data file"
+            continue
+        fi
+        plan_job=$TMP/$(basename "$job")
+        cp "$job" "$plan_job"
+        # shellcheck disable=SC2086  # the header's arguments, split as written
+        set -- ${make#analysis/digits.py }
+        args=()
+        for a in "$@"; do args+=("${a/#jobs\//$TMP/}"); done
+        if ! made=$("$PY" "$HERE/../../analysis/digits.py" "${args[@]}" 2>&1); then
+            fail "$name: its data file command failed: $made"
+            continue
+        fi
+    fi
+    if ! out=$("$ADVSWEEP" plan "$plan_job" 2>&1); then
         fail "$name: advsweep plan failed: $out"
         continue
     fi
