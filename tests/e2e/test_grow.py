@@ -31,6 +31,12 @@ def job(tmp_path, name, text):
     return p
 
 
+def analysis_load():
+    import importlib
+    sys.path.insert(0, str(ROOT / "analysis"))
+    return importlib.import_module("advsweep_analysis.load")
+
+
 def by_key(path):
     """{key: {dataset: row bytes}} of the finished points of a file (timings and workers aside)."""
     out = {}
@@ -40,7 +46,7 @@ def by_key(path):
         names = []
         f.visititems(lambda n, o: names.append(n) if isinstance(o, h5py.Dataset) else None)
         skip = {"summary/wall_time", "summary/trained_as", "worker/rank", "worker/host", "worker/threads", "runs",
-                "plan/flops", "plan/trained_as", "plan/key"}
+                "plan/flops", "plan/trained_as", "plan/key", "checksum"}  # the checksum covers timings and workers
         data = {n: f[n][()] for n in names  # the dimension scales (/point: the row index) are no result
                 if n not in skip and f[n].shape[:1] == st.shape and "CLASS" not in f[n].attrs}
         for i, k in enumerate(keys):
@@ -251,6 +257,9 @@ def test_merge_files_of_different_jobs(advsweep, tmp_path):
         keys = f["plan/key"][()].astype(str)
         i = [j for j, k in enumerate(keys) if k in shared][0]
         f["summary/min_surrogate"][i] = np.nextafter(f["summary/min_surrogate"][i], 1.0)
+        # an intact result that differs (another build, say): its checksum matches its rows
+        # (without it the row is damaged, and merge takes the point from a.h5 instead)
+        f["checksum"][i] = analysis_load().point_checksums(f, [i])[0]
     out2 = tmp_path / "conflict.h5"
     proc = run([advsweep, "merge", "-o", str(out2), str(fa), str(bad)], check=2)
     assert len(proc.stderr.strip().splitlines()) == 1, proc.stderr
