@@ -9,28 +9,8 @@ import time
 import pytest
 
 from conftest import assert_same_results, digest, mpi_env, run, status
-from test_interrupt import ENDLESS, POINTS, SLOW, WORKERS, counts
-
-
-@pytest.fixture(scope="module")
-def slow_job(tmp_path_factory):
-    path = tmp_path_factory.mktemp("job") / "slow.yaml"
-    path.write_text(SLOW)
-    return path
-
-
-@pytest.fixture(scope="module")
-def endless_job(tmp_path_factory):
-    path = tmp_path_factory.mktemp("job") / "endless.yaml"
-    path.write_text(ENDLESS)
-    return path
-
-
-@pytest.fixture(scope="module")
-def reference(advsweep, slow_job, tmp_path_factory):
-    out = tmp_path_factory.mktemp("ref") / "slow.h5"
-    run([advsweep, "run", str(slow_job), "-o", str(out), "-q"], ranks=3, check=0)
-    return out
+# the same jobs and reference run as the Ctrl-C tests (module-scoped: made once here)
+from test_interrupt import POINTS, WORKERS, counts, endless_job, reference, slow_job  # noqa: F401
 
 
 def start(advsweep, job, out, *extra, ranks=3):
