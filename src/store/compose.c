@@ -600,7 +600,7 @@ int store_merge_counts(const char *out_path, const char *const *inputs, int n_in
         }
         if (lost) {
             rc = adv_err(ADV_ERR_IO,
-                         "%s: %ld point%s damaged (e.g. row %ld: its rows no longer match its checksum) and no other "
+                         "%s: %ld point%s damaged (e.g. point %ld: its rows no longer match its checksum) and no other "
                          "input holds %s intact; rerun %s there (advsweep run --retry-damaged) or leave the file out",
                          inputs[j], lost, lost == 1 ? " is" : "s are", first, lost == 1 ? "it" : "them",
                          lost == 1 ? "it" : "them");
