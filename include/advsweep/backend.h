@@ -58,6 +58,15 @@ typedef struct {
     void (*weights)(const BackendRun *run, double *W0, double *W, double *fixed);
     /* FLOPs of the GEMM/GEMV model counted so far. */
     double (*flops)(const BackendRun *run);
+    /* A run's state between steps, for mid-point checkpoints: W_t (in the backend's
+     * element type, exactly) and the FLOPs counted. Everything else is recreated by
+     * create (W0, A, a: from the seed) or recomputed each step (activations, gradient,
+     * attack points: their random streams are seeded by (seed, purpose, step)), so a
+     * fresh run given restore continues bit for bit where the saved one was.
+     * restore returns ADV_ERR_INPUT (and changes nothing) when len is not state_bytes. */
+    size_t (*state_bytes)(const BackendRun *run);
+    void (*save)(const BackendRun *run, void *buf);
+    int (*restore)(BackendRun *run, const void *buf, size_t len);
 } TrainBackend;
 
 extern const TrainBackend TRAIN_BACKEND_CPU_F64;

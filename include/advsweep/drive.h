@@ -29,6 +29,7 @@ typedef struct {
     double grace;           /* seconds a running point may continue after SIGTERM/SIGINT */
     double rate_gflops;     /* per-rank rate for time estimates before any point finished; 0 = learn */
     double mem_limit;       /* bytes one rank may use (--mem-limit); 0 = detect (comm_mem_budget) */
+    double checkpoint_every; /* seconds between a long point's checkpoints (--checkpoint); 0 = none */
     int shard_index, shard_count; /* run training runs whose row % count == index (0/1: all) */
 } RunOptions;
 

@@ -192,6 +192,21 @@ typedef struct {
     double *W0_out;           /* (n_trained) receives the initial trained weights */
     double *W_out;            /* (n_trained) receives the final trained weights */
     double *fixed_out;        /* (m*d + m deep | m two-layer) receives A then a */
+    /* Mid-point checkpoints. With checkpoint set and checkpoint_every > 0, the whole
+     * state of the run between two steps (an opaque blob: the step, the summary and
+     * stopping rules so far, the trajectory so far, the backend's W_t) is handed to
+     * checkpoint(ctx, state, bytes) every checkpoint_every seconds of training, and
+     * once more when the run is abandoned (abort_flag). A checkpoint that fails is
+     * reported by its return value (non-zero) and training goes on. */
+    double checkpoint_every;
+    int (*checkpoint)(void *ctx, const void *state, size_t bytes);
+    /* A state from an earlier checkpoint of the same configuration and data: the run
+     * continues from it and ends bit-identical to an uninterrupted one (its wall time
+     * aside, which counts both parts). A state that does not fit (another plan,
+     * precision or size) is ignored: the run starts at step 0. */
+    const void *resume;
+    size_t resume_bytes;
+    int64_t *resumed_step;    /* receives the step it continued from, or -1 */
 } TrainHooks;
 
 /* Train one configuration on `data`. Fills *sum and *traj (traj may be NULL;

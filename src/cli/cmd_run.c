@@ -43,6 +43,8 @@ static void run_usage(FILE *out) {
             "  --mem-limit SIZE      memory one rank may use (4G, 512M; a number alone is MB); default: what the\n"
             "                        node, its cgroup and SLURM allow, shared by the node's ranks. A point that\n"
             "                        needs more is refused before anything runs (exit 2)\n"
+            "  --checkpoint SECONDS  a point that trains longer saves its state every SECONDS (default 300) in\n"
+            "                        FILE.ckpt/ and continues from it after a kill or a stop; 0: no checkpoints\n"
             "  --print-default       print the embedded default job file and exit\n"
             "  -q, --quiet           no line per point\n"
             "\n"
@@ -58,7 +60,7 @@ static void run_usage(FILE *out) {
 }
 
 enum { OPT_HELP, OPT_OUTPUT, OPT_FRESH, OPT_RETRY, OPT_TIME_LIMIT, OPT_GRACE, OPT_RATE, OPT_SHARD, OPT_DEFAULT, OPT_QUIET,
-       OPT_EXTEND, OPT_WHERE, OPT_MEM_LIMIT, OPT_RETRY_DAMAGED };
+       OPT_EXTEND, OPT_WHERE, OPT_MEM_LIMIT, OPT_RETRY_DAMAGED, OPT_CHECKPOINT };
 static const CliOption RUN_OPTIONS[] = {
     [OPT_HELP] = {"help", 'h', 0, NULL},
     [OPT_OUTPUT] = {"output", 'o', 1, "file name"},
@@ -74,6 +76,7 @@ static const CliOption RUN_OPTIONS[] = {
     [OPT_WHERE] = {"where", 0, 1, "expression"},
     [OPT_MEM_LIMIT] = {"mem-limit", 0, 1, "size"},
     [OPT_RETRY_DAMAGED] = {"retry-damaged", 0, 0, NULL},
+    [OPT_CHECKPOINT] = {"checkpoint", 0, 1, "number of seconds"},
 };
 
 /* "I/N" with 0 <= I < N, both plain decimal. */
@@ -96,6 +99,7 @@ static int parse_shard(RunOptions *opt, const char *value) {
 int cmd_run(int argc, char **argv) {
     RunOptions opt = {0};
     opt.grace = 60;
+    opt.checkpoint_every = 300;
     CliParser parser;
     int rc = cli_parser_begin(&parser, "run", argc, argv, RUN_OPTIONS, sizeof RUN_OPTIONS / sizeof RUN_OPTIONS[0], 0);
     int help = 0, print_default = 0;
@@ -127,6 +131,7 @@ int cmd_run(int argc, char **argv) {
         case OPT_EXTEND: opt.extend = 1; break;
         case OPT_WHERE: opt.where = value; break;
         case OPT_MEM_LIMIT: rc = cli_size(&opt.mem_limit, "--mem-limit", value); break;
+        case OPT_CHECKPOINT: rc = cli_real(&opt.checkpoint_every, "--checkpoint", value, 0, 0, "seconds"); break;
         }
     }
     cli_parser_end(&parser);

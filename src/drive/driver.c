@@ -33,6 +33,7 @@ void report_pack(double *msg, const Report *r) {
     msg[6] = r->n_targets;
     msg[7] = (double)r->steps_run;
     msg[8] = (double)r->steps_planned;
+    msg[9] = (double)r->resumed;
     for (int q = 0; q < TARGETS_MAX; q++) {
         msg[REPORT_FIXED + q] = q < r->n_targets ? r->tau[q] : 0.0;
         msg[REPORT_FIXED + TARGETS_MAX + q] = q < r->n_targets ? (double)r->step[q] : -1.0;
@@ -51,6 +52,7 @@ void report_unpack(Report *r, const double *msg) {
     r->n_targets = (int)msg[6];
     r->steps_run = (long)msg[7];
     r->steps_planned = (long)msg[8];
+    r->resumed = (long)msg[9];
     if (r->n_targets < 0 || r->n_targets > TARGETS_MAX) r->n_targets = 0;
     for (int q = 0; q < r->n_targets; q++) {
         r->tau[q] = msg[REPORT_FIXED + q];
@@ -122,10 +124,16 @@ static void log_report(Drive *d, const Report *r, int rank) {
     }
     case RUN_DIVERGED: snprintf(what, sizeof what, "diverged: %s", r->reason[0] ? r->reason : "?"); break;
     case RUN_FAILED: snprintf(what, sizeof what, "failed: %s", r->reason[0] ? r->reason : "?"); break;
-    default: snprintf(what, sizeof what, "abandoned (will be redone on resume)"); break;
+    default:
+        snprintf(what, sizeof what, "abandoned (%s)",
+                 d->opt->checkpoint_every > 0 ? "continued from its last checkpoint on resume" : "redone on resume");
+        break;
     }
     long todo = d->src.todo > d->finished ? d->src.todo : d->finished;
-    printf("[%ld/%ld] point %ld (%s): %s; %.2f s on rank %d\n", d->finished, todo, r->index, label, what, r->wall, rank);
+    char resumed[64] = "";
+    if (r->resumed > 0) snprintf(resumed, sizeof resumed, " (continued from step %ld)", r->resumed);
+    printf("[%ld/%ld] point %ld (%s): %s; %.2f s on rank %d%s\n", d->finished, todo, r->index, label, what, r->wall, rank,
+           resumed);
     fflush(stdout);
 }
 
@@ -139,6 +147,20 @@ static double cpu_seconds(void) {
 
 /* ---- one training run (any rank) -------------------------------------------------------- */
 
+typedef struct {
+    Drive *d;
+    long row;   /* the file row whose run is training */
+    int warned;
+} Checkpointing;
+
+/* TrainHooks.checkpoint: the state into PATH.ckpt/ROW; a failure costs only the checkpoint. */
+static int save_checkpoint(void *ctx, const void *state, size_t bytes) {
+    Checkpointing *c = ctx;
+    int rc = store_checkpoint_save(c->d->st, c->row, state, bytes);
+    if (rc != ADV_OK && !c->warned++) adv_warn("no checkpoint for row %ld: %s", c->row, adv_errmsg());
+    return rc;
+}
+
 /* Train the run of representative point `index` once and write every point it
  * answers (the points that differ from it only in epsilon) that is not final yet. */
 static void run_point(Drive *d, long index, Report *rep) {
@@ -150,6 +172,7 @@ static void run_point(Drive *d, long index, Report *rep) {
     rep->min_surrogate = NAN;
     rep->outcome = OUTCOME_NONE;
     rep->steps_run = rep->steps_planned = -1;
+    rep->resumed = -1;
     long n_members = job_training_members(d->job, index, d->members);
     const int8_t *status = store_status(d->st);
     int rc = ADV_OK;
@@ -170,6 +193,21 @@ static void run_point(Drive *d, long index, Report *rep) {
     TrainHooks hooks = {0};
     hooks.abort_flag = signals_abort_flag();
     hooks.progress = signals_progress; /* stop requests and the master's abort, while training */
+    /* A run longer than checkpoint_every saves its state as it goes, and continues from the last one. */
+    Checkpointing ck = {d, d->rows[index], 0};
+    void *resume = NULL;
+    size_t resume_bytes = 0;
+    int64_t resumed = -1;
+    if (d->opt->checkpoint_every > 0) {
+        hooks.ctx = &ck;
+        hooks.checkpoint = save_checkpoint;
+        hooks.checkpoint_every = d->opt->checkpoint_every;
+        if (store_checkpoint_load(d->st, ck.row, &resume, &resume_bytes) != ADV_OK)
+            adv_warn("row %ld: %s", ck.row, adv_errmsg());
+        hooks.resume = resume;
+        hooks.resume_bytes = resume_bytes;
+        hooks.resumed_step = &resumed;
+    }
     if (d->store_weights) {
         weights = xcalloc((size_t)(2 * cost->n_trained + cost->n_fixed), sizeof(double));
         hooks.W0_out = weights;
@@ -183,7 +221,9 @@ static void run_point(Drive *d, long index, Report *rep) {
         rc = adv_err(ADV_ERR_INPUT, "data file %s changed since the sweep started (rerun to check it again)",
                      cfg.data_file);
     if (rc == ADV_OK) rc = train_run(&sum, traj, &cfg, data, &hooks);
-    if (rc == ADV_INTERRUPTED) { /* abandoned: stays "running", redone on resume */
+    free(resume);
+    rep->resumed = (long)resumed;
+    if (rc == ADV_INTERRUPTED) { /* abandoned: stays "running", redone on resume (from its checkpoint) */
         rep->status = RUN_RUNNING;
         rep->rc = rc;
         rep->wall = adv_now() - start;
@@ -234,6 +274,7 @@ static void run_point(Drive *d, long index, Report *rep) {
             goto cleanup;
         }
     }
+    if (d->opt->checkpoint_every > 0) store_checkpoint_remove(d->st, ck.row); /* its rows are written */
     rep->status = sum.status;
     rep->rc = ADV_OK;
     rep->wall = sum.wall_time;

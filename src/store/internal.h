@@ -292,6 +292,15 @@ int store_attach_dims(hid_t file, const StoreLayout *l);
  * projection onto the sphere): the shape, then the bytes of /x and /y. */
 uint64_t data_digest_of(const double *X, const double *y, long n, long d);
 
+/* ---- mid-point checkpoints (checkpoint.c): PATH.ckpt/ROW ------------------------------ */
+
+int checkpoint_save(const char *path, long row, const char *key, const void *state, size_t bytes);
+/* ADV_OK with *state NULL when there is none, or none that checks out (removed, warned). */
+int checkpoint_load(const char *path, long row, const char *key, void **state, size_t *bytes);
+void checkpoint_remove(const char *path, long row);
+/* Remove PATH.ckpt and everything in it (a new file of that name). */
+void checkpoint_clear(const char *path);
+
 /* ---- files ------------------------------------------------------------------------ */
 
 /* "PATH.tmp.PID" (or "PATH.tmp.PID.N"), reserved as an empty file created

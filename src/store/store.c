@@ -50,6 +50,7 @@ struct Store {
     hid_t d_checksum;    /* H5I_INVALID_HID in files written before checksums */
     ChecksumSet *cs;     /* the rows a checksum covers (NULL without /checksum) */
     long damaged_reset;  /* damaged points reset to pending by STORE_RETRY_DAMAGED */
+    hid_t d_key;         /* /plan/key (H5I_INVALID_HID in files without keys) */
 };
 
 /* ---- small helpers ------------------------------------------------------------------ */
@@ -642,6 +643,7 @@ static int prepare_file(const char *path, const StoreLayout *l, int mode, int re
     if (rc == ADV_OK && mode != STORE_FRESH && stat(path, &sb) == 0) {
         rc = open_existing(path, l, (const char(*)[STORE_KEY_HEX + 1])keys, mode, retry_damaged, map, added, damaged);
     } else if (rc == ADV_OK) {
+        checkpoint_clear(path); /* what an earlier file of this name left is not this file's */
         rc = create_file(path, l, (const char(*)[STORE_KEY_HEX + 1])keys);
         for (long i = 0; i < l->n_points; i++) map[i] = i;
     }
@@ -688,6 +690,7 @@ static void store_free(Store *st) {
     h5_close(&st->d_runs);
     h5_close(&st->d_reason);
     checksum_close(&st->cs);
+    h5_close(&st->d_key);
     h5_close(&st->d_checksum);
     h5_close(&st->d_status);
     h5_close(&st->t_host);
@@ -718,7 +721,7 @@ static Store *store_alloc(const char *path) {
     st->d_wrank = st->d_whost = st->d_wthreads = H5I_INVALID_HID;
     st->d_tau = st->d_tstep = st->d_toutcome = H5I_INVALID_HID;
     st->d_w0 = st->d_w = st->d_fixed = st->d_x = st->d_y = H5I_INVALID_HID;
-    st->d_checksum = H5I_INVALID_HID;
+    st->d_checksum = st->d_key = H5I_INVALID_HID;
     return st;
 }
 
@@ -788,6 +791,7 @@ static int open_handles(Store *st) {
         CHECK(open_ds(&st->d_x, st, D_DATA_X));
         CHECK(open_ds(&st->d_y, st, D_DATA_Y));
     }
+    if (h5_has_dataset(st->file, D_PLAN_KEY)) CHECK(open_ds(&st->d_key, st, D_PLAN_KEY));
     if (h5_has_dataset(st->file, D_CHECKSUM)) {
         CHECK(open_ds(&st->d_checksum, st, D_CHECKSUM));
         CHECK(checksum_open(&st->cs, st->file, st->P, st->path));
@@ -1137,6 +1141,30 @@ int store_read_outcomes(Store *st, const long *rows, long n, StoreOutcome *out) 
     free(step);
     return rc;
 }
+
+/* The key of file row `row` ("" without /plan/key). */
+static void row_key(Store *st, long row, char key[STORE_KEY_HEX + 1]) {
+    key[0] = '\0';
+    if (st->d_key < 0 || row < 0 || row >= st->P) return;
+    hid_t t = h5_str_type(STORE_KEY_HEX + 1);
+    if (t < 0 || h5_read_row(st->d_key, row, t, key, "/plan/key") != ADV_OK) key[0] = '\0';
+    key[STORE_KEY_HEX] = '\0';
+    if (t >= 0) H5Tclose(t);
+}
+
+int store_checkpoint_save(Store *st, long row, const void *state, size_t bytes) {
+    char key[STORE_KEY_HEX + 1];
+    row_key(st, row, key);
+    return checkpoint_save(st->path, row, key, state, bytes);
+}
+
+int store_checkpoint_load(Store *st, long row, void **state, size_t *bytes) {
+    char key[STORE_KEY_HEX + 1];
+    row_key(st, row, key);
+    return checkpoint_load(st->path, row, key, state, bytes);
+}
+
+void store_checkpoint_remove(Store *st, long row) { checkpoint_remove(st->path, row); }
 
 int store_close(Store **stp) {
     if (!stp || !*stp) return ADV_OK;

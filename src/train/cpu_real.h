@@ -225,6 +225,30 @@ static void NAME(cpu_weights)(const BackendRun *run, double *W0, double *W, doub
 
 static double NAME(cpu_flops)(const BackendRun *run) { return ((const RUN *)run)->nw->flops; }
 
+/* State: the FLOPs counted (a double), then W_t (n_trained REALs). */
+static size_t NAME(cpu_state_bytes)(const BackendRun *run) {
+    const RUN *tr = (const RUN *)run;
+    return sizeof(double) + (size_t)tr->net->n_trained * sizeof(REAL);
+}
+
+static void NAME(cpu_save)(const BackendRun *run, void *buf) {
+    const RUN *tr = (const RUN *)run;
+    unsigned char *p = buf;
+    memcpy(p, &tr->nw->flops, sizeof(double));
+    memcpy(p + sizeof(double), tr->net->trained, (size_t)tr->net->n_trained * sizeof(REAL));
+}
+
+static int NAME(cpu_restore)(BackendRun *run, const void *buf, size_t len) {
+    RUN *tr = (RUN *)run;
+    if (len != NAME(cpu_state_bytes)(run))
+        return adv_err(ADV_ERR_INPUT, "checkpoint: %zu bytes of backend state, this run has %zu", len,
+                       NAME(cpu_state_bytes)(run));
+    const unsigned char *p = buf;
+    memcpy(&tr->nw->flops, p, sizeof(double));
+    memcpy(tr->net->trained, p + sizeof(double), (size_t)tr->net->n_trained * sizeof(REAL));
+    return ADV_OK;
+}
+
 #undef RUN
 #undef REAL
 #undef NAME

@@ -10,6 +10,7 @@
 #include "advsweep/train.h"
 
 #include <math.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <stdio.h>
 #include <string.h>
@@ -329,6 +330,123 @@ static void evaluate_step(Trajectory *traj, Runner *r, int64_t t, TrainSummary *
     traj->robust_acc[k] = sum->final_robust_acc;
 }
 
+/* ----- checkpoints ---------------------------------------------------------------------- */
+
+/* The state of a run between steps t - 1 and t, as one blob (same machine: raw structs).
+ * Layout: this header, the TrainSummary, the plateau ring (window + 1 doubles, when on),
+ * the trajectory's records and evaluations so far (when the run has one), the backend's
+ * state (backend.h: W_t and the FLOPs counted). */
+#define CKPT_MAGIC "advckpt"
+#define CKPT_VERSION 1
+typedef struct {
+    char magic[8];
+    uint32_t version, elem;       /* the format; the backend's element size */
+    int64_t steps_planned, next;  /* T; the step the run continues with */
+    int64_t records, evals;       /* the plan's schedule lengths */
+    int64_t traj_count, eval_count, has_traj;
+    int64_t window, n_targets;
+    int64_t below, reached;       /* StopRule */
+    double best, blowup, elapsed;
+    uint64_t backend_bytes, total;
+} CkptHeader;
+
+static size_t ckpt_ring(const StopRule *r) { return r->window > 0 ? (size_t)r->window + 1 : 0; }
+
+/* The whole blob (caller frees) and its size. */
+static unsigned char *ckpt_save(size_t *bytes, const Runner *r, const TrainPlan *plan, int64_t next,
+                                const TrainSummary *sum, const StopRule *stop, const Trajectory *traj, double blowup,
+                                double elapsed) {
+    CkptHeader h;
+    memset(&h, 0, sizeof h);
+    memcpy(h.magic, CKPT_MAGIC, sizeof CKPT_MAGIC);
+    h.version = CKPT_VERSION;
+    h.elem = (uint32_t)r->be->elem;
+    h.steps_planned = plan->steps;
+    h.next = next;
+    h.records = plan->records;
+    h.evals = plan->evals;
+    h.has_traj = traj != NULL;
+    h.traj_count = traj ? traj->count : 0;
+    h.eval_count = traj ? traj->eval_count : 0;
+    h.window = stop->window;
+    h.n_targets = stop->n_targets;
+    h.below = stop->below;
+    h.reached = stop->reached;
+    h.best = stop->best;
+    h.blowup = blowup;
+    h.elapsed = elapsed;
+    h.backend_bytes = r->be->state_bytes(r->run);
+    size_t ring = ckpt_ring(stop), nt = (size_t)h.traj_count, ne = (size_t)h.eval_count;
+    h.total = sizeof h + sizeof *sum + ring * sizeof(double) + nt * (sizeof(int64_t) + 4 * sizeof(double)) +
+              ne * (sizeof(int64_t) + 2 * sizeof(double)) + h.backend_bytes;
+    unsigned char *buf = xcalloc(1, (size_t)h.total), *p = buf;
+#define PUT(src, n) (memcpy(p, (src), (n)), p += (n))
+    PUT(&h, sizeof h);
+    PUT(sum, sizeof *sum);
+    if (ring) PUT(stop->best_ring, ring * sizeof(double));
+    if (traj) {
+        PUT(traj->step, nt * sizeof(int64_t));
+        PUT(traj->surrogate, nt * sizeof(double));
+        PUT(traj->clean_loss, nt * sizeof(double));
+        PUT(traj->clean_acc, nt * sizeof(double));
+        PUT(traj->dist, nt * sizeof(double));
+        PUT(traj->eval_step, ne * sizeof(int64_t));
+        PUT(traj->robust_loss, ne * sizeof(double));
+        PUT(traj->robust_acc, ne * sizeof(double));
+    }
+#undef PUT
+    r->be->save(r->run, p);
+    *bytes = (size_t)h.total;
+    return buf;
+}
+
+/* Continue from blob: 1 restored (*next, *blowup, *elapsed set), 0 it does not fit this run
+ * (nothing changed). */
+static int ckpt_restore(const unsigned char *blob, size_t bytes, Runner *r, const TrainPlan *plan, TrainSummary *sum,
+                        StopRule *stop, Trajectory *traj, int64_t *next, double *blowup, double *elapsed) {
+    CkptHeader h;
+    if (!blob || bytes < sizeof h) return 0;
+    memcpy(&h, blob, sizeof h);
+    size_t ring = ckpt_ring(stop), nt = (size_t)h.traj_count, ne = (size_t)h.eval_count;
+    if (memcmp(h.magic, CKPT_MAGIC, sizeof CKPT_MAGIC) || h.version != CKPT_VERSION || h.elem != r->be->elem ||
+        h.steps_planned != plan->steps || h.records != plan->records || h.evals != plan->evals ||
+        h.window != stop->window || h.n_targets != stop->n_targets || h.next < 1 || h.next > plan->steps ||
+        h.has_traj != (traj != NULL) || h.backend_bytes != r->be->state_bytes(r->run) || h.total != bytes ||
+        h.traj_count < 0 || h.eval_count < 0 || (traj && (h.traj_count > traj->cap || h.eval_count > traj->eval_cap)))
+        return 0;
+    size_t want = sizeof h + sizeof *sum + ring * sizeof(double) + (traj ? nt * (sizeof(int64_t) + 4 * sizeof(double)) +
+                                                                         ne * (sizeof(int64_t) + 2 * sizeof(double))
+                                                                   : 0) +
+                  h.backend_bytes;
+    if (want != bytes) return 0;
+    const unsigned char *p = blob + sizeof h;
+    const unsigned char *state = blob + bytes - h.backend_bytes;
+    if (r->be->restore(r->run, state, (size_t)h.backend_bytes) != ADV_OK) return 0;
+#define GET(dst, n) (memcpy((dst), p, (n)), p += (n))
+    GET(sum, sizeof *sum);
+    if (ring) GET(stop->best_ring, ring * sizeof(double));
+    if (traj) {
+        traj->count = (long)nt;
+        traj->eval_count = (long)ne;
+        GET(traj->step, nt * sizeof(int64_t));
+        GET(traj->surrogate, nt * sizeof(double));
+        GET(traj->clean_loss, nt * sizeof(double));
+        GET(traj->clean_acc, nt * sizeof(double));
+        GET(traj->dist, nt * sizeof(double));
+        GET(traj->eval_step, ne * sizeof(int64_t));
+        GET(traj->robust_loss, ne * sizeof(double));
+        GET(traj->robust_acc, ne * sizeof(double));
+    }
+#undef GET
+    stop->below = h.below;
+    stop->reached = (int)h.reached;
+    stop->best = h.best * 0 + INFINITY;
+    *next = h.next;
+    *blowup = h.blowup;
+    *elapsed = h.elapsed;
+    return 1;
+}
+
 int train_run(TrainSummary *sum, Trajectory *traj, const TrainConfig *cfg, const Dataset *data,
               const TrainHooks *hooks) {
     TrainPlan plan;
@@ -369,8 +487,28 @@ int train_run(TrainSummary *sum, Trajectory *traj, const TrainConfig *cfg, const
     stop_rule_init(&stop, &plan, cfg, sum->target_step);
     double blowup = 0.0; /* |W_t - W0| / |W0| of an unprojected run */
     int rc = ADV_OK, why = OUTCOME_NONE;
-    for (int64_t t = 0;; t++) {
-        if (hooks->abort_flag && *hooks->abort_flag) {
+    int64_t t0 = 0;
+    double elapsed = 0;
+    if (hooks->resumed_step) *hooks->resumed_step = -1;
+    if (hooks->resume && ckpt_restore(hooks->resume, hooks->resume_bytes, &r, &plan, sum, &stop, traj, &t0, &blowup,
+                                      &elapsed)) {
+        start -= elapsed; /* the wall time counts both parts */
+        if (hooks->resumed_step) *hooks->resumed_step = t0;
+    }
+    int checkpoints = hooks->checkpoint && hooks->checkpoint_every > 0;
+    double last_checkpoint = adv_now();
+    for (int64_t t = t0;; t++) {
+        int abandon = hooks->abort_flag && *hooks->abort_flag;
+        /* Between steps: the state is W_t and what steps 0..t-1 left (no RNG state: every
+         * stream is seeded by (seed, purpose, t)). */
+        if (checkpoints && t >= 1 && (abandon || (t > t0 && adv_now() - last_checkpoint >= hooks->checkpoint_every))) {
+            size_t bytes = 0;
+            unsigned char *blob = ckpt_save(&bytes, &r, &plan, t, sum, &stop, traj, blowup, adv_now() - start);
+            hooks->checkpoint(hooks->ctx, blob, bytes);
+            free(blob);
+            last_checkpoint = adv_now();
+        }
+        if (abandon) {
             rc = ADV_INTERRUPTED;
             break;
         }
