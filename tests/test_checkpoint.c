@@ -2,7 +2,8 @@
  * checkpoint/resume, the backends' state): a run continued from its state at
  * any step ends bit-identical to an uninterrupted one (summary, per-target
  * steps, trajectory, evaluations, final weights, counted FLOPs), for both
- * precisions, the two-layer net, a projection, a plateau window and early stop;
+ * precisions, the two-layer net, a projection, a plateau window (also on a noisy
+ * loss, where the best loss so far is state of its own) and early stop;
  * a run abandoned with abort_flag saves its state first; a state that does not
  * fit the run is ignored (the run starts at step 0). */
 #include <math.h>
@@ -125,7 +126,7 @@ static void check_every_step(const TrainConfig *cfg, int why) {
     assert_int_equal(ref.sum.outcome, why);
     Saved saved = {0};
     TrainHooks h = {0};
-    h.ctx = &saved;
+    h.checkpoint_ctx = &saved;
     h.checkpoint = keep;
     h.checkpoint_every = 1e-12;
     Result with;
@@ -172,6 +173,30 @@ static void test_resume_two_layer_projection_plateau(void **state) {
     check_every_step(&cfg, OUTCOME_REACHED);
 }
 
+/* A noisy loss (random-ball attack, large steps): the best loss so far is not the current
+ * one, so the stopping rule's best and its plateau ring are state of their own. */
+static void test_resume_noisy_plateau(void **state) {
+    (void)state;
+    TrainConfig cfg = base();
+    cfg.attack = ATTACK_RANDOM;
+    cfg.c_alpha = 400;
+    cfg.record_max = 400; /* every step recorded */
+    cfg.plateau_window = 6;
+    cfg.plateau_tol = 0.01;
+    Result ref;
+    TrainHooks none = {0};
+    assert_int_equal(train(&ref, &cfg, &none), ADV_OK);
+    int rises = 0; /* steps t >= 2 whose loss is above the best before them */
+    double best = INFINITY;
+    for (long k = 1; k < ref.traj->count; k++) {
+        if (k >= 2 && ref.traj->surrogate[k] > best) rises++;
+        best = fmin(best, ref.traj->surrogate[k]);
+    }
+    assert_true(rises >= 3);
+    result_free(&ref);
+    check_every_step(&cfg, OUTCOME_PLATEAU);
+}
+
 static void test_abandoned_run_saves_its_state(void **state) {
     (void)state;
     TrainConfig cfg = base();
@@ -181,7 +206,7 @@ static void test_abandoned_run_saves_its_state(void **state) {
     volatile int flag = 0;
     Saved saved = {.abort_after = 5, .flag = &flag};
     TrainHooks h = {0};
-    h.ctx = &saved;
+    h.checkpoint_ctx = &saved;
     h.checkpoint = keep;
     h.checkpoint_every = 1e-12;
     h.abort_flag = &flag;
@@ -208,7 +233,7 @@ static void test_a_state_that_does_not_fit_is_ignored(void **state) {
     TrainConfig cfg = base();
     Saved saved = {0};
     TrainHooks h = {0};
-    h.ctx = &saved;
+    h.checkpoint_ctx = &saved;
     h.checkpoint = keep;
     h.checkpoint_every = 1e-12;
     Result ref;
@@ -245,6 +270,7 @@ int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_resume_deep_f64_and_f32),
         cmocka_unit_test(test_resume_two_layer_projection_plateau),
+        cmocka_unit_test(test_resume_noisy_plateau),
         cmocka_unit_test(test_abandoned_run_saves_its_state),
         cmocka_unit_test(test_a_state_that_does_not_fit_is_ignored),
     };

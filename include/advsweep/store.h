@@ -142,16 +142,20 @@ int store_read_outcomes(Store *st, const long *rows, long n, StoreOutcome *out);
 
 /* ---- mid-point checkpoints (checkpoint.c) ----
  * A long point's training state (TrainHooks.checkpoint: an opaque blob) in
- * PATH.ckpt/ROW beside the sweep file, ROW the file row of the point whose
- * run it is, with the point's key and a SHA-256: written atomically
- * (temporary name, fsync, rename), so a kill leaves the previous checkpoint or
- * the new one. Not collective: each worker saves and loads its own runs'.
- * load gives *state NULL (ADV_OK) when there is none, or when the one there
- * does not check out (another point's key, cut short, damaged: removed with a
- * warning). remove: after the point's rows are written. Creating a sweep file
- * (new, --fresh) removes what an earlier file of that name left. */
-int store_checkpoint_save(Store *st, long row, const void *state, size_t bytes);
-int store_checkpoint_load(Store *st, long row, void **state, size_t *bytes);
+ * PATH.ckpt/KEY beside the sweep file, KEY the /plan/key of file row `row`
+ * (the row whose run it is), with the numerics version, `env` (the text of
+ * what else a bit-identical continuation needs: BLAS kernel, threads) and a
+ * SHA-256; written atomically (temporary name, fsync, rename), so a kill
+ * leaves the previous checkpoint or the new one. Not collective: each worker
+ * saves and loads its own runs'. load gives *state NULL (ADV_OK) when there is
+ * none, or when the one there does not check out (another key, numerics
+ * version or env, cut short, damaged: removed with a warning); the caller
+ * frees *state. remove: once the point's rows are written. store_open (rank
+ * 0) removes the checkpoints of points that are final or not in the file, and
+ * every checkpoint when it creates the file (new, --fresh). A file without
+ * /plan/key gets none (save and load do nothing). */
+int store_checkpoint_save(Store *st, long row, const char *env, const void *state, size_t bytes);
+int store_checkpoint_load(Store *st, long row, const char *env, void **state, size_t *bytes);
 void store_checkpoint_remove(Store *st, long row);
 
 /* Close. Collective on the communicator given to store_open. Accepts NULL. */

@@ -193,17 +193,26 @@ typedef struct {
     double *W_out;            /* (n_trained) receives the final trained weights */
     double *fixed_out;        /* (m*d + m deep | m two-layer) receives A then a */
     /* Mid-point checkpoints. With checkpoint set and checkpoint_every > 0, the whole
-     * state of the run between two steps (an opaque blob: the step, the summary and
-     * stopping rules so far, the trajectory so far, the backend's W_t) is handed to
-     * checkpoint(ctx, state, bytes) every checkpoint_every seconds of training, and
-     * once more when the run is abandoned (abort_flag). A checkpoint that fails is
-     * reported by its return value (non-zero) and training goes on. */
+     * state of the run between two steps is handed to checkpoint(checkpoint_ctx,
+     * state, bytes) every checkpoint_every seconds of training (so a run shorter
+     * than that never saves), and once more when the run is abandoned (abort_flag)
+     * after step 1. The state is an opaque blob of this build (raw structs: it
+     * belongs to one machine and one numerics version): the step t it continues
+     * with, W_t and the FLOPs counted (the backend's), the summary so far (with the
+     * per-target first-passage steps), the stopping rules' state (best loss, the
+     * plateau ring, the early-stop run), the trajectory and evaluations so far.
+     * There are no random-number positions to save: every stream is seeded by
+     * (seed, purpose, t), and W0, A, a by the seed. The callback's return value
+     * (non-zero: not saved) does not stop training. */
     double checkpoint_every;
-    int (*checkpoint)(void *ctx, const void *state, size_t bytes);
+    int (*checkpoint)(void *checkpoint_ctx, const void *state, size_t bytes);
+    void *checkpoint_ctx;
     /* A state from an earlier checkpoint of the same configuration and data: the run
      * continues from it and ends bit-identical to an uninterrupted one (its wall time
      * aside, which counts both parts). A state that does not fit (another plan,
-     * precision or size) is ignored: the run starts at step 0. */
+     * precision, size, numerics version or build) is ignored: the run starts at
+     * step 0. The caller makes sure it is the same configuration and data (the
+     * point's key). */
     const void *resume;
     size_t resume_bytes;
     int64_t *resumed_step;    /* receives the step it continued from, or -1 */

@@ -34,6 +34,7 @@ void report_pack(double *msg, const Report *r) {
     msg[7] = (double)r->steps_run;
     msg[8] = (double)r->steps_planned;
     msg[9] = (double)r->resumed;
+    msg[10] = (double)r->checkpoints;
     for (int q = 0; q < TARGETS_MAX; q++) {
         msg[REPORT_FIXED + q] = q < r->n_targets ? r->tau[q] : 0.0;
         msg[REPORT_FIXED + TARGETS_MAX + q] = q < r->n_targets ? (double)r->step[q] : -1.0;
@@ -53,6 +54,7 @@ void report_unpack(Report *r, const double *msg) {
     r->steps_run = (long)msg[7];
     r->steps_planned = (long)msg[8];
     r->resumed = (long)msg[9];
+    r->checkpoints = (long)msg[10];
     if (r->n_targets < 0 || r->n_targets > TARGETS_MAX) r->n_targets = 0;
     for (int q = 0; q < r->n_targets; q++) {
         r->tau[q] = msg[REPORT_FIXED + q];
@@ -125,8 +127,8 @@ static void log_report(Drive *d, const Report *r, int rank) {
     case RUN_DIVERGED: snprintf(what, sizeof what, "diverged: %s", r->reason[0] ? r->reason : "?"); break;
     case RUN_FAILED: snprintf(what, sizeof what, "failed: %s", r->reason[0] ? r->reason : "?"); break;
     default:
-        snprintf(what, sizeof what, "abandoned (%s)",
-                 d->opt->checkpoint_every > 0 ? "continued from its last checkpoint on resume" : "redone on resume");
+        snprintf(what, sizeof what, "abandoned (will be redone on resume)%s",
+                 r->checkpoints > 0 ? ", from its last checkpoint" : "");
         break;
     }
     long todo = d->src.todo > d->finished ? d->src.todo : d->finished;
@@ -149,15 +151,19 @@ static double cpu_seconds(void) {
 
 typedef struct {
     Drive *d;
-    long row;   /* the file row whose run is training */
+    long row;      /* the file row whose run is training */
+    char env[96];  /* what a bit-identical continuation needs besides the key */
+    long saved;    /* checkpoints written */
     int warned;
 } Checkpointing;
 
-/* TrainHooks.checkpoint: the state into PATH.ckpt/ROW; a failure costs only the checkpoint. */
+/* TrainHooks.checkpoint: the state into PATH.ckpt/KEY; a failure costs only the checkpoint. */
 static int save_checkpoint(void *ctx, const void *state, size_t bytes) {
     Checkpointing *c = ctx;
-    int rc = store_checkpoint_save(c->d->st, c->row, state, bytes);
+    lifeline_check(); /* a rank whose job is gone writes nothing more, checkpoints included */
+    int rc = store_checkpoint_save(c->d->st, c->row, c->env, state, bytes);
     if (rc != ADV_OK && !c->warned++) adv_warn("no checkpoint for row %ld: %s", c->row, adv_errmsg());
+    if (rc == ADV_OK) c->saved++;
     return rc;
 }
 
@@ -193,17 +199,20 @@ static void run_point(Drive *d, long index, Report *rep) {
     TrainHooks hooks = {0};
     hooks.abort_flag = signals_abort_flag();
     hooks.progress = signals_progress; /* stop requests and the master's abort, while training */
-    /* A run longer than checkpoint_every saves its state as it goes, and continues from the last one. */
-    Checkpointing ck = {d, d->rows[index], 0};
+    /* A run longer than checkpoint_every saves its state as it goes, and continues from the last
+     * one (PATH.ckpt/KEY: the checkpoint belongs to the point's key, hence to its numerics version). */
+    Checkpointing ck = {d, d->rows[index], "", 0, 0};
+    snprintf(ck.env, sizeof ck.env, "BLAS kernel %s, %d thread%s", blas_kernel_name(), omp_get_max_threads(),
+             omp_get_max_threads() == 1 ? "" : "s");
     void *resume = NULL;
     size_t resume_bytes = 0;
     int64_t resumed = -1;
     if (d->opt->checkpoint_every > 0) {
-        hooks.ctx = &ck;
+        hooks.checkpoint_ctx = &ck;
         hooks.checkpoint = save_checkpoint;
         hooks.checkpoint_every = d->opt->checkpoint_every;
-        if (store_checkpoint_load(d->st, ck.row, &resume, &resume_bytes) != ADV_OK)
-            adv_warn("row %ld: %s", ck.row, adv_errmsg());
+        if (store_checkpoint_load(d->st, ck.row, ck.env, &resume, &resume_bytes) != ADV_OK)
+            adv_warn("point %ld: %s", index, adv_errmsg());
         hooks.resume = resume;
         hooks.resume_bytes = resume_bytes;
         hooks.resumed_step = &resumed;
@@ -221,8 +230,12 @@ static void run_point(Drive *d, long index, Report *rep) {
         rc = adv_err(ADV_ERR_INPUT, "data file %s changed since the sweep started (rerun to check it again)",
                      cfg.data_file);
     if (rc == ADV_OK) rc = train_run(&sum, traj, &cfg, data, &hooks);
+    if (rc == ADV_OK && resume && resumed < 0)
+        adv_warn("point %ld: its checkpoint does not fit this run (another build of advsweep?); it started over",
+                 index);
     free(resume);
     rep->resumed = (long)resumed;
+    rep->checkpoints = ck.saved;
     if (rc == ADV_INTERRUPTED) { /* abandoned: stays "running", redone on resume (from its checkpoint) */
         rep->status = RUN_RUNNING;
         rep->rc = rc;
@@ -274,7 +287,7 @@ static void run_point(Drive *d, long index, Report *rep) {
             goto cleanup;
         }
     }
-    if (d->opt->checkpoint_every > 0) store_checkpoint_remove(d->st, ck.row); /* its rows are written */
+    store_checkpoint_remove(d->st, ck.row); /* its rows are written (also one an earlier run left) */
     rep->status = sum.status;
     rep->rc = ADV_OK;
     rep->wall = sum.wall_time;

@@ -28,9 +28,10 @@ typedef struct {
     long step[TARGETS_MAX]; /* first step with L_A <= tau, -1 */
     char reason[STATUS_REASON_MAX]; /* why it failed or diverged ("" when done) */
     long resumed;    /* the step a checkpoint let it continue from, -1: from the start */
+    long checkpoints; /* checkpoints it saved */
 } Report;
 /* In doubles: the fixed fields, tau and step per target, one character of the reason per double. */
-enum { REPORT_FIXED = 10, REPORT_LEN = REPORT_FIXED + 2 * TARGETS_MAX + STATUS_REASON_MAX };
+enum { REPORT_FIXED = 11, REPORT_LEN = REPORT_FIXED + 2 * TARGETS_MAX + STATUS_REASON_MAX };
 void report_pack(double *msg, const Report *r);
 void report_unpack(Report *r, const double *msg);
 

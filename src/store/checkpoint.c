@@ -1,19 +1,23 @@
-/* checkpoint.c — mid-point checkpoints beside a sweep file: PATH.ckpt/ROW, one
- * file per training run being trained (ROW: the file row of the point whose
+/* checkpoint.c — mid-point checkpoints beside a sweep file: PATH.ckpt/KEY, one
+ * file per training run being trained (KEY: the /plan/key of the file row whose
  * run it is), holding the trainer's state (train.h, TrainHooks.checkpoint: an
- * opaque blob) so that a killed or preempted long point continues where it
- * was instead of at step 0.
+ * opaque blob) so that a killed or preempted long point continues where it was
+ * instead of at step 0.
  *
- * A file: the line "advsweep-checkpoint 1", the point's key (/plan/key; 32
- * hex digits, or empty in files without keys), the state's length (u64 LE)
- * and its SHA-256, then the state. Written under PATH.ckpt/ROW.tmp.PID,
- * fsynced and renamed into place, so a kill at any moment leaves the previous
- * checkpoint or the complete new one. A file that does not check out (another
- * point's key, a short or damaged file) is removed with a warning and
- * training starts over: a checkpoint only ever saves time. Removed when the
- * point's rows are written; creating a sweep file removes what an earlier
- * file of that name left. No MPI; not collective; workers write their own.
- * Must not print except adv_warn.
+ * A file (docs/layout.md): a fixed header — the line "advsweep-checkpoint 1",
+ * the point's key, the numerics version, the environment the state was made in
+ * (BLAS kernel and threads: the continuation is bit-identical only there), the
+ * state's length (u64 LE) and its SHA-256 — then the state. Written under
+ * KEY.tmp.PID, fsynced and renamed into place, so a kill at any moment leaves
+ * the previous checkpoint or the complete new one. A file that does not check
+ * out (another point's key or numerics version, another environment, a short
+ * or damaged file) is removed with a warning and training starts over: a
+ * checkpoint only ever saves time, it never decides a result.
+ *
+ * Only names this module makes are ever removed (32 hex digits, with or
+ * without .tmp.PID), and the directory only when it is empty. No MPI; not
+ * collective; each worker saves and loads its own runs'. Must not print
+ * except adv_warn.
  */
 #include <dirent.h>
 #include <errno.h>
@@ -33,15 +37,31 @@
 typedef struct {
     char line[sizeof CKPT_LINE - 1];
     char key[STORE_KEY_HEX + 1];
+    unsigned char numerics[4]; /* u32 LE */
+    char env[CHECKPOINT_ENV_BYTES];
     unsigned char bytes[8]; /* u64 LE */
     unsigned char sha[32];
 } CkptFileHeader;
 
 static void ckpt_dir(char *buf, size_t len, const char *path) { snprintf(buf, len, "%s.ckpt", path); }
 
-static void ckpt_file(char *buf, size_t len, const char *path, long row) {
-    snprintf(buf, len, "%s.ckpt/%ld", path, row);
+static void ckpt_file(char *buf, size_t len, const char *path, const char *key) {
+    snprintf(buf, len, "%s.ckpt/%s", path, key);
 }
+
+/* A name this module makes: KEY or KEY.tmp.PID. */
+static int ours(const char *name) {
+    for (int i = 0; i < STORE_KEY_HEX; i++)
+        if (!((name[i] >= '0' && name[i] <= '9') || (name[i] >= 'a' && name[i] <= 'f'))) return 0;
+    const char *rest = name + STORE_KEY_HEX;
+    if (!*rest) return 1;
+    if (strncmp(rest, ".tmp.", 5) != 0 || !rest[5]) return 0;
+    for (rest += 5; *rest; rest++)
+        if (*rest < '0' || *rest > '9') return 0;
+    return 1;
+}
+
+static int valid_key(const char *key) { return key && strlen(key) == STORE_KEY_HEX && ours(key); }
 
 static int write_all(int fd, const void *data, size_t n) {
     const unsigned char *p = data;
@@ -55,23 +75,30 @@ static int write_all(int fd, const void *data, size_t n) {
     return 0;
 }
 
-int checkpoint_save(const char *path, long row, const char *key, const void *state, size_t bytes) {
+static void sha_of(unsigned char out[32], const void *data, size_t n) {
+    Sha256 s;
+    sha256_init(&s);
+    sha256_update(&s, data, n);
+    sha256_final(&s, out);
+}
+
+int checkpoint_save(const char *path, const char *key, const char *env, const void *state, size_t bytes) {
+    if (!valid_key(key)) return adv_err(ADV_ERR_INTERNAL, "checkpoint_save: no key");
     char dir[4200], name[4300], tmp[4400];
     ckpt_dir(dir, sizeof dir, path);
     if (mkdir(dir, 0755) != 0 && errno != EEXIST)
         return adv_err(ADV_ERR_IO, "%s: cannot make the checkpoint directory (%s)", dir, strerror(errno));
-    ckpt_file(name, sizeof name, path, row);
+    ckpt_file(name, sizeof name, path, key);
     snprintf(tmp, sizeof tmp, "%s.tmp.%ld", name, (long)getpid());
     CkptFileHeader h;
     memset(&h, 0, sizeof h);
     memcpy(h.line, CKPT_LINE, sizeof h.line);
-    snprintf(h.key, sizeof h.key, "%s", key ? key : "");
+    snprintf(h.key, sizeof h.key, "%s", key);
+    for (int i = 0; i < 4; i++) h.numerics[i] = (unsigned char)((uint32_t)ADVSWEEP_NUMERICS_VERSION >> (8 * i));
+    snprintf(h.env, sizeof h.env, "%s", env ? env : "");
     for (int i = 0; i < 8; i++) h.bytes[i] = (unsigned char)((uint64_t)bytes >> (8 * i));
-    Sha256 s;
-    sha256_init(&s);
-    sha256_update(&s, state, bytes);
-    sha256_final(&s, h.sha);
-    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    sha_of(h.sha, state, bytes);
+    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC, 0644); /* our own name: a leftover of ours at most */
     if (fd < 0) return adv_err(ADV_ERR_IO, "%s: cannot write a checkpoint (%s)", tmp, strerror(errno));
     int err = write_all(fd, &h, sizeof h);
     if (!err) err = write_all(fd, state, bytes);
@@ -85,39 +112,50 @@ int checkpoint_save(const char *path, long row, const char *key, const void *sta
     return ADV_OK;
 }
 
-int checkpoint_load(const char *path, long row, const char *key, void **state, size_t *bytes) {
+int checkpoint_load(const char *path, const char *key, const char *env, void **state, size_t *bytes) {
     *state = NULL;
     *bytes = 0;
+    if (!valid_key(key)) return ADV_OK;
     char name[4300];
-    ckpt_file(name, sizeof name, path, row);
+    ckpt_file(name, sizeof name, path, key);
     FILE *f = fopen(name, "rb");
     if (!f) return errno == ENOENT ? ADV_OK : adv_err(ADV_ERR_IO, "%s: cannot read (%s)", name, strerror(errno));
     CkptFileHeader h;
-    const char *why = NULL;
+    char why[256] = "";
     unsigned char *buf = NULL;
     uint64_t n = 0;
+    uint32_t numerics = 0;
     struct stat sb;
-    if (fread(&h, sizeof h, 1, f) != 1 || memcmp(h.line, CKPT_LINE, sizeof h.line) != 0) why = "not a checkpoint";
-    else if (h.key[STORE_KEY_HEX] != '\0' || strcmp(h.key, key ? key : "") != 0) why = "another point's";
-    if (!why) {
+    if (fread(&h, sizeof h, 1, f) != 1 || memcmp(h.line, CKPT_LINE, sizeof h.line) != 0)
+        snprintf(why, sizeof why, "is not a checkpoint");
+    else if (h.key[STORE_KEY_HEX] != '\0' || strcmp(h.key, key) != 0)
+        snprintf(why, sizeof why, "belongs to another point");
+    if (!why[0]) {
+        for (int i = 3; i >= 0; i--) numerics = numerics << 8 | h.numerics[i];
+        h.env[sizeof h.env - 1] = '\0';
+        if (numerics != ADVSWEEP_NUMERICS_VERSION)
+            snprintf(why, sizeof why, "is of numerics version %u, this advsweep's is %d", (unsigned)numerics,
+                     ADVSWEEP_NUMERICS_VERSION);
+        else if (strcmp(h.env, env ? env : "") != 0)
+            snprintf(why, sizeof why, "was made with %s, this rank runs %s (the continuation would not be "
+                     "bit-identical)", h.env, env ? env : "");
+    }
+    if (!why[0]) {
         for (int i = 7; i >= 0; i--) n = n << 8 | h.bytes[i];
-        if (fstat(fileno(f), &sb) != 0 || (uint64_t)sb.st_size != sizeof h + n) why = "cut short";
+        if (fstat(fileno(f), &sb) != 0 || (uint64_t)sb.st_size != sizeof h + n) snprintf(why, sizeof why, "is cut short");
     }
-    if (!why) {
+    if (!why[0]) {
         buf = malloc(n ? (size_t)n : 1);
-        if (!buf) why = "too large to read";
-        else if (n && fread(buf, (size_t)n, 1, f) != 1) why = "unreadable";
+        if (!buf) snprintf(why, sizeof why, "is too large to read");
+        else if (n && fread(buf, (size_t)n, 1, f) != 1) snprintf(why, sizeof why, "cannot be read");
     }
-    if (!why) {
+    if (!why[0]) {
         unsigned char sha[32];
-        Sha256 s;
-        sha256_init(&s);
-        sha256_update(&s, buf, (size_t)n);
-        sha256_final(&s, sha);
-        if (memcmp(sha, h.sha, 32) != 0) why = "damaged (its SHA-256 does not match)";
+        sha_of(sha, buf, (size_t)n);
+        if (memcmp(sha, h.sha, 32) != 0) snprintf(why, sizeof why, "is damaged (its SHA-256 does not match)");
     }
     fclose(f);
-    if (why) {
+    if (why[0]) {
         free(buf);
         adv_warn("%s: checkpoint %s; removed, the point starts over", name, why);
         unlink(name);
@@ -128,26 +166,42 @@ int checkpoint_load(const char *path, long row, const char *key, void **state, s
     return ADV_OK;
 }
 
-void checkpoint_remove(const char *path, long row) {
+void checkpoint_remove(const char *path, const char *key) {
+    if (!valid_key(key)) return;
     char name[4300], dir[4200];
-    ckpt_file(name, sizeof name, path, row);
+    ckpt_file(name, sizeof name, path, key);
     unlink(name);
     ckpt_dir(dir, sizeof dir, path);
     rmdir(dir); /* only when it is empty: other points may still be training */
 }
 
-void checkpoint_clear(const char *path) {
+int checkpoint_prune(const char *path, int (*keep)(void *ctx, const char *key), void *ctx) {
     char dir[4200];
     ckpt_dir(dir, sizeof dir, path);
     DIR *d = opendir(dir);
-    if (!d) return;
+    if (!d) return 0;
+    int left = 0;
     struct dirent *e;
     while ((e = readdir(d))) {
         if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, "..")) continue;
+        if (!ours(e->d_name)) {
+            left++; /* not ours: never touched */
+            continue;
+        }
+        char key[STORE_KEY_HEX + 1];
+        memcpy(key, e->d_name, STORE_KEY_HEX);
+        key[STORE_KEY_HEX] = '\0';
+        /* a temporary is a kill's leftover (the writer holds the lock: nobody saves yet) */
+        int is_tmp = e->d_name[STORE_KEY_HEX] != '\0';
+        if (!is_tmp && keep && keep(ctx, key)) {
+            left++;
+            continue;
+        }
         char name[4500];
         snprintf(name, sizeof name, "%s/%s", dir, e->d_name);
-        unlink(name);
+        if (unlink(name) != 0) left++;
     }
     closedir(d);
-    rmdir(dir);
+    if (!left) rmdir(dir);
+    return left;
 }

@@ -292,14 +292,18 @@ int store_attach_dims(hid_t file, const StoreLayout *l);
  * projection onto the sphere): the shape, then the bytes of /x and /y. */
 uint64_t data_digest_of(const double *X, const double *y, long n, long d);
 
-/* ---- mid-point checkpoints (checkpoint.c): PATH.ckpt/ROW ------------------------------ */
+/* ---- mid-point checkpoints (checkpoint.c): PATH.ckpt/KEY ------------------------------ */
 
-int checkpoint_save(const char *path, long row, const char *key, const void *state, size_t bytes);
+#define CHECKPOINT_ENV_BYTES 128 /* the environment text stored with a checkpoint */
+int checkpoint_save(const char *path, const char *key, const char *env, const void *state, size_t bytes);
 /* ADV_OK with *state NULL when there is none, or none that checks out (removed, warned). */
-int checkpoint_load(const char *path, long row, const char *key, void **state, size_t *bytes);
-void checkpoint_remove(const char *path, long row);
-/* Remove PATH.ckpt and everything in it (a new file of that name). */
-void checkpoint_clear(const char *path);
+int checkpoint_load(const char *path, const char *key, const char *env, void **state, size_t *bytes);
+/* The checkpoint of key, and PATH.ckpt when that leaves it empty. */
+void checkpoint_remove(const char *path, const char *key);
+/* Remove PATH.ckpt's checkpoints whose key keep() rejects (keep NULL: all) and
+ * every temporary left by a kill; then the directory if empty. Touches only
+ * names checkpoint.c makes. Returns the entries left. */
+int checkpoint_prune(const char *path, int (*keep)(void *ctx, const char *key), void *ctx);
 
 /* ---- files ------------------------------------------------------------------------ */
 

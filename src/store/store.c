@@ -643,7 +643,7 @@ static int prepare_file(const char *path, const StoreLayout *l, int mode, int re
     if (rc == ADV_OK && mode != STORE_FRESH && stat(path, &sb) == 0) {
         rc = open_existing(path, l, (const char(*)[STORE_KEY_HEX + 1])keys, mode, retry_damaged, map, added, damaged);
     } else if (rc == ADV_OK) {
-        checkpoint_clear(path); /* what an earlier file of this name left is not this file's */
+        checkpoint_prune(path, NULL, NULL); /* what an earlier file of this name left is not this file's */
         rc = create_file(path, l, (const char(*)[STORE_KEY_HEX + 1])keys);
         for (long i = 0; i < l->n_points; i++) map[i] = i;
     }
@@ -665,6 +665,7 @@ int store_check_output(const char *path, const char *const *inputs, const char *
 /* ---- open (every rank) ----------------------------------------------------------------- */
 
 static int reset_damaged(Store *st, const unsigned char *damaged);
+static void prune_checkpoints(Store *st);
 
 static void store_free(Store *st) {
     if (!st) return;
@@ -844,6 +845,7 @@ int store_open(Store **out, const char *path, const StoreLayout *layout, int64_t
     if (st->parallel) rc = agree_rc(st->comm, rc, path);
     if (rc == ADV_OK) rc = reset_damaged(st, damaged);
     free(damaged);
+    if (rc == ADV_OK && st->rank == 0) prune_checkpoints(st); /* before any rank trains */
     if (rc != ADV_OK) {
         char msg[1024];
         snprintf(msg, sizeof msg, "%s", adv_errmsg());
@@ -1142,6 +1144,45 @@ int store_read_outcomes(Store *st, const long *rows, long n, StoreOutcome *out) 
     return rc;
 }
 
+/* ---- mid-point checkpoints ------------------------------------------------------------- */
+
+typedef struct {
+    char (*keys)[STORE_KEY_HEX + 1]; /* sorted: the keys of the points that are not final */
+    long n;
+} OpenKeys;
+
+static int key_cmp(const void *a, const void *b) { return strcmp(a, b); }
+
+static int keep_open(void *ctx, const char *key) {
+    const OpenKeys *k = ctx;
+    return k->n > 0 && bsearch(key, k->keys, (size_t)k->n, sizeof *k->keys, key_cmp) != NULL;
+}
+
+/* Rank 0, at open: the checkpoints of final points or of keys not in the file go
+ * (a kill between a point's status and its checkpoint's removal leaves one). */
+static void prune_checkpoints(Store *st) {
+    char dir[4200];
+    struct stat sb;
+    snprintf(dir, sizeof dir, "%s.ckpt", st->path);
+    if (stat(dir, &sb) != 0) return;
+    OpenKeys k = {xcalloc((size_t)st->P + 1, sizeof *k.keys), 0};
+    hid_t t = h5_str_type(STORE_KEY_HEX + 1);
+    if (st->d_key >= 0 && t >= 0 && H5Dread(st->d_key, t, H5S_ALL, H5S_ALL, H5P_DEFAULT, k.keys) >= 0) {
+        long n = 0;
+        for (long i = 0; i < st->P; i++)
+            if (!(st->status[i] == RUN_DONE || st->status[i] == RUN_FAILED || st->status[i] == RUN_DIVERGED)) {
+                memmove(k.keys[n], k.keys[i], sizeof *k.keys);
+                k.keys[n++][STORE_KEY_HEX] = '\0';
+            }
+        k.n = n;
+        qsort(k.keys, (size_t)k.n, sizeof *k.keys, key_cmp);
+        checkpoint_prune(st->path, keep_open, &k);
+    }
+    H5Eclear2(H5E_DEFAULT);
+    if (t >= 0) H5Tclose(t);
+    free(k.keys);
+}
+
 /* The key of file row `row` ("" without /plan/key). */
 static void row_key(Store *st, long row, char key[STORE_KEY_HEX + 1]) {
     key[0] = '\0';
@@ -1152,19 +1193,27 @@ static void row_key(Store *st, long row, char key[STORE_KEY_HEX + 1]) {
     if (t >= 0) H5Tclose(t);
 }
 
-int store_checkpoint_save(Store *st, long row, const void *state, size_t bytes) {
+int store_checkpoint_save(Store *st, long row, const char *env, const void *state, size_t bytes) {
     char key[STORE_KEY_HEX + 1];
     row_key(st, row, key);
-    return checkpoint_save(st->path, row, key, state, bytes);
+    if (!key[0]) return ADV_OK; /* a file without keys: no checkpoints */
+    return checkpoint_save(st->path, key, env, state, bytes);
 }
 
-int store_checkpoint_load(Store *st, long row, void **state, size_t *bytes) {
+int store_checkpoint_load(Store *st, long row, const char *env, void **state, size_t *bytes) {
     char key[STORE_KEY_HEX + 1];
     row_key(st, row, key);
-    return checkpoint_load(st->path, row, key, state, bytes);
+    *state = NULL;
+    *bytes = 0;
+    if (!key[0]) return ADV_OK;
+    return checkpoint_load(st->path, key, env, state, bytes);
 }
 
-void store_checkpoint_remove(Store *st, long row) { checkpoint_remove(st->path, row); }
+void store_checkpoint_remove(Store *st, long row) {
+    char key[STORE_KEY_HEX + 1];
+    row_key(st, row, key);
+    if (key[0]) checkpoint_remove(st->path, key);
+}
 
 int store_close(Store **stp) {
     if (!stp || !*stp) return ADV_OK;

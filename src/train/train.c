@@ -341,6 +341,7 @@ static void evaluate_step(Trajectory *traj, Runner *r, int64_t t, TrainSummary *
 typedef struct {
     char magic[8];
     uint32_t version, elem;       /* the format; the backend's element size */
+    uint32_t numerics, summary_bytes; /* ADVSWEEP_NUMERICS_VERSION; sizeof(TrainSummary) of this build */
     int64_t steps_planned, next;  /* T; the step the run continues with */
     int64_t records, evals;       /* the plan's schedule lengths */
     int64_t traj_count, eval_count, has_traj;
@@ -361,6 +362,8 @@ static unsigned char *ckpt_save(size_t *bytes, const Runner *r, const TrainPlan 
     memcpy(h.magic, CKPT_MAGIC, sizeof CKPT_MAGIC);
     h.version = CKPT_VERSION;
     h.elem = (uint32_t)r->be->elem;
+    h.numerics = ADVSWEEP_NUMERICS_VERSION;
+    h.summary_bytes = (uint32_t)sizeof *sum;
     h.steps_planned = plan->steps;
     h.next = next;
     h.records = plan->records;
@@ -409,6 +412,7 @@ static int ckpt_restore(const unsigned char *blob, size_t bytes, Runner *r, cons
     memcpy(&h, blob, sizeof h);
     size_t ring = ckpt_ring(stop), nt = (size_t)h.traj_count, ne = (size_t)h.eval_count;
     if (memcmp(h.magic, CKPT_MAGIC, sizeof CKPT_MAGIC) || h.version != CKPT_VERSION || h.elem != r->be->elem ||
+        h.numerics != ADVSWEEP_NUMERICS_VERSION || h.summary_bytes != sizeof *sum ||
         h.steps_planned != plan->steps || h.records != plan->records || h.evals != plan->evals ||
         h.window != stop->window || h.n_targets != stop->n_targets || h.next < 1 || h.next > plan->steps ||
         h.has_traj != (traj != NULL) || h.backend_bytes != r->be->state_bytes(r->run) || h.total != bytes ||
@@ -440,7 +444,7 @@ static int ckpt_restore(const unsigned char *blob, size_t bytes, Runner *r, cons
 #undef GET
     stop->below = h.below;
     stop->reached = (int)h.reached;
-    stop->best = h.best * 0 + INFINITY;
+    stop->best = h.best;
     *next = h.next;
     *blowup = h.blowup;
     *elapsed = h.elapsed;
@@ -504,7 +508,7 @@ int train_run(TrainSummary *sum, Trajectory *traj, const TrainConfig *cfg, const
         if (checkpoints && t >= 1 && (abandon || (t > t0 && adv_now() - last_checkpoint >= hooks->checkpoint_every))) {
             size_t bytes = 0;
             unsigned char *blob = ckpt_save(&bytes, &r, &plan, t, sum, &stop, traj, blowup, adv_now() - start);
-            hooks->checkpoint(hooks->ctx, blob, bytes);
+            hooks->checkpoint(hooks->checkpoint_ctx, blob, bytes);
             free(blob);
             last_checkpoint = adv_now();
         }
