@@ -46,6 +46,11 @@ void comm_idle_barrier(Comm *c);
  * (--mem-limit) replaces what is detected. Every rank gets the same result. */
 void comm_mem_budget(Comm *c, double explicit_bytes, MemBudget *out);
 
+/* Collective: how many training ranks share the caller's node (MPI's shared-memory
+ * split): all of them in a serial run, the node's ranks less the master otherwise
+ * (the master only dispatches); at least 1. */
+int comm_node_workers(Comm *c);
+
 /* Collective: root's values[0..n) on every rank. */
 void comm_bcast_longs(Comm *c, long *values, int n, int root);
 

@@ -65,6 +65,16 @@ int comm_agree(Comm *c, int rc) {
     return worst;
 }
 
+int comm_node_workers(Comm *c) {
+    MPI_Comm node;
+    int node_size = 1, master = c->size > 1 && c->rank == 0, master_here = 0;
+    MPI_Comm_split_type(c->comm, MPI_COMM_TYPE_SHARED, 0, MPI_INFO_NULL, &node);
+    MPI_Comm_size(node, &node_size);
+    MPI_Allreduce(&master, &master_here, 1, MPI_INT, MPI_MAX, node);
+    MPI_Comm_free(&node);
+    return node_size - master_here > 1 ? node_size - master_here : 1;
+}
+
 void comm_bcast_longs(Comm *c, long *values, int n, int root) { MPI_Bcast(values, n, MPI_LONG, root, c->comm); }
 
 void comm_sleep(double seconds) {

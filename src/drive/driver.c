@@ -484,6 +484,27 @@ long drive_points_left(Drive *d, long *counts) {
     return left;
 }
 
+/* Collective: OpenMP threads per rank. OMP_NUM_THREADS, when set, is the user's
+ * (the SLURM scripts set it from --cpus-per-task) and is kept. Unset, OpenMP gives
+ * every rank all of the node's cores, so `mpirun -n 3` on two cores runs four
+ * threads on two cores, and OpenMP's spinning waits (OpenBLAS, our passes) make
+ * that far slower than one thread per rank (measured: the demo 100 s against 3.5 s).
+ * Each training rank takes its share of the cores it may run on instead. Results do
+ * not depend on it: a point trained with 1 and 2 threads gives the same bits. */
+static void choose_threads(Drive *d) {
+    int workers = comm_node_workers(d->c); /* collective: every rank, before any early return */
+    const char *env = getenv("OMP_NUM_THREADS");
+    if (env && *env) {
+        snprintf(d->threads_from, sizeof d->threads_from, "OMP_NUM_THREADS");
+        return;
+    }
+    int cores = omp_get_num_procs(); /* the cores this rank may run on (its affinity mask) */
+    int share = cores / workers > 1 ? cores / workers : 1;
+    omp_set_num_threads(share);
+    snprintf(d->threads_from, sizeof d->threads_from, "%d core%s / %d training rank%s on the node; OMP_NUM_THREADS to choose",
+             cores, cores == 1 ? "" : "s", workers, workers == 1 ? "" : "s");
+}
+
 int drive_run(Comm *c, const RunOptions *opt) {
     Drive d;
     int all_failed = 0; /* rank 0: every point the run was asked for failed */
@@ -492,6 +513,7 @@ int drive_run(Comm *c, const RunOptions *opt) {
     d.c = c;
     d.opt = opt;
     gethostname(d.host, sizeof d.host - 1);
+    choose_threads(&d);
     if (opt->shard_count > 1 && (opt->shard_index < 0 || opt->shard_index >= opt->shard_count))
         return adv_err(ADV_ERR_INPUT, "option --shard: index %d is not in 0..%d", opt->shard_index,
                        opt->shard_count - 1);
@@ -586,9 +608,11 @@ int drive_run(Comm *c, const RunOptions *opt) {
             else
                 snprintf(what, sizeof what, "%ld to run%s%s", d.src.todo, opt->where ? " (--where)" : "",
                          opt->shard_count > 1 ? " in this shard" : "");
-            printf("advsweep run: job '%s', %ld points, %s, %d rank%s (%s), file %s; BLAS kernel %s\n", job_name(d.job),
-                   d.P, what, comm_size(c), comm_size(c) == 1 ? "" : "s", comm_size(c) == 1 ? "serial" : "1 master + workers",
-                   d.path, blas_kernel_description());
+            printf("advsweep run: job '%s', %ld points, %s, %d rank%s (%s), file %s; BLAS kernel %s; %d thread%s per "
+                   "rank (%s)\n",
+                   job_name(d.job), d.P, what, comm_size(c), comm_size(c) == 1 ? "" : "s",
+                   comm_size(c) == 1 ? "serial" : "1 master + workers", d.path, blas_kernel_description(),
+                   omp_get_max_threads(), omp_get_max_threads() == 1 ? "" : "s", d.threads_from);
             fflush(stdout);
         }
         double start = adv_now(), cpu_start = cpu_seconds();

@@ -62,6 +62,7 @@ struct Drive {
     long *members;        /* (group max) scratch: the points one training run answers */
     int store_weights;
     char host[64];
+    char threads_from[96]; /* why omp_get_max_threads() is what it is (choose_threads) */
     char path[1024];
     double deadline;      /* adv_now() clock; INFINITY when none */
     double rate;          /* GFLOP/s per rank for time estimates; 0 = unknown */

@@ -69,6 +69,52 @@ def test_rank_count_does_not_change_results(advsweep, jobs, reference, tmp_path,
         assert f.attrs["ranks"] == ranks
 
 
+# Wide enough that OpenBLAS splits its GEMMs over threads (m n m = 256 x 64 x 256).
+THREADED_JOB = """\
+name: threaded
+fixed: {d: 16, n: 64, steps: 8, H: 2, attack: pgd, pgd_steps: 3, eval_count: 1, eval_steps: 2}
+grid:
+  m: [256]
+  seed: [1, 2]
+"""
+
+
+def test_threads_default_to_a_share_of_the_cores_and_do_not_change_results(advsweep, tmp_path):
+    job = tmp_path / "threaded.yaml"
+    job.write_text(THREADED_JOB)
+    unset = mpi_env()
+    del unset["OMP_NUM_THREADS"]
+    cores = len(os.sched_getaffinity(0))
+
+    def header(proc):
+        line = proc.stdout.splitlines()[0]
+        assert "thread" in line, line
+        return line
+
+    # serial, OMP_NUM_THREADS unset: the one training rank takes every core
+    serial = tmp_path / "serial.h5"
+    line = header(run([advsweep, "run", str(job), "-o", str(serial)], check=0, env=unset))
+    want = f"{cores} thread{'s' if cores > 1 else ''} per rank ({cores} core{'s' if cores > 1 else ''} / 1 training rank"
+    assert want in line, line
+    with h5py.File(serial, "r") as f:
+        assert f.attrs["omp_threads"] == cores
+    # a set OMP_NUM_THREADS is kept, and the results are the same bits as with every core
+    for threads in (1, 2):
+        out = tmp_path / f"t{threads}.h5"
+        line = header(run([advsweep, "run", str(job), "-o", str(out)], ranks=3, check=0, env=mpi_env(threads)))
+        assert f"{threads} thread{'s' if threads > 1 else ''} per rank (OMP_NUM_THREADS)" in line, line
+        with h5py.File(out, "r") as f:
+            assert f.attrs["omp_threads"] == threads
+        assert_same_results(serial, out)
+    # unset under mpirun: the two workers share the cores (mpirun may also bind them)
+    shared = tmp_path / "shared.h5"
+    line = header(run([advsweep, "run", str(job), "-o", str(shared)], ranks=3, check=0, env=unset))
+    assert "/ 2 training ranks on the node" in line, line
+    with h5py.File(shared, "r") as f:
+        assert 1 <= f.attrs["omp_threads"] <= max(1, cores // 2)
+    assert_same_results(serial, shared)
+
+
 def test_rerun_resumes_and_rewrites_nothing(advsweep, jobs, reference, tmp_path):
     out = tmp_path / "resume.h5"
     run([advsweep, "run", str(jobs / "e2e.yaml"), "-o", str(out)], check=0)
