@@ -10,6 +10,7 @@
  * The file is checked with HDF5 directly (not through the store), by the names
  * and shapes of docs/layout.md.
  */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <math.h>
@@ -1051,6 +1052,122 @@ static void test_reset_failed_serial(void **state) {
     H5Fclose(f);
 }
 
+/* ---- mid-point checkpoints ------------------------------------------------------------ */
+
+static long dir_entries(const char *dir) {
+    DIR *d = opendir(dir);
+    if (!d) return -1;
+    long n = 0;
+    for (struct dirent *e; (e = readdir(d));) n += strcmp(e->d_name, ".") && strcmp(e->d_name, "..");
+    closedir(d);
+    return n;
+}
+
+/* Loads point i's checkpoint: 1 and the state when it is handed out, 0 when not. */
+static int load_state(Store *st, long i, const char *env, unsigned char *want, size_t bytes) {
+    void *got = NULL;
+    size_t n = 0;
+    assert_int_equal(store_checkpoint_load(st, i, env, &got, &n), ADV_OK);
+    if (!got) return 0;
+    assert_int_equal(n, bytes);
+    assert_memory_equal(got, want, bytes);
+    free(got);
+    return 1;
+}
+
+/* Change byte `at` (from the end when negative) of a file. */
+static void poke(const char *file, long at) {
+    FILE *f = fopen(file, "r+b");
+    assert_non_null(f);
+    assert_int_equal(fseek(f, at, at < 0 ? SEEK_END : SEEK_SET), 0);
+    int c = fgetc(f);
+    assert_int_equal(fseek(f, -1, SEEK_CUR), 0);
+    fputc(c ^ 0x20, f);
+    fclose(f);
+}
+
+/* PATH.ckpt/KEY (checkpoint.c): a round trip gives the state back bit for bit; a
+ * checkpoint that does not check out (another point's, another numerics version or
+ * environment, cut short, a changed byte) is never handed out and is removed; a
+ * written point's goes; store_open prunes those of final points and a kill's
+ * temporaries but never a file that is not ours; creating the file anew clears them. */
+static void test_checkpoints(void **state) {
+    (void)state;
+    Fixture fx;
+    make_layout(&fx, 53, 0, 1, 0);
+    char path[512], dir[600], file[700], other[700], tmp[720], foreign[700];
+    path_in_dir(path, sizeof path, "ckpt.h5");
+    snprintf(dir, sizeof dir, "%s.ckpt", path);
+    char keys[P][STORE_KEY_HEX + 1];
+    assert_int_equal(store_keys_of(keys, fx.configs, P), ADV_OK);
+    snprintf(file, sizeof file, "%s/%s", dir, keys[3]);
+    snprintf(other, sizeof other, "%s/%s", dir, keys[4]);
+    unsigned char blob[333];
+    for (size_t k = 0; k < sizeof blob; k++) blob[k] = (unsigned char)(k * 7 + 1);
+    const char *env = "BLAS kernel Test, 1 thread";
+    Store *st = open_ok(path, &fx.layout, STORE_SERIAL, STORE_FRESH);
+    assert_int_equal(load_state(st, 3, env, blob, sizeof blob), 0); /* none */
+    assert_int_equal(access(dir, F_OK), -1);
+    assert_int_equal(store_checkpoint_save(st, 3, env, blob, sizeof blob), ADV_OK);
+    assert_int_equal(access(file, F_OK), 0); /* named by the point's key */
+    assert_int_equal(dir_entries(dir), 1);   /* no temporary left */
+    assert_int_equal(load_state(st, 3, env, blob, sizeof blob), 1);
+    blob[5] ^= 1; /* a newer state replaces the older one */
+    assert_int_equal(store_checkpoint_save(st, 3, env, blob, sizeof blob), ADV_OK);
+    assert_int_equal(load_state(st, 3, env, blob, sizeof blob), 1);
+    /* another environment: not handed out, removed */
+    assert_int_equal(load_state(st, 3, "BLAS kernel Other, 1 thread", blob, sizeof blob), 0);
+    assert_int_equal(access(file, F_OK), -1);
+    /* another point's checkpoint under this point's name */
+    assert_int_equal(store_checkpoint_save(st, 4, env, blob, sizeof blob), ADV_OK);
+    assert_int_equal(rename(other, file), 0);
+    assert_int_equal(load_state(st, 3, env, blob, sizeof blob), 0);
+    assert_int_equal(access(file, F_OK), -1);
+    /* another numerics version (byte 22 + 33: the header's version, after line and key) */
+    assert_int_equal(store_checkpoint_save(st, 3, env, blob, sizeof blob), ADV_OK);
+    poke(file, 22 + 33);
+    assert_int_equal(load_state(st, 3, env, blob, sizeof blob), 0);
+    /* a changed byte of the state; a file cut short */
+    assert_int_equal(store_checkpoint_save(st, 3, env, blob, sizeof blob), ADV_OK);
+    poke(file, -100);
+    assert_int_equal(load_state(st, 3, env, blob, sizeof blob), 0);
+    assert_int_equal(store_checkpoint_save(st, 3, env, blob, sizeof blob), ADV_OK);
+    assert_int_equal(truncate(file, 300), 0); /* the header and part of the state */
+    assert_int_equal(load_state(st, 3, env, blob, sizeof blob), 0);
+    assert_int_equal(access(file, F_OK), -1);
+    /* written points lose theirs; the directory goes when empty */
+    assert_int_equal(store_checkpoint_save(st, 3, env, blob, sizeof blob), ADV_OK);
+    assert_int_equal(store_checkpoint_save(st, 4, env, blob, sizeof blob), ADV_OK);
+    write_point(st, 3, 0.0, 0);
+    store_checkpoint_remove(st, 3);
+    assert_int_equal(access(file, F_OK), -1);
+    assert_int_equal(access(other, F_OK), 0);
+    store_checkpoint_remove(st, 4);
+    assert_int_equal(access(dir, F_OK), -1);
+    /* a kill leaves: point 3's (now final), point 4's (pending), a temporary, and a user's file */
+    assert_int_equal(store_checkpoint_save(st, 3, env, blob, sizeof blob), ADV_OK);
+    assert_int_equal(store_checkpoint_save(st, 4, env, blob, sizeof blob), ADV_OK);
+    close_ok(&st);
+    snprintf(tmp, sizeof tmp, "%s.tmp.12345", other);
+    snprintf(foreign, sizeof foreign, "%s/notes.txt", dir);
+    write_text_file(tmp, "half");
+    write_text_file(foreign, "mine");
+    st = open_ok(path, &fx.layout, STORE_SERIAL, STORE_RESUME);
+    assert_int_equal(access(file, F_OK), -1);  /* final point */
+    assert_int_equal(access(tmp, F_OK), -1);   /* a kill's temporary */
+    assert_int_equal(access(foreign, F_OK), 0); /* never a file that is not ours */
+    assert_int_equal(load_state(st, 4, env, blob, sizeof blob), 1);
+    close_ok(&st);
+    /* a new file of that name (--fresh): none of the old checkpoints is this file's */
+    st = open_ok(path, &fx.layout, STORE_SERIAL, STORE_FRESH);
+    assert_int_equal(access(other, F_OK), -1);
+    assert_int_equal(access(foreign, F_OK), 0);
+    assert_int_equal(dir_entries(dir), 1);
+    close_ok(&st);
+    assert_int_equal(unlink(foreign), 0);
+    assert_int_equal(rmdir(dir), 0);
+}
+
 static void test_status_of(void **state) {
     (void)state;
     Fixture fx;
@@ -1634,7 +1751,7 @@ int main(int argc, char **argv) {
             cmocka_unit_test(test_layout_of_new_file), cmocka_unit_test(test_write_points_serial),
             cmocka_unit_test(test_status_written_last), cmocka_unit_test(test_killed_writer),
             cmocka_unit_test(test_resume_and_refusals), cmocka_unit_test(test_checksums),
-            cmocka_unit_test(test_reset_failed_serial),
+            cmocka_unit_test(test_reset_failed_serial), cmocka_unit_test(test_checkpoints),
             cmocka_unit_test(test_status_of),           cmocka_unit_test(test_merge_shards),
             cmocka_unit_test(test_merge_overlap),
         cmocka_unit_test(test_extend),       cmocka_unit_test(test_read_data),
