@@ -1,9 +1,12 @@
 """Reliability end to end (issue 12): one writer per sweep file, disk full and
-read-only filesystems, output paths checked before training.
+read-only filesystems, output paths checked before training, memory checked before
+allocation, checksums, mid-point checkpoints.
 
 Real processes, real mpirun ranks, real files; small tmpfs mounts for the full
 and read-only filesystems (skipped where mounting is impossible)."""
 import os
+import random
+import re
 import signal
 import socket
 import subprocess
@@ -498,3 +501,84 @@ def test_a_flipped_byte_is_noticed_by_every_reader(advsweep, jobs, reference, tm
     assert "1 damaged points will be rerun" in proc.stdout and "1 to run" in proc.stdout
     assert_same_results(reference["medium"], out)
     assert "0 damaged" in run([advsweep, "status", "--verify", str(out)], check=0).stdout
+
+
+# ---- mid-point checkpoints ----------------------------------------------------------------------
+
+# One point of about 3 s (one thread): with --checkpoint 0.2 it saves its state every 0.2 s.
+LONG = """\
+name: long
+seeds: 1
+fixed: {H: 2, n: 32, d: 8, steps: 2000, attack: pgd, pgd_steps: 5, epsilon: 0.001, delta: 0.1,
+        eval_count: 4, eval_steps: 5, eval_restarts: 2}
+grid:
+  m: [128]
+"""
+
+
+@pytest.fixture(scope="module")
+def long_job(advsweep, tmp_path_factory):
+    """The job and its uninterrupted result (no checkpoints at all)."""
+    d = tmp_path_factory.mktemp("long")
+    job = d / "long.yaml"
+    job.write_text(LONG)
+    ref = d / "ref.h5"
+    run([advsweep, "run", str(job), "-o", str(ref), "-q", "--checkpoint", "0"], check=0)
+    assert not (d / "ref.h5.ckpt").exists()
+    return job, ref
+
+
+def test_kill9_at_random_moments_of_one_long_point(advsweep, long_job, tmp_path):
+    """kill -9 at random moments of one long point, rerun until it is done: it
+    continues from its checkpoints (later and later steps) and ends bit-identical
+    to the uninterrupted run; its checkpoint is removed with it."""
+    job, ref = long_job
+    out = tmp_path / "long.h5"
+    rng = random.Random(1212)
+    cmd = [advsweep, "run", str(job), "-o", str(out), "--checkpoint", "0.2"]
+    kills, seen = 0, []
+    for _ in range(40):
+        p = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=mpi_env())
+        try:
+            stdout, stderr = p.communicate(timeout=rng.uniform(0.4, 1.5))
+            break
+        except subprocess.TimeoutExpired:
+            p.kill()  # SIGKILL
+            p.communicate()
+            kills += 1
+            ckpt = tmp_path / "long.h5.ckpt"
+            if ckpt.is_dir():
+                seen.append(sorted(x.name for x in ckpt.iterdir()))
+    else:
+        raise AssertionError("the point never finished in 40 runs")
+    assert p.returncode == 0, stderr
+    assert kills >= 2, kills
+    with h5py.File(out, "r", locking=False) as f:
+        key = f["plan/key"][0].decode()
+    assert seen and all(names == [key] for names in seen), seen  # one checkpoint, named by the point's key
+    steps = re.findall(r"\(continued from step (\d+)\)", stdout)
+    assert len(steps) == 1 and int(steps[0]) > 0, stdout
+    assert_same_results(ref, out)
+    assert leftovers(tmp_path) == ["long.h5"]  # no checkpoint, lock or temporary file left
+
+
+def test_abandoned_point_continues_from_its_checkpoint(advsweep, long_job, tmp_path):
+    """A stop with --grace 0 abandons the running point (under mpirun): it saves its
+    state first, and the rerun continues from it to the uninterrupted result."""
+    job, ref = long_job
+    out = tmp_path / "long.h5"
+    proc = subprocess.Popen(["mpirun", "-n", "2", advsweep, "run", str(job), "-o", str(out), "--grace", "0",
+                             "--checkpoint", "100"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            env=mpi_env())
+    wait_for(lambda: np.count_nonzero(status(out) == 4) == 1 if out.exists() else False)
+    time.sleep(0.5)
+    run([advsweep, "stop", "--now", str(out)], check=0)
+    stdout, stderr = proc.communicate(timeout=120)
+    assert proc.returncode != 0, stdout
+    assert "abandoned (will be redone on resume), from its last checkpoint" in stdout, stdout
+    assert len(list((tmp_path / "long.h5.ckpt").iterdir())) == 1
+    proc = run([advsweep, "run", str(job), "-o", str(out)], ranks=2, check=0)
+    steps = re.findall(r"\(continued from step (\d+)\)", proc.stdout)
+    assert len(steps) == 1 and int(steps[0]) > 0, proc.stdout
+    assert_same_results(ref, out)
+    assert leftovers(tmp_path) == ["long.h5"]
