@@ -5,7 +5,8 @@
  * precisions, the two-layer net, a projection, a plateau window (also on a noisy
  * loss, where the best loss so far is state of its own) and early stop;
  * a run abandoned with abort_flag saves its state first; a state that does not
- * fit the run is ignored (the run starts at step 0). */
+ * fit the run, or does not check out once read, is ignored (the run starts at
+ * step 0). */
 #include <math.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -31,16 +32,47 @@ typedef struct {
     volatile int *flag;
 } Saved;
 
-static int keep(void *ctx, const void *state, size_t bytes) {
+static int keep(void *ctx, const void *const *parts, const size_t *lens, int n) {
     Saved *s = ctx;
     if (s->n < MAX_BLOBS) {
-        s->blob[s->n] = malloc(bytes);
-        memcpy(s->blob[s->n], state, bytes);
+        size_t bytes = 0;
+        for (int k = 0; k < n; k++) bytes += lens[k];
+        unsigned char *blob = malloc(bytes), *p = blob;
+        for (int k = 0; k < n; k++) p = (unsigned char *)memcpy(p, parts[k], lens[k]) + lens[k];
+        s->blob[s->n] = blob;
         s->bytes[s->n] = bytes;
         s->n++;
     }
     if (s->abort_after && s->n >= s->abort_after && s->flag) *s->flag = 1;
     return 0;
+}
+
+/* A saved state read back in order (TrainHooks.resume_read); `fail_at_end`: its
+ * final check fails (a damaged checkpoint noticed after the weights were read). */
+typedef struct {
+    const unsigned char *blob;
+    size_t bytes, pos;
+    int fail_at_end;
+} Reader;
+
+static int read_back(void *ctx, void *buf, size_t len) {
+    Reader *r = ctx;
+    if (!buf) return r->fail_at_end || r->pos != r->bytes;
+    if (len > r->bytes - r->pos) return 1;
+    memcpy(buf, r->blob + r->pos, len);
+    r->pos += len;
+    return 0;
+}
+
+/* Hooks that resume from blob (bytes long) through rd. */
+static TrainHooks resuming(Reader *rd, const unsigned char *blob, size_t bytes, int64_t *from) {
+    *rd = (Reader){blob, bytes, 0, 0};
+    TrainHooks h = {0};
+    h.checkpoint_ctx = rd;
+    h.resume_read = read_back;
+    h.resume_bytes = bytes;
+    h.resumed_step = from;
+    return h;
 }
 
 static void release(Saved *s) {
@@ -135,10 +167,8 @@ static void check_every_step(const TrainConfig *cfg, int why) {
     assert_true(saved.n >= ref.sum.steps_run - 1);
     for (int k = 0; k < saved.n; k += 1 + k / 8) { /* every early step, then thinner */
         int64_t from = -2;
-        TrainHooks r = {0};
-        r.resume = saved.blob[k];
-        r.resume_bytes = saved.bytes[k];
-        r.resumed_step = &from;
+        Reader rd;
+        TrainHooks r = resuming(&rd, saved.blob[k], saved.bytes[k], &from);
         Result cont;
         assert_int_equal(train(&cont, cfg, &r), ADV_OK);
         assert_int_equal(from, k + 1); /* the state before step k + 1 */
@@ -214,10 +244,8 @@ static void test_abandoned_run_saves_its_state(void **state) {
     assert_int_equal(train(&cut, &cfg, &h), ADV_INTERRUPTED);
     assert_int_equal(saved.n, 6); /* five, then one more when abandoned */
     int64_t from = -2;
-    TrainHooks r = {0};
-    r.resume = saved.blob[saved.n - 1];
-    r.resume_bytes = saved.bytes[saved.n - 1];
-    r.resumed_step = &from;
+    Reader rd;
+    TrainHooks r = resuming(&rd, saved.blob[saved.n - 1], saved.bytes[saved.n - 1], &from);
     Result cont;
     assert_int_equal(train(&cont, &cfg, &r), ADV_OK);
     assert_int_equal(from, 6);
@@ -246,16 +274,17 @@ static void test_a_state_that_does_not_fit_is_ignored(void **state) {
     other[1].precision = PRECISION_F32;    /* another backend */
     other[2].m = 18;                       /* other weights */
     other[3].record_max = 41;              /* another schedule */
-    for (int k = 0; k < 5; k++) {
+    for (int k = 0; k < 6; k++) {
         const TrainConfig *c = k < 4 ? &other[k] : &cfg;
         Result fresh, tried;
         TrainHooks none = {0};
         assert_int_equal(train(&fresh, c, &none), ADV_OK);
         int64_t from = -2;
-        TrainHooks r = {0};
-        r.resume = blob;
-        r.resume_bytes = k < 4 ? bytes : bytes - 1; /* last: the right run, a cut blob */
-        r.resumed_step = &from;
+        Reader rd;
+        /* k = 4: the right run, a cut state; k = 5: its final check fails after the weights
+         * were read into the run (they are W0 again: the run starts over from its seed) */
+        TrainHooks r = resuming(&rd, blob, k == 4 ? bytes - 1 : bytes, &from);
+        rd.fail_at_end = k == 5;
         assert_int_equal(train(&tried, c, &r), ADV_OK);
         assert_int_equal(from, -1);
         assert_same(&fresh, &tried);

@@ -1063,16 +1063,30 @@ static long dir_entries(const char *dir) {
     return n;
 }
 
-/* Loads point i's checkpoint: 1 and the state when it is handed out, 0 when not. */
-static int load_state(Store *st, long i, const char *env, unsigned char *want, size_t bytes) {
-    void *got = NULL;
+/* Saves point i's checkpoint from two parts (the state is their concatenation). */
+static int save_state(Store *st, long i, const char *env, const unsigned char *blob, size_t bytes) {
+    const void *parts[2] = {blob, blob + 100};
+    size_t lens[2] = {100, bytes - 100};
+    return store_checkpoint_save(st, i, env, parts, lens, 2);
+}
+
+/* Reads point i's checkpoint: 1 when it is handed out whole and checks out (then it is
+ * `want`), 0 when not. */
+static int load_state(Store *st, long i, const char *env, const unsigned char *want, size_t bytes) {
+    StoreCheckpoint *ck = NULL;
     size_t n = 0;
-    assert_int_equal(store_checkpoint_load(st, i, env, &got, &n), ADV_OK);
-    if (!got) return 0;
+    assert_int_equal(store_checkpoint_open(st, i, env, &ck, &n), ADV_OK);
+    if (!ck) return 0;
     assert_int_equal(n, bytes);
-    assert_memory_equal(got, want, bytes);
+    unsigned char *got = malloc(n);
+    assert_int_equal(store_checkpoint_read(ck, got, 7), ADV_OK);
+    assert_int_equal(store_checkpoint_read(ck, got + 7, n - 7), ADV_OK);
+    int ok = store_checkpoint_read(ck, NULL, 0) == ADV_OK;
+    store_checkpoint_close(&ck);
+    assert_null(ck);
+    if (ok) assert_memory_equal(got, want, bytes);
     free(got);
-    return 1;
+    return ok;
 }
 
 /* Change byte `at` (from the end when negative) of a file. */
@@ -1108,36 +1122,36 @@ static void test_checkpoints(void **state) {
     Store *st = open_ok(path, &fx.layout, STORE_SERIAL, STORE_FRESH);
     assert_int_equal(load_state(st, 3, env, blob, sizeof blob), 0); /* none */
     assert_int_equal(access(dir, F_OK), -1);
-    assert_int_equal(store_checkpoint_save(st, 3, env, blob, sizeof blob), ADV_OK);
+    assert_int_equal(save_state(st, 3, env, blob, sizeof blob), ADV_OK);
     assert_int_equal(access(file, F_OK), 0); /* named by the point's key */
     assert_int_equal(dir_entries(dir), 1);   /* no temporary left */
     assert_int_equal(load_state(st, 3, env, blob, sizeof blob), 1);
     blob[5] ^= 1; /* a newer state replaces the older one */
-    assert_int_equal(store_checkpoint_save(st, 3, env, blob, sizeof blob), ADV_OK);
+    assert_int_equal(save_state(st, 3, env, blob, sizeof blob), ADV_OK);
     assert_int_equal(load_state(st, 3, env, blob, sizeof blob), 1);
     /* another environment: not handed out, removed */
     assert_int_equal(load_state(st, 3, "BLAS kernel Other, 1 thread", blob, sizeof blob), 0);
     assert_int_equal(access(file, F_OK), -1);
     /* another point's checkpoint under this point's name */
-    assert_int_equal(store_checkpoint_save(st, 4, env, blob, sizeof blob), ADV_OK);
+    assert_int_equal(save_state(st, 4, env, blob, sizeof blob), ADV_OK);
     assert_int_equal(rename(other, file), 0);
     assert_int_equal(load_state(st, 3, env, blob, sizeof blob), 0);
     assert_int_equal(access(file, F_OK), -1);
     /* another numerics version (byte 22 + 33: the header's version, after line and key) */
-    assert_int_equal(store_checkpoint_save(st, 3, env, blob, sizeof blob), ADV_OK);
+    assert_int_equal(save_state(st, 3, env, blob, sizeof blob), ADV_OK);
     poke(file, 22 + 33);
     assert_int_equal(load_state(st, 3, env, blob, sizeof blob), 0);
     /* a changed byte of the state; a file cut short */
-    assert_int_equal(store_checkpoint_save(st, 3, env, blob, sizeof blob), ADV_OK);
+    assert_int_equal(save_state(st, 3, env, blob, sizeof blob), ADV_OK);
     poke(file, -100);
     assert_int_equal(load_state(st, 3, env, blob, sizeof blob), 0);
-    assert_int_equal(store_checkpoint_save(st, 3, env, blob, sizeof blob), ADV_OK);
+    assert_int_equal(save_state(st, 3, env, blob, sizeof blob), ADV_OK);
     assert_int_equal(truncate(file, 300), 0); /* the header and part of the state */
     assert_int_equal(load_state(st, 3, env, blob, sizeof blob), 0);
     assert_int_equal(access(file, F_OK), -1);
     /* written points lose theirs; the directory goes when empty */
-    assert_int_equal(store_checkpoint_save(st, 3, env, blob, sizeof blob), ADV_OK);
-    assert_int_equal(store_checkpoint_save(st, 4, env, blob, sizeof blob), ADV_OK);
+    assert_int_equal(save_state(st, 3, env, blob, sizeof blob), ADV_OK);
+    assert_int_equal(save_state(st, 4, env, blob, sizeof blob), ADV_OK);
     write_point(st, 3, 0.0, 0);
     store_checkpoint_remove(st, 3);
     assert_int_equal(access(file, F_OK), -1);
@@ -1145,8 +1159,8 @@ static void test_checkpoints(void **state) {
     store_checkpoint_remove(st, 4);
     assert_int_equal(access(dir, F_OK), -1);
     /* a kill leaves: point 3's (now final), point 4's (pending), a temporary, and a user's file */
-    assert_int_equal(store_checkpoint_save(st, 3, env, blob, sizeof blob), ADV_OK);
-    assert_int_equal(store_checkpoint_save(st, 4, env, blob, sizeof blob), ADV_OK);
+    assert_int_equal(save_state(st, 3, env, blob, sizeof blob), ADV_OK);
+    assert_int_equal(save_state(st, 4, env, blob, sizeof blob), ADV_OK);
     close_ok(&st);
     snprintf(tmp, sizeof tmp, "%s.tmp.12345", other);
     snprintf(foreign, sizeof foreign, "%s/notes.txt", dir);

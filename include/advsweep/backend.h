@@ -58,15 +58,16 @@ typedef struct {
     void (*weights)(const BackendRun *run, double *W0, double *W, double *fixed);
     /* FLOPs of the GEMM/GEMV model counted so far. */
     double (*flops)(const BackendRun *run);
-    /* A run's state between steps, for mid-point checkpoints: W_t (in the backend's
-     * element type, exactly) and the FLOPs counted. Everything else is recreated by
-     * create (W0, A, a: from the seed) or recomputed each step (activations, gradient,
-     * attack points: their random streams are seeded by (seed, purpose, step)), so a
-     * fresh run given restore continues bit for bit where the saved one was.
-     * restore returns ADV_ERR_INPUT (and changes nothing) when len is not state_bytes. */
-    size_t (*state_bytes)(const BackendRun *run);
-    void (*save)(const BackendRun *run, void *buf);
-    int (*restore)(BackendRun *run, const void *buf, size_t len);
+    /* A run's state between steps, for mid-point checkpoints: the memory that holds
+     * it — the FLOPs counted and W_t in the backend's element type — as at most max
+     * regions of the run itself (parts[k], lens[k] bytes); returns their count. A
+     * checkpoint reads them, a resume fills them in place: nothing is copied, so a
+     * checkpoint of a large net needs no second copy of its weights. Everything
+     * else is recreated by create (W0, A, a: from the seed) or recomputed each step
+     * (activations, gradient, attack points: their random streams are seeded by
+     * (seed, purpose, step)), so a fresh run whose regions are filled continues bit
+     * for bit where the saved one was. */
+    int (*state)(BackendRun *run, void **parts, size_t *lens, int max);
 } TrainBackend;
 
 extern const TrainBackend TRAIN_BACKEND_CPU_F64;

@@ -141,21 +141,28 @@ typedef struct {
 int store_read_outcomes(Store *st, const long *rows, long n, StoreOutcome *out);
 
 /* ---- mid-point checkpoints (checkpoint.c) ----
- * A long point's training state (TrainHooks.checkpoint: an opaque blob) in
+ * A long point's training state (TrainHooks.checkpoint: opaque bytes) in
  * PATH.ckpt/KEY beside the sweep file, KEY the /plan/key of file row `row`
  * (the row whose run it is), with the numerics version, `env` (the text of
  * what else a bit-identical continuation needs: BLAS kernel, threads) and a
  * SHA-256; written atomically (temporary name, fsync, rename), so a kill
  * leaves the previous checkpoint or the new one. Not collective: each worker
- * saves and loads its own runs'. load gives *state NULL (ADV_OK) when there is
- * none, or when the one there does not check out (another key, numerics
- * version or env, cut short, damaged: removed with a warning); the caller
- * frees *state. remove: once the point's rows are written. store_open (rank
- * 0) removes the checkpoints of points that are final or not in the file, and
- * every checkpoint when it creates the file (new, --fresh). A file without
- * /plan/key gets none (save and load do nothing). */
-int store_checkpoint_save(Store *st, long row, const char *env, const void *state, size_t bytes);
-int store_checkpoint_load(Store *st, long row, const char *env, void **state, size_t *bytes);
+ * saves and loads its own runs'. save takes the state as n byte ranges.
+ * open gives *ck NULL (ADV_OK) when there is none, or when the one there does
+ * not check out (another key, numerics version or env, cut short: removed
+ * with a warning); else *bytes is its state's length, read in order by
+ * store_checkpoint_read(ck, buf, len), and store_checkpoint_read(ck, NULL, 0)
+ * after the last byte returns ADV_OK only when its SHA-256 matches (else the
+ * checkpoint is removed with a warning). remove: once the point's rows are
+ * written. store_open (rank 0) removes the checkpoints of points that are
+ * final or not in the file, and every checkpoint when it creates the file
+ * (new, --fresh). A file without /plan/key gets none (save and open do
+ * nothing). */
+typedef struct StoreCheckpoint StoreCheckpoint;
+int store_checkpoint_save(Store *st, long row, const char *env, const void *const *parts, const size_t *lens, int n);
+int store_checkpoint_open(Store *st, long row, const char *env, StoreCheckpoint **ck, size_t *bytes);
+int store_checkpoint_read(StoreCheckpoint *ck, void *buf, size_t len);
+void store_checkpoint_close(StoreCheckpoint **ck); /* accepts NULL */
 void store_checkpoint_remove(Store *st, long row);
 
 /* Close. Collective on the communicator given to store_open. Accepts NULL. */

@@ -194,7 +194,7 @@ typedef struct {
     double *fixed_out;        /* (m*d + m deep | m two-layer) receives A then a */
     /* Mid-point checkpoints. With checkpoint set and checkpoint_every > 0, the whole
      * state of the run between two steps is handed to checkpoint(checkpoint_ctx,
-     * state, bytes) every checkpoint_every seconds of training (so a run shorter
+     * parts, lens, n) every checkpoint_every seconds of training (so a run shorter
      * than that never saves), and once more when the run is abandoned (abort_flag)
      * after step 1. The state is an opaque blob of this build (raw structs: it
      * belongs to one machine and one numerics version): the step t it continues
@@ -205,16 +205,20 @@ typedef struct {
      * (seed, purpose, t), and W0, A, a by the seed. The callback's return value
      * (non-zero: not saved) does not stop training. */
     double checkpoint_every;
-    int (*checkpoint)(void *checkpoint_ctx, const void *state, size_t bytes);
+    /* the state as n byte ranges, in order (their concatenation is the state) */
+    int (*checkpoint)(void *checkpoint_ctx, const void *const *parts, const size_t *lens, int n);
     void *checkpoint_ctx;
-    /* A state from an earlier checkpoint of the same configuration and data: the run
-     * continues from it and ends bit-identical to an uninterrupted one (its wall time
-     * aside, which counts both parts). A state that does not fit (another plan,
-     * precision, size, numerics version or build) is ignored: the run starts at
-     * step 0. The caller makes sure it is the same configuration and data (the
-     * point's key). */
-    const void *resume;
+    /* Resume: resume_bytes of state from an earlier checkpoint of the same
+     * configuration and data, read in order by resume_read(checkpoint_ctx, buf, len)
+     * (0: read); after the last byte, resume_read(checkpoint_ctx, NULL, 0) returns 0
+     * when all of it checked out. The run continues from it and ends bit-identical
+     * to an uninterrupted one (its wall time aside, which counts both parts). A
+     * state that does not fit (another plan, precision, size, numerics version or
+     * build) or does not check out is ignored: the run starts at step 0. The caller
+     * makes sure it is the same configuration and data (the point's key). The state
+     * is read straight into the run's buffers (no second copy of the weights). */
     size_t resume_bytes;
+    int (*resume_read)(void *checkpoint_ctx, void *buf, size_t len);
     int64_t *resumed_step;    /* receives the step it continued from, or -1 */
 } TrainHooks;
 

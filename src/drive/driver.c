@@ -154,17 +154,24 @@ typedef struct {
     long row;      /* the file row whose run is training */
     char env[96];  /* what a bit-identical continuation needs besides the key */
     long saved;    /* checkpoints written */
+    StoreCheckpoint *resume; /* the one it continues from (NULL: none) */
     int warned;
 } Checkpointing;
 
 /* TrainHooks.checkpoint: the state into PATH.ckpt/KEY; a failure costs only the checkpoint. */
-static int save_checkpoint(void *ctx, const void *state, size_t bytes) {
+static int save_checkpoint(void *ctx, const void *const *parts, const size_t *lens, int n) {
     Checkpointing *c = ctx;
     lifeline_check(); /* a rank whose job is gone writes nothing more, checkpoints included */
-    int rc = store_checkpoint_save(c->d->st, c->row, c->env, state, bytes);
+    int rc = store_checkpoint_save(c->d->st, c->row, c->env, parts, lens, n);
     if (rc != ADV_OK && !c->warned++) adv_warn("no checkpoint for row %ld: %s", c->row, adv_errmsg());
     if (rc == ADV_OK) c->saved++;
     return rc;
+}
+
+/* TrainHooks.resume_read: the checkpoint this run continues from. */
+static int read_checkpoint(void *ctx, void *buf, size_t len) {
+    Checkpointing *c = ctx;
+    return store_checkpoint_read(c->resume, buf, len) == ADV_OK ? 0 : 1;
 }
 
 /* Train the run of representative point `index` once and write every point it
@@ -201,20 +208,17 @@ static void run_point(Drive *d, long index, Report *rep) {
     hooks.progress = signals_progress; /* stop requests and the master's abort, while training */
     /* A run longer than checkpoint_every saves its state as it goes, and continues from the last
      * one (PATH.ckpt/KEY: the checkpoint belongs to the point's key, hence to its numerics version). */
-    Checkpointing ck = {d, d->rows[index], "", 0, 0};
+    Checkpointing ck = {d, d->rows[index], "", 0, NULL, 0};
     snprintf(ck.env, sizeof ck.env, "BLAS kernel %s, %d thread%s", blas_kernel_name(), omp_get_max_threads(),
              omp_get_max_threads() == 1 ? "" : "s");
-    void *resume = NULL;
-    size_t resume_bytes = 0;
     int64_t resumed = -1;
     if (d->opt->checkpoint_every > 0) {
         hooks.checkpoint_ctx = &ck;
         hooks.checkpoint = save_checkpoint;
         hooks.checkpoint_every = d->opt->checkpoint_every;
-        if (store_checkpoint_load(d->st, ck.row, ck.env, &resume, &resume_bytes) != ADV_OK)
+        if (store_checkpoint_open(d->st, ck.row, ck.env, &ck.resume, &hooks.resume_bytes) != ADV_OK)
             adv_warn("point %ld: %s", index, adv_errmsg());
-        hooks.resume = resume;
-        hooks.resume_bytes = resume_bytes;
+        if (ck.resume) hooks.resume_read = read_checkpoint;
         hooks.resumed_step = &resumed;
     }
     if (d->store_weights) {
@@ -230,10 +234,10 @@ static void run_point(Drive *d, long index, Report *rep) {
         rc = adv_err(ADV_ERR_INPUT, "data file %s changed since the sweep started (rerun to check it again)",
                      cfg.data_file);
     if (rc == ADV_OK) rc = train_run(&sum, traj, &cfg, data, &hooks);
-    if (rc == ADV_OK && resume && resumed < 0)
+    if (rc == ADV_OK && ck.resume && resumed < 0)
         adv_warn("point %ld: its checkpoint does not fit this run (another build of advsweep?); it started over",
                  index);
-    free(resume);
+    store_checkpoint_close(&ck.resume);
     rep->resumed = (long)resumed;
     rep->checkpoints = ck.saved;
     if (rc == ADV_INTERRUPTED) { /* abandoned: stays "running", redone on resume (from its checkpoint) */

@@ -75,14 +75,8 @@ static int write_all(int fd, const void *data, size_t n) {
     return 0;
 }
 
-static void sha_of(unsigned char out[32], const void *data, size_t n) {
-    Sha256 s;
-    sha256_init(&s);
-    sha256_update(&s, data, n);
-    sha256_final(&s, out);
-}
-
-int checkpoint_save(const char *path, const char *key, const char *env, const void *state, size_t bytes) {
+int checkpoint_save(const char *path, const char *key, const char *env, const void *const *parts, const size_t *lens,
+                    int n) {
     if (!valid_key(key)) return adv_err(ADV_ERR_INTERNAL, "checkpoint_save: no key");
     char dir[4200], name[4300], tmp[4400];
     ckpt_dir(dir, sizeof dir, path);
@@ -96,12 +90,19 @@ int checkpoint_save(const char *path, const char *key, const char *env, const vo
     snprintf(h.key, sizeof h.key, "%s", key);
     for (int i = 0; i < 4; i++) h.numerics[i] = (unsigned char)((uint32_t)ADVSWEEP_NUMERICS_VERSION >> (8 * i));
     snprintf(h.env, sizeof h.env, "%s", env ? env : "");
-    for (int i = 0; i < 8; i++) h.bytes[i] = (unsigned char)((uint64_t)bytes >> (8 * i));
-    sha_of(h.sha, state, bytes);
+    uint64_t bytes = 0;
+    Sha256 s;
+    sha256_init(&s);
+    for (int k = 0; k < n; k++) {
+        sha256_update(&s, parts[k], lens[k]);
+        bytes += lens[k];
+    }
+    sha256_final(&s, h.sha);
+    for (int i = 0; i < 8; i++) h.bytes[i] = (unsigned char)(bytes >> (8 * i));
     int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC, 0644); /* our own name: a leftover of ours at most */
     if (fd < 0) return adv_err(ADV_ERR_IO, "%s: cannot write a checkpoint (%s)", tmp, strerror(errno));
     int err = write_all(fd, &h, sizeof h);
-    if (!err) err = write_all(fd, state, bytes);
+    for (int k = 0; k < n && !err; k++) err = write_all(fd, parts[k], lens[k]);
     if (!err && fsync(fd) != 0 && errno != EINVAL) err = errno;
     if (close(fd) != 0 && !err) err = errno;
     if (!err && rename(tmp, name) != 0) err = errno;
@@ -112,8 +113,23 @@ int checkpoint_save(const char *path, const char *key, const char *env, const vo
     return ADV_OK;
 }
 
-int checkpoint_load(const char *path, const char *key, const char *env, void **state, size_t *bytes) {
-    *state = NULL;
+struct StoreCheckpoint {
+    FILE *f;
+    char name[4300];
+    uint64_t left;          /* bytes of the state not read yet */
+    unsigned char sha[32];  /* what the header says */
+    Sha256 s;               /* of what was read */
+    int bad;
+};
+
+/* Removes a checkpoint that does not check out, with one warning. */
+static void reject(const char *name, const char *why) {
+    adv_warn("%s: checkpoint %s; removed, the point starts over", name, why);
+    unlink(name);
+}
+
+int checkpoint_open(const char *path, const char *key, const char *env, Checkpoint **out, size_t *bytes) {
+    *out = NULL;
     *bytes = 0;
     if (!valid_key(key)) return ADV_OK;
     char name[4300];
@@ -122,7 +138,6 @@ int checkpoint_load(const char *path, const char *key, const char *env, void **s
     if (!f) return errno == ENOENT ? ADV_OK : adv_err(ADV_ERR_IO, "%s: cannot read (%s)", name, strerror(errno));
     CkptFileHeader h;
     char why[256] = "";
-    unsigned char *buf = NULL;
     uint64_t n = 0;
     uint32_t numerics = 0;
     struct stat sb;
@@ -144,26 +159,49 @@ int checkpoint_load(const char *path, const char *key, const char *env, void **s
         for (int i = 7; i >= 0; i--) n = n << 8 | h.bytes[i];
         if (fstat(fileno(f), &sb) != 0 || (uint64_t)sb.st_size != sizeof h + n) snprintf(why, sizeof why, "is cut short");
     }
-    if (!why[0]) {
-        buf = malloc(n ? (size_t)n : 1);
-        if (!buf) snprintf(why, sizeof why, "is too large to read");
-        else if (n && fread(buf, (size_t)n, 1, f) != 1) snprintf(why, sizeof why, "cannot be read");
-    }
-    if (!why[0]) {
-        unsigned char sha[32];
-        sha_of(sha, buf, (size_t)n);
-        if (memcmp(sha, h.sha, 32) != 0) snprintf(why, sizeof why, "is damaged (its SHA-256 does not match)");
-    }
-    fclose(f);
     if (why[0]) {
-        free(buf);
-        adv_warn("%s: checkpoint %s; removed, the point starts over", name, why);
-        unlink(name);
+        fclose(f);
+        reject(name, why);
         return ADV_OK;
     }
-    *state = buf;
+    Checkpoint *c = xcalloc(1, sizeof *c);
+    c->f = f;
+    snprintf(c->name, sizeof c->name, "%s", name);
+    c->left = n;
+    memcpy(c->sha, h.sha, sizeof c->sha);
+    sha256_init(&c->s);
+    *out = c;
     *bytes = (size_t)n;
     return ADV_OK;
+}
+
+int checkpoint_read(Checkpoint *c, void *buf, size_t len) {
+    if (!c || c->bad) return ADV_ERR_IO;
+    if (!buf) { /* the end: all of it, and its SHA-256 */
+        unsigned char sha[32];
+        sha256_final(&c->s, sha);
+        if (c->left != 0 || memcmp(sha, c->sha, 32) != 0) {
+            c->bad = 1;
+            reject(c->name, c->left ? "was not read to its end" : "is damaged (its SHA-256 does not match)");
+            return ADV_ERR_IO;
+        }
+        return ADV_OK;
+    }
+    if ((uint64_t)len > c->left || (len && fread(buf, len, 1, c->f) != 1)) {
+        c->bad = 1;
+        reject(c->name, "cannot be read");
+        return ADV_ERR_IO;
+    }
+    sha256_update(&c->s, buf, len);
+    c->left -= len;
+    return ADV_OK;
+}
+
+void checkpoint_close(Checkpoint **c) {
+    if (!c || !*c) return;
+    fclose((*c)->f);
+    free(*c);
+    *c = NULL;
 }
 
 void checkpoint_remove(const char *path, const char *key) {

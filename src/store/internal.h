@@ -295,9 +295,16 @@ uint64_t data_digest_of(const double *X, const double *y, long n, long d);
 /* ---- mid-point checkpoints (checkpoint.c): PATH.ckpt/KEY ------------------------------ */
 
 #define CHECKPOINT_ENV_BYTES 128 /* the environment text stored with a checkpoint */
-int checkpoint_save(const char *path, const char *key, const char *env, const void *state, size_t bytes);
-/* ADV_OK with *state NULL when there is none, or none that checks out (removed, warned). */
-int checkpoint_load(const char *path, const char *key, const char *env, void **state, size_t *bytes);
+int checkpoint_save(const char *path, const char *key, const char *env, const void *const *parts, const size_t *lens,
+                    int n);
+/* An open checkpoint (store.h: StoreCheckpoint). open: ADV_OK with *c NULL when there
+ * is none, or none whose header checks out (removed, warned). read: the next len bytes;
+ * buf NULL: the end (ADV_ERR_IO, removed and warned, unless all was read and its
+ * SHA-256 matches). */
+typedef struct StoreCheckpoint Checkpoint;
+int checkpoint_open(const char *path, const char *key, const char *env, Checkpoint **c, size_t *bytes);
+int checkpoint_read(Checkpoint *c, void *buf, size_t len);
+void checkpoint_close(Checkpoint **c);
 /* The checkpoint of key, and PATH.ckpt when that leaves it empty. */
 void checkpoint_remove(const char *path, const char *key);
 /* Remove PATH.ckpt's checkpoints whose key keep() rejects (keep NULL: all) and

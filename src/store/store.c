@@ -1193,21 +1193,25 @@ static void row_key(Store *st, long row, char key[STORE_KEY_HEX + 1]) {
     if (t >= 0) H5Tclose(t);
 }
 
-int store_checkpoint_save(Store *st, long row, const char *env, const void *state, size_t bytes) {
+int store_checkpoint_save(Store *st, long row, const char *env, const void *const *parts, const size_t *lens, int n) {
     char key[STORE_KEY_HEX + 1];
     row_key(st, row, key);
     if (!key[0]) return ADV_OK; /* a file without keys: no checkpoints */
-    return checkpoint_save(st->path, key, env, state, bytes);
+    return checkpoint_save(st->path, key, env, parts, lens, n);
 }
 
-int store_checkpoint_load(Store *st, long row, const char *env, void **state, size_t *bytes) {
+int store_checkpoint_open(Store *st, long row, const char *env, StoreCheckpoint **ck, size_t *bytes) {
     char key[STORE_KEY_HEX + 1];
     row_key(st, row, key);
-    *state = NULL;
+    *ck = NULL;
     *bytes = 0;
     if (!key[0]) return ADV_OK;
-    return checkpoint_load(st->path, key, env, state, bytes);
+    return checkpoint_open(st->path, key, env, ck, bytes);
 }
+
+int store_checkpoint_read(StoreCheckpoint *ck, void *buf, size_t len) { return checkpoint_read(ck, buf, len); }
+
+void store_checkpoint_close(StoreCheckpoint **ck) { checkpoint_close(ck); }
 
 void store_checkpoint_remove(Store *st, long row) {
     char key[STORE_KEY_HEX + 1];

@@ -225,28 +225,15 @@ static void NAME(cpu_weights)(const BackendRun *run, double *W0, double *W, doub
 
 static double NAME(cpu_flops)(const BackendRun *run) { return ((const RUN *)run)->nw->flops; }
 
-/* State: the FLOPs counted (a double), then W_t (n_trained REALs). */
-static size_t NAME(cpu_state_bytes)(const BackendRun *run) {
-    const RUN *tr = (const RUN *)run;
-    return sizeof(double) + (size_t)tr->net->n_trained * sizeof(REAL);
-}
-
-static void NAME(cpu_save)(const BackendRun *run, void *buf) {
-    const RUN *tr = (const RUN *)run;
-    unsigned char *p = buf;
-    memcpy(p, &tr->nw->flops, sizeof(double));
-    memcpy(p + sizeof(double), tr->net->trained, (size_t)tr->net->n_trained * sizeof(REAL));
-}
-
-static int NAME(cpu_restore)(BackendRun *run, const void *buf, size_t len) {
+/* State: the FLOPs counted (a double), then W_t (n_trained REALs), in place. */
+static int NAME(cpu_state)(BackendRun *run, void **parts, size_t *lens, int max) {
     RUN *tr = (RUN *)run;
-    if (len != NAME(cpu_state_bytes)(run))
-        return adv_err(ADV_ERR_INPUT, "checkpoint: %zu bytes of backend state, this run has %zu", len,
-                       NAME(cpu_state_bytes)(run));
-    const unsigned char *p = buf;
-    memcpy(&tr->nw->flops, p, sizeof(double));
-    memcpy(tr->net->trained, p + sizeof(double), (size_t)tr->net->n_trained * sizeof(REAL));
-    return ADV_OK;
+    if (max < 2) return 0;
+    parts[0] = &tr->nw->flops;
+    lens[0] = sizeof tr->nw->flops;
+    parts[1] = tr->net->trained;
+    lens[1] = (size_t)tr->net->n_trained * sizeof(REAL);
+    return 2;
 }
 
 #undef RUN

@@ -332,12 +332,13 @@ static void evaluate_step(Trajectory *traj, Runner *r, int64_t t, TrainSummary *
 
 /* ----- checkpoints ---------------------------------------------------------------------- */
 
-/* The state of a run between steps t - 1 and t, as one blob (same machine: raw structs).
+/* The state of a run between steps t - 1 and t (same machine and build: raw structs).
  * Layout: this header, the TrainSummary, the plateau ring (window + 1 doubles, when on),
- * the trajectory's records and evaluations so far (when the run has one), the backend's
- * state (backend.h: W_t and the FLOPs counted). */
+ * the trajectory's records and evaluations so far (when the run has one), then the
+ * backend's regions (backend.h: the FLOPs counted, W_t), handed over in place. */
 #define CKPT_MAGIC "advckpt"
 #define CKPT_VERSION 1
+#define CKPT_PARTS 8
 typedef struct {
     char magic[8];
     uint32_t version, elem;       /* the format; the backend's element size */
@@ -353,10 +354,24 @@ typedef struct {
 
 static size_t ckpt_ring(const StopRule *r) { return r->window > 0 ? (size_t)r->window + 1 : 0; }
 
-/* The whole blob (caller frees) and its size. */
-static unsigned char *ckpt_save(size_t *bytes, const Runner *r, const TrainPlan *plan, int64_t next,
-                                const TrainSummary *sum, const StopRule *stop, const Trajectory *traj, double blowup,
-                                double elapsed) {
+/* Bytes of the small part (header, summary, ring, trajectory so far). */
+static size_t ckpt_head_bytes(const StopRule *stop, int has_traj, size_t nt, size_t ne) {
+    return sizeof(CkptHeader) + sizeof(TrainSummary) + ckpt_ring(stop) * sizeof(double) +
+           (has_traj ? nt * (sizeof(int64_t) + 4 * sizeof(double)) + ne * (sizeof(int64_t) + 2 * sizeof(double)) : 0);
+}
+
+/* The backend's regions and their total. */
+static int ckpt_regions(Runner *r, void **parts, size_t *lens, int max, uint64_t *total) {
+    int n = r->be->state(r->run, parts, lens, max);
+    *total = 0;
+    for (int k = 0; k < n; k++) *total += lens[k];
+    return n;
+}
+
+/* Hand the state to hooks->checkpoint. The small part is copied (a few KiB); the weights
+ * are not. Returns the hook's value (-1: no memory for the small part). */
+static int ckpt_save(const TrainHooks *hooks, Runner *r, const TrainPlan *plan, int64_t next, const TrainSummary *sum,
+                     const StopRule *stop, const Trajectory *traj, double blowup, double elapsed) {
     CkptHeader h;
     memset(&h, 0, sizeof h);
     memcpy(h.magic, CKPT_MAGIC, sizeof CKPT_MAGIC);
@@ -378,11 +393,14 @@ static unsigned char *ckpt_save(size_t *bytes, const Runner *r, const TrainPlan 
     h.best = stop->best;
     h.blowup = blowup;
     h.elapsed = elapsed;
-    h.backend_bytes = r->be->state_bytes(r->run);
+    void *parts[CKPT_PARTS];
+    size_t lens[CKPT_PARTS];
+    int n = ckpt_regions(r, parts + 1, lens + 1, CKPT_PARTS - 1, &h.backend_bytes);
     size_t ring = ckpt_ring(stop), nt = (size_t)h.traj_count, ne = (size_t)h.eval_count;
-    h.total = sizeof h + sizeof *sum + ring * sizeof(double) + nt * (sizeof(int64_t) + 4 * sizeof(double)) +
-              ne * (sizeof(int64_t) + 2 * sizeof(double)) + h.backend_bytes;
-    unsigned char *buf = xcalloc(1, (size_t)h.total), *p = buf;
+    size_t head = ckpt_head_bytes(stop, traj != NULL, nt, ne);
+    h.total = head + h.backend_bytes;
+    unsigned char *buf = malloc(head), *p = buf;
+    if (!buf) return -1;
 #define PUT(src, n) (memcpy(p, (src), (n)), p += (n))
     PUT(&h, sizeof h);
     PUT(sum, sizeof *sum);
@@ -398,34 +416,49 @@ static unsigned char *ckpt_save(size_t *bytes, const Runner *r, const TrainPlan 
         PUT(traj->robust_acc, ne * sizeof(double));
     }
 #undef PUT
-    r->be->save(r->run, p);
-    *bytes = (size_t)h.total;
-    return buf;
+    parts[0] = buf;
+    lens[0] = head;
+    int rc = hooks->checkpoint(hooks->checkpoint_ctx, (const void *const *)parts, lens, n + 1);
+    free(buf);
+    return rc;
 }
 
-/* Continue from blob: 1 restored (*next, *blowup, *elapsed set), 0 it does not fit this run
- * (nothing changed). */
-static int ckpt_restore(const unsigned char *blob, size_t bytes, Runner *r, const TrainPlan *plan, TrainSummary *sum,
+/* Continue from hooks' saved state: 1 restored (*next, *blowup, *elapsed set); 0 it does
+ * not fit this run (nothing changed); -1 it did not check out after the backend's regions
+ * were filled (sum, stop and traj unchanged; the caller recreates the run). */
+static int ckpt_restore(const TrainHooks *hooks, Runner *r, const TrainPlan *plan, TrainSummary *sum,
                         StopRule *stop, Trajectory *traj, int64_t *next, double *blowup, double *elapsed) {
     CkptHeader h;
-    if (!blob || bytes < sizeof h) return 0;
-    memcpy(&h, blob, sizeof h);
+    void *ctx = hooks->checkpoint_ctx;
+    if (!hooks->resume_read || hooks->resume_bytes < sizeof h) return 0;
+    if (hooks->resume_read(ctx, &h, sizeof h) != 0) return 0;
+    void *parts[CKPT_PARTS];
+    size_t lens[CKPT_PARTS];
+    uint64_t backend = 0;
+    int n = ckpt_regions(r, parts, lens, CKPT_PARTS, &backend);
     size_t ring = ckpt_ring(stop), nt = (size_t)h.traj_count, ne = (size_t)h.eval_count;
     if (memcmp(h.magic, CKPT_MAGIC, sizeof CKPT_MAGIC) || h.version != CKPT_VERSION || h.elem != r->be->elem ||
         h.numerics != ADVSWEEP_NUMERICS_VERSION || h.summary_bytes != sizeof *sum ||
         h.steps_planned != plan->steps || h.records != plan->records || h.evals != plan->evals ||
         h.window != stop->window || h.n_targets != stop->n_targets || h.next < 1 || h.next > plan->steps ||
-        h.has_traj != (traj != NULL) || h.backend_bytes != r->be->state_bytes(r->run) || h.total != bytes ||
-        h.traj_count < 0 || h.eval_count < 0 || (traj && (h.traj_count > traj->cap || h.eval_count > traj->eval_cap)))
+        h.has_traj != (traj != NULL) || h.backend_bytes != backend || h.total != hooks->resume_bytes ||
+        h.traj_count < 0 || h.eval_count < 0 || (traj && (h.traj_count > traj->cap || h.eval_count > traj->eval_cap)) ||
+        ckpt_head_bytes(stop, traj != NULL, nt, ne) + backend != h.total)
         return 0;
-    size_t want = sizeof h + sizeof *sum + ring * sizeof(double) + (traj ? nt * (sizeof(int64_t) + 4 * sizeof(double)) +
-                                                                         ne * (sizeof(int64_t) + 2 * sizeof(double))
-                                                                   : 0) +
-                  h.backend_bytes;
-    if (want != bytes) return 0;
-    const unsigned char *p = blob + sizeof h;
-    const unsigned char *state = blob + bytes - h.backend_bytes;
-    if (r->be->restore(r->run, state, (size_t)h.backend_bytes) != ADV_OK) return 0;
+    /* the small part into scratch: sum, stop and traj change only once all of it checked out */
+    size_t rest = ckpt_head_bytes(stop, traj != NULL, nt, ne) - sizeof h;
+    unsigned char *buf = malloc(rest ? rest : 1);
+    if (!buf || hooks->resume_read(ctx, buf, rest) != 0) {
+        free(buf);
+        return 0;
+    }
+    int ok = 1;
+    for (int k = 0; k < n && ok; k++) ok = hooks->resume_read(ctx, parts[k], lens[k]) == 0;
+    if (!ok || hooks->resume_read(ctx, NULL, 0) != 0) {
+        free(buf);
+        return -1; /* the regions hold a part of a state that did not check out */
+    }
+    const unsigned char *p = buf;
 #define GET(dst, n) (memcpy((dst), p, (n)), p += (n))
     GET(sum, sizeof *sum);
     if (ring) GET(stop->best_ring, ring * sizeof(double));
@@ -442,6 +475,7 @@ static int ckpt_restore(const unsigned char *blob, size_t bytes, Runner *r, cons
         GET(traj->robust_acc, ne * sizeof(double));
     }
 #undef GET
+    free(buf);
     stop->below = h.below;
     stop->reached = (int)h.reached;
     stop->best = h.best;
@@ -494,10 +528,13 @@ int train_run(TrainSummary *sum, Trajectory *traj, const TrainConfig *cfg, const
     int64_t t0 = 0;
     double elapsed = 0;
     if (hooks->resumed_step) *hooks->resumed_step = -1;
-    if (hooks->resume && ckpt_restore(hooks->resume, hooks->resume_bytes, &r, &plan, sum, &stop, traj, &t0, &blowup,
-                                      &elapsed)) {
+    int restored = ckpt_restore(hooks, &r, &plan, sum, &stop, traj, &t0, &blowup, &elapsed);
+    if (restored > 0) {
         start -= elapsed; /* the wall time counts both parts */
         if (hooks->resumed_step) *hooks->resumed_step = t0;
+    } else if (restored < 0) { /* W_t and the FLOPs were overwritten: the run again from its seed */
+        r.be->destroy(&r.run);
+        r.run = r.be->create(cfg, &plan, data);
     }
     int checkpoints = hooks->checkpoint && hooks->checkpoint_every > 0;
     double last_checkpoint = adv_now();
@@ -506,10 +543,7 @@ int train_run(TrainSummary *sum, Trajectory *traj, const TrainConfig *cfg, const
         /* Between steps: the state is W_t and what steps 0..t-1 left (no RNG state: every
          * stream is seeded by (seed, purpose, t)). */
         if (checkpoints && t >= 1 && (abandon || (t > t0 && adv_now() - last_checkpoint >= hooks->checkpoint_every))) {
-            size_t bytes = 0;
-            unsigned char *blob = ckpt_save(&bytes, &r, &plan, t, sum, &stop, traj, blowup, adv_now() - start);
-            hooks->checkpoint(hooks->checkpoint_ctx, blob, bytes);
-            free(blob);
+            ckpt_save(hooks, &r, &plan, t, sum, &stop, traj, blowup, adv_now() - start); /* a failure costs only it */
             last_checkpoint = adv_now();
         }
         if (abandon) {
