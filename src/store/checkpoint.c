@@ -80,8 +80,6 @@ int checkpoint_save(const char *path, const char *key, const char *env, const vo
     if (!valid_key(key)) return adv_err(ADV_ERR_INTERNAL, "checkpoint_save: no key");
     char dir[4200], name[4300], tmp[4400];
     ckpt_dir(dir, sizeof dir, path);
-    if (mkdir(dir, 0755) != 0 && errno != EEXIST)
-        return adv_err(ADV_ERR_IO, "%s: cannot make the checkpoint directory (%s)", dir, strerror(errno));
     ckpt_file(name, sizeof name, path, key);
     snprintf(tmp, sizeof tmp, "%s.tmp.%ld", name, (long)getpid());
     CkptFileHeader h;
@@ -99,7 +97,14 @@ int checkpoint_save(const char *path, const char *key, const char *env, const vo
     }
     sha256_final(&s, h.sha);
     for (int i = 0; i < 8; i++) h.bytes[i] = (unsigned char)(bytes >> (8 * i));
-    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC, 0644); /* our own name: a leftover of ours at most */
+    int fd = -1;
+    /* another worker may remove the directory when it empties it (checkpoint_remove): retry */
+    for (int attempt = 0; fd < 0 && attempt < 5; attempt++) {
+        if (mkdir(dir, 0755) != 0 && errno != EEXIST)
+            return adv_err(ADV_ERR_IO, "%s: cannot make the checkpoint directory (%s)", dir, strerror(errno));
+        fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC, 0644); /* our own name: a leftover of ours at most */
+        if (fd < 0 && errno != ENOENT) break;
+    }
     if (fd < 0) return adv_err(ADV_ERR_IO, "%s: cannot write a checkpoint (%s)", tmp, strerror(errno));
     int err = write_all(fd, &h, sizeof h);
     for (int k = 0; k < n && !err; k++) err = write_all(fd, parts[k], lens[k]);
