@@ -121,18 +121,29 @@ static void check_gradients(int model, int activation, int input_layer, int loss
     release(&fx);
 }
 
-static void test_gradients_deep(void **state) {
-    (void)state;
+typedef void (*GradientCheck)(int model, int activation, int input_layer, int loss);
+
+/* Every activation, input layer and loss of the deep net, through `check`. */
+static void for_every_deep_model(GradientCheck check) {
     for (int act = ACT_RELU; act <= ACT_SOFTPLUS; act++)
         for (int input = INPUT_LINEAR; input <= INPUT_RELU; input++)
-            for (int loss = LOSS_LOGISTIC; loss <= LOSS_SQUARE; loss++) check_gradients(MODEL_DEEP, act, input, loss);
+            for (int loss = LOSS_LOGISTIC; loss <= LOSS_SQUARE; loss++) check(MODEL_DEEP, act, input, loss);
+}
+
+/* Every activation and loss of the two-layer net (its input layer is linear). */
+static void for_every_twolayer_model(GradientCheck check) {
+    for (int act = ACT_RELU; act <= ACT_QUADRELU; act++)
+        for (int loss = LOSS_LOGISTIC; loss <= LOSS_SQUARE; loss++) check(MODEL_TWOLAYER, act, INPUT_LINEAR, loss);
+}
+
+static void test_gradients_deep(void **state) {
+    (void)state;
+    for_every_deep_model(check_gradients);
 }
 
 static void test_gradients_twolayer(void **state) {
     (void)state;
-    for (int act = ACT_RELU; act <= ACT_QUADRELU; act++)
-        for (int loss = LOSS_LOGISTIC; loss <= LOSS_SQUARE; loss++)
-            check_gradients(MODEL_TWOLAYER, act, INPUT_LINEAR, loss);
+    for_every_twolayer_model(check_gradients);
 }
 
 /* BLAS forward/backward against the naive loops. */
@@ -297,13 +308,8 @@ static void check_gradients_f32(int model, int activation, int input_layer, int 
 
 static void test_gradients_f32(void **state) {
     (void)state;
-    for (int act = ACT_RELU; act <= ACT_SOFTPLUS; act++)
-        for (int input = INPUT_LINEAR; input <= INPUT_RELU; input++)
-            for (int loss = LOSS_LOGISTIC; loss <= LOSS_SQUARE; loss++)
-                check_gradients_f32(MODEL_DEEP, act, input, loss);
-    for (int act = ACT_RELU; act <= ACT_QUADRELU; act++)
-        for (int loss = LOSS_LOGISTIC; loss <= LOSS_SQUARE; loss++)
-            check_gradients_f32(MODEL_TWOLAYER, act, INPUT_LINEAR, loss);
+    for_every_deep_model(check_gradients_f32);
+    for_every_twolayer_model(check_gradients_f32);
 }
 
 /* SGEMM forward/backward against the double naive loops at the same rounded values,

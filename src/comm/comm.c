@@ -101,14 +101,9 @@ void comm_idle_barrier(Comm *c) {
 }
 
 void comm_mem_budget(Comm *c, double explicit_bytes, MemBudget *out) {
-    MPI_Comm node;
-    int node_size = 1, master = c->size > 1 && c->rank == 0, master_here = 0;
-    MPI_Comm_split_type(c->comm, MPI_COMM_TYPE_SHARED, 0, MPI_INFO_NULL, &node);
-    MPI_Comm_size(node, &node_size);
-    MPI_Allreduce(&master, &master_here, 1, MPI_INT, MPI_MAX, node);
-    MPI_Comm_free(&node);
+    int master = c->size > 1 && c->rank == 0, sharers = comm_node_workers(c);
     MemBudget mine;
-    mem_budget(&mine, explicit_bytes, "--mem-limit", node_size - master_here);
+    mem_budget(&mine, explicit_bytes, "--mem-limit", sharers);
     if (master) mine.bytes = INFINITY; /* the master only dispatches */
     struct {
         double bytes;
