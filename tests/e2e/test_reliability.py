@@ -572,6 +572,10 @@ def test_abandoned_point_continues_from_its_checkpoint(advsweep, long_job, tmp_p
     state first, and the rerun continues from it to the uninterrupted result."""
     job, ref = long_job
     out = tmp_path / "long.h5"
+    for bad in ("-1", "soon", "nan"):
+        proc = run([advsweep, "run", str(job), "-o", str(out), "--checkpoint", bad], check=2)
+        assert f"option --checkpoint: bad value '{bad}'" in one_line(proc.stderr)
+    assert leftovers(tmp_path) == []
     proc = subprocess.Popen(["mpirun", "-n", "2", advsweep, "run", str(job), "-o", str(out), "--grace", "0",
                              "--checkpoint", "100"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                             env=mpi_env())
