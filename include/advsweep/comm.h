@@ -116,6 +116,10 @@ void signals_install(double grace);
  * launcher is not in the foreground (a background job), or on other ranks.
  * Not collective. */
 void signals_take_terminal(const Comm *c);
+/* Not collective: the run is over (drive_run returned), so a later stop request
+ * has nothing to stop and is not announced; a launcher's SIGTERM to the ranks still
+ * exiting after another rank's failure would otherwise add a misleading line. */
+void signals_finished(void);
 /* Give the terminal back to the launcher (also done at exit). Async-signal-safe. */
 void signals_release_terminal(void);
 

@@ -153,6 +153,7 @@ int cmd_run(int argc, char **argv) {
     int rank = comm_rank(world);
     signals_take_terminal(world); /* Ctrl-C in mpirun's terminal reaches rank 0, not mpirun */
     rc = drive_run(world, &opt);
+    signals_finished();
     signals_release_terminal();
     if (rc != ADV_OK && rank == 0) {
         if (rc == ADV_INTERRUPTED) fprintf(stderr, "advsweep: %s\n", adv_errmsg());

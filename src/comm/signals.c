@@ -51,7 +51,7 @@ static volatile sig_atomic_t requests;    /* stop requests so far (signals and f
 static volatile sig_atomic_t abort_cause; /* CAUSE_* once abort_running rose */
 static volatile int abort_running;
 static unsigned grace_seconds;
-static int announce;        /* this process prints the messages (rank 0) */
+static volatile sig_atomic_t announce;      /* this process prints the messages (rank 0) */
 static double stop_time = -1;
 static time_t started;      /* wall clock at signals_install: older stop files are stale */
 
@@ -177,6 +177,8 @@ void signals_install(double grace) {
     sa.sa_handler = on_alarm;
     sigaction(SIGALRM, &sa, NULL);
 }
+
+void signals_finished(void) { announce = 0; }
 
 /* ---- the terminal ------------------------------------------------------------------------ */
 
