@@ -120,6 +120,12 @@ void signals_take_terminal(const Comm *c);
  * has nothing to stop and is not announced; a launcher's SIGTERM to the ranks still
  * exiting after another rank's failure would otherwise add a misleading line. */
 void signals_finished(void);
+/* Rank 0, not collective: from wall-clock time `at` (adv_now()) on, act as on a
+ * first stop request (no new points; the running ones get the grace period, then
+ * are abandoned, saving their checkpoints) unless one came before. For a run that
+ * started a checkpointing point longer than the time left (drive_fits): the time
+ * limit then still ends the run, and the next run continues the point. */
+void signals_deadline(double at);
 /* Give the terminal back to the launcher (also done at exit). Async-signal-safe. */
 void signals_release_terminal(void);
 

@@ -30,6 +30,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <math.h>
 #include <mpi.h>
 #include <signal.h>
 #include <stdio.h>
@@ -53,6 +54,7 @@ static volatile int abort_running;
 static unsigned grace_seconds;
 static volatile sig_atomic_t announce;      /* this process prints the messages (rank 0) */
 static double stop_time = -1;
+static double deadline_at = INFINITY; /* signals_deadline: rank 0 stops at this time */
 static time_t started;      /* wall clock at signals_install: older stop files are stale */
 
 /* Messages written by the handlers: built beforehand (write() only in there). */
@@ -179,6 +181,8 @@ void signals_install(double grace) {
 }
 
 void signals_finished(void) { announce = 0; }
+
+void signals_deadline(double at) { deadline_at = at; }
 
 /* ---- the terminal ------------------------------------------------------------------------ */
 
@@ -338,6 +342,19 @@ void signals_poll(void) {
     if (!S.active) return;
     if (S.rank == 0) {
         check_stop_file();
+        if (adv_now() >= deadline_at) {
+            deadline_at = INFINITY; /* once */
+            if (requests == 0) {
+                requests = 1;
+                char text[320];
+                snprintf(text, sizeof text,
+                         "advsweep run: time limit reached with a point running that was started beyond it: no new "
+                         "points; %s (from their checkpoints on resume); rerun to resume\n",
+                         then_text);
+                say(text);
+                first_request();
+            }
+        }
         if (abort_running && abort_cause == CAUSE_GRACE && requests > 0 && !S.grace_announced) {
             char text[160];
             snprintf(text, sizeof text, "advsweep run: grace period of %u s over: abandoning the running points\n",

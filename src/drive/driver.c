@@ -74,10 +74,21 @@ int drive_in_shard(const Drive *d, long rep) {
     return opt->shard_count <= 1 || d->rows[d->costs[rep].trained_as] % opt->shard_count == opt->shard_index;
 }
 
-int drive_fits(const Drive *d, long rep) {
+/* Seconds the run of `rep` is estimated to need beyond the time left (<= 0: it fits;
+ * 0 without a deadline or a rate). */
+static double beyond_deadline(const Drive *d, long rep) {
     double left = d->deadline - adv_now();
-    if (!isfinite(left) || !(d->rate > 0)) return 1;
-    return sweep_point_seconds(&d->costs[rep], d->rate) <= left; /* else: leave it for the next job */
+    if (!isfinite(left) || !(d->rate > 0)) return 0;
+    return sweep_point_seconds(&d->costs[rep], d->rate) - left;
+}
+
+int drive_fits(const Drive *d, long rep) {
+    if (beyond_deadline(d, rep) <= 0) return 1;
+    /* Longer than the time left: without checkpoints it is left for the next job; with
+     * them it makes progress here (a point longer than every job's time limit would
+     * otherwise never start), and the deadline ends the run (master_next). */
+    double every = d->opt->checkpoint_every;
+    return every > 0 && d->deadline - adv_now() >= 2 * every;
 }
 
 int drive_open(Drive *d, long rep) {
@@ -316,7 +327,16 @@ cleanup:
 static long master_next(void *ctx, int rank) {
     Drive *d = ctx;
     if (signals_stop_requested()) return DISPATCH_DONE;
-    return d->src.next(d->src.ctx, rank);
+    long rep = d->src.next(d->src.ctx, rank);
+    if (rep >= 0 && !d->beyond_deadline && beyond_deadline(d, rep) > 0) { /* started on checkpoints (drive_fits) */
+        d->beyond_deadline = 1;
+        signals_deadline(d->deadline); /* the time limit then ends this run, saving the point's state */
+        if (!d->opt->quiet)
+            printf("advsweep run: starting a point of ~%.0f s with %.0f s left: it checkpoints every %g s and "
+                   "continues in the next run; at the time limit this run stops\n",
+                   sweep_point_seconds(&d->costs[rep], d->rate), d->deadline - adv_now(), d->opt->checkpoint_every);
+    }
+    return rep;
 }
 
 static void master_done(void *ctx, long unit, const double *result, int rank) {

@@ -62,6 +62,7 @@ struct Drive {
     long *members;        /* (group max) scratch: the points one training run answers */
     int store_weights;
     char host[64];
+    int beyond_deadline; /* rank 0: a point was started that cannot finish before the deadline */
     char threads_from[96]; /* why omp_get_max_threads() is what it is (choose_threads) */
     char path[1024];
     double deadline;      /* adv_now() clock; INFINITY when none */
@@ -76,7 +77,9 @@ struct Drive {
 int drive_is_final(int status);
 /* The run of representative `rep` belongs to this shard. */
 int drive_in_shard(const Drive *d, long rep);
-/* The estimated seconds of the run of `rep` fit before the deadline. */
+/* Rank 0: the run of `rep` may start now: its estimated seconds fit before the
+ * deadline, or it checkpoints and at least two checkpoint intervals are left (it
+ * saves its state at least once; the deadline then stops the run: signals_deadline). */
 int drive_fits(const Drive *d, long rep);
 /* Selected points of this shard that are not final; counts[] by status (may be NULL). */
 long drive_points_left(Drive *d, long *counts);

@@ -593,3 +593,34 @@ def test_abandoned_point_continues_from_its_checkpoint(advsweep, long_job, tmp_p
     assert len(steps) == 1 and int(steps[0]) > 0, proc.stdout
     assert_same_results(ref, out)
     assert leftovers(tmp_path) == ["long.h5"]
+
+
+def test_point_longer_than_the_time_limit_progresses_through_checkpoints(advsweep, long_job, tmp_path):
+    """A point estimated longer than the time left (here: a tiny --rate) is left for the
+    next job without checkpoints, and never starts; with them it starts, the time limit
+    ends each run (exit 3, its state saved), and reruns with the same limit finish it,
+    continuing from later and later steps, to the uninterrupted result."""
+    job, ref = long_job
+    out = tmp_path / "long.h5"
+    with h5py.File(ref, "r", locking=False) as f:
+        train_time = float(f["summary/wall_time"][0])
+    limit = max(0.5, train_time / 3)
+    cmd = [advsweep, "run", str(job), "-o", str(out), "--rate", "1e-6", "--time-limit", f"{limit:.3f}",
+           "--grace", "0"]
+    proc = run(cmd + ["--checkpoint", "0"], ranks=2, check=3)
+    assert "starting a point" not in proc.stdout and list(status(out)) == [0], proc.stdout  # pending, never run
+    steps = []
+    for _ in range(20):
+        proc = run(cmd + ["--checkpoint", f"{limit / 4:.3f}"], ranks=2)
+        assert proc.returncode in (0, 3), proc.stderr
+        steps += [int(s) for s in re.findall(r"\(continued from step (\d+)\)", proc.stdout)]
+        if proc.returncode == 0:
+            break
+        assert "starting a point of" in proc.stdout, proc.stdout
+        assert "time limit reached with a point running that was started beyond it" in proc.stderr, proc.stderr
+        assert list(status(out)) == [4]  # abandoned: redone, from its checkpoint, by the next run
+    else:
+        raise AssertionError("the point never finished in 20 runs")
+    assert len(steps) >= 2 and steps == sorted(steps) and len(set(steps)) == len(steps), steps
+    assert_same_results(ref, out)
+    assert leftovers(tmp_path) == ["long.h5"]
