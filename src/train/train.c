@@ -360,6 +360,17 @@ static size_t ckpt_head_bytes(const StopRule *stop, int has_traj, size_t nt, siz
            (has_traj ? nt * (sizeof(int64_t) + 4 * sizeof(double)) + ne * (sizeof(int64_t) + 2 * sizeof(double)) : 0);
 }
 
+/* The trajectory's arrays in checkpoint order: nt records, ne evaluations. */
+#define CKPT_TRAJ_FIELDS 8
+static void ckpt_traj_fields(const Trajectory *traj, size_t nt, size_t ne, void **fields, size_t *sizes) {
+    void *f[CKPT_TRAJ_FIELDS] = {traj->step,      traj->surrogate, traj->clean_loss,  traj->clean_acc,
+                                 traj->dist,      traj->eval_step, traj->robust_loss, traj->robust_acc};
+    size_t z[CKPT_TRAJ_FIELDS] = {nt * sizeof(int64_t), nt * sizeof(double), nt * sizeof(double), nt * sizeof(double),
+                                  nt * sizeof(double),  ne * sizeof(int64_t), ne * sizeof(double), ne * sizeof(double)};
+    memcpy(fields, f, sizeof f);
+    memcpy(sizes, z, sizeof z);
+}
+
 /* The backend's regions and their total. */
 static int ckpt_regions(Runner *r, void **parts, size_t *lens, int max, uint64_t *total) {
     int n = r->be->state(r->run, parts, lens, max);
@@ -406,14 +417,10 @@ static int ckpt_save(const TrainHooks *hooks, Runner *r, const TrainPlan *plan, 
     PUT(sum, sizeof *sum);
     if (ring) PUT(stop->best_ring, ring * sizeof(double));
     if (traj) {
-        PUT(traj->step, nt * sizeof(int64_t));
-        PUT(traj->surrogate, nt * sizeof(double));
-        PUT(traj->clean_loss, nt * sizeof(double));
-        PUT(traj->clean_acc, nt * sizeof(double));
-        PUT(traj->dist, nt * sizeof(double));
-        PUT(traj->eval_step, ne * sizeof(int64_t));
-        PUT(traj->robust_loss, ne * sizeof(double));
-        PUT(traj->robust_acc, ne * sizeof(double));
+        void *fields[CKPT_TRAJ_FIELDS];
+        size_t sizes[CKPT_TRAJ_FIELDS];
+        ckpt_traj_fields(traj, nt, ne, fields, sizes);
+        for (int k = 0; k < CKPT_TRAJ_FIELDS; k++) PUT(fields[k], sizes[k]);
     }
 #undef PUT
     parts[0] = buf;
@@ -465,14 +472,10 @@ static int ckpt_restore(const TrainHooks *hooks, Runner *r, const TrainPlan *pla
     if (traj) {
         traj->count = (long)nt;
         traj->eval_count = (long)ne;
-        GET(traj->step, nt * sizeof(int64_t));
-        GET(traj->surrogate, nt * sizeof(double));
-        GET(traj->clean_loss, nt * sizeof(double));
-        GET(traj->clean_acc, nt * sizeof(double));
-        GET(traj->dist, nt * sizeof(double));
-        GET(traj->eval_step, ne * sizeof(int64_t));
-        GET(traj->robust_loss, ne * sizeof(double));
-        GET(traj->robust_acc, ne * sizeof(double));
+        void *fields[CKPT_TRAJ_FIELDS];
+        size_t sizes[CKPT_TRAJ_FIELDS];
+        ckpt_traj_fields(traj, nt, ne, fields, sizes);
+        for (int k = 0; k < CKPT_TRAJ_FIELDS; k++) GET(fields[k], sizes[k]);
     }
 #undef GET
     free(buf);
