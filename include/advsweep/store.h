@@ -182,6 +182,7 @@ typedef struct {
     char job_name[64];
     char created[32];
     long shard_counts[RUN_STATUSES]; /* as counts, over this shard's points only */
+    long with_checkpoint;            /* pending or running points with a checkpoint (PATH.ckpt/KEY) */
 } StoreStatus;
 
 /* Summarise the file at `path`. ADV_ERR_INPUT if it is not a sweep file (or a

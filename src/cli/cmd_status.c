@@ -65,6 +65,9 @@ static void print_status(const char *path, const StoreStatus *s, const char *whe
     char holder[512];
     if (store_lock_holder(path, holder, sizeof holder)) printf("  being written by %s\n", holder);
     if (where) return; /* no ETA for a subset: the rate would mix in the other points */
+    if (s->with_checkpoint)
+        printf("  %ld of the points left continue%s from a checkpoint on resume (%s.ckpt)\n", s->with_checkpoint,
+               s->with_checkpoint == 1 ? "s" : "", path);
     long left = s->shard_counts[RUN_PENDING] + s->shard_counts[RUN_RUNNING];
     long workers = s->ranks > 1 ? s->ranks - 1 : 1;
     if (left == 0) {

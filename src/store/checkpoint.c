@@ -218,6 +218,13 @@ void checkpoint_remove(const char *path, const char *key) {
     rmdir(dir); /* only when it is empty: other points may still be training */
 }
 
+int checkpoint_exists(const char *path, const char *key) {
+    if (!valid_key(key)) return 0;
+    char name[4300];
+    ckpt_file(name, sizeof name, path, key);
+    return access(name, F_OK) == 0;
+}
+
 int checkpoint_prune(const char *path, int (*keep)(void *ctx, const char *key), void *ctx) {
     char dir[4200];
     ckpt_dir(dir, sizeof dir, path);

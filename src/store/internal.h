@@ -307,6 +307,8 @@ int checkpoint_read(Checkpoint *c, void *buf, size_t len);
 void checkpoint_close(Checkpoint **c);
 /* The checkpoint of key, and PATH.ckpt when that leaves it empty. */
 void checkpoint_remove(const char *path, const char *key);
+/* 1 when point `key` of the sweep file `path` has a (complete) checkpoint. */
+int checkpoint_exists(const char *path, const char *key);
 /* Remove PATH.ckpt's checkpoints whose key keep() rejects (keep NULL: all) and
  * every temporary left by a kill; then the directory if empty. Touches only
  * names checkpoint.c makes. Returns the entries left. */

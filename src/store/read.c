@@ -44,6 +44,7 @@ int store_status_of(const char *path, StoreStatus *out) {
     int8_t *status = NULL;
     double *flops = NULL, *wall = NULL;
     int64_t *trained_as = NULL;
+    char *keys = NULL;
     int64_t shard_index = 0, shard_count = 1, ranks = 0;
     hsize_t dims[3] = {0};
     if (h5_dims(f, D_STATUS, dims) != 1) {
@@ -67,6 +68,17 @@ int store_status_of(const char *path, StoreStatus *out) {
         CHECK(h5_read_all(f, D_PLAN_TRAINED_AS, H5T_NATIVE_INT64, trained_as, (hsize_t)P));
     else
         for (long i = 0; i < P; i++) trained_as[i] = i;
+    if (h5_has_dataset(f, D_PLAN_KEY)) { /* resumable progress: points that continue from a checkpoint */
+        keys = xcalloc((size_t)P + 1, STORE_KEY_HEX + 1);
+        hid_t t = h5_str_type(STORE_KEY_HEX + 1);
+        rc = t < 0 ? h5_fail(ADV_ERR_IO, "cannot make a string type") : h5_read_all(f, D_PLAN_KEY, t, keys, (hsize_t)P);
+        if (t >= 0) H5Tclose(t);
+        CHECK(rc);
+        for (long i = 0; i < P; i++)
+            if ((status[i] == RUN_PENDING || status[i] == RUN_RUNNING) &&
+                checkpoint_exists(path, keys + (size_t)i * (STORE_KEY_HEX + 1)))
+                out->with_checkpoint++;
+    }
     out->n_points = P;
     out->shard_index = (int)shard_index;
     out->shard_count = (int)shard_count;
@@ -88,6 +100,7 @@ int store_status_of(const char *path, StoreStatus *out) {
         if ((s == RUN_PENDING || s == RUN_RUNNING) && mine && isfinite(flops[i])) out->pending_flops_planned += flops[i];
     }
 cleanup:
+    free(keys);
     free(trained_as);
     free(wall);
     free(flops);

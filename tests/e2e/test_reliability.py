@@ -609,6 +609,7 @@ def test_point_longer_than_the_time_limit_progresses_through_checkpoints(advswee
            "--grace", "0"]
     proc = run(cmd + ["--checkpoint", "0"], ranks=2, check=3)
     assert "starting a point" not in proc.stdout and list(status(out)) == [0], proc.stdout  # pending, never run
+    assert "from a checkpoint" not in run([advsweep, "status", str(out)], check=0).stdout
     steps = []
     for _ in range(20):
         proc = run(cmd + ["--checkpoint", f"{limit / 4:.3f}"], ranks=2)
@@ -619,6 +620,8 @@ def test_point_longer_than_the_time_limit_progresses_through_checkpoints(advswee
         assert "starting a point of" in proc.stdout, proc.stdout
         assert "time limit reached with a point running that was started beyond it" in proc.stderr, proc.stderr
         assert list(status(out)) == [4]  # abandoned: redone, from its checkpoint, by the next run
+        shown = run([advsweep, "status", str(out)], check=0).stdout
+        assert f"1 of the points left continues from a checkpoint on resume ({out}.ckpt)" in shown, shown
     else:
         raise AssertionError("the point never finished in 20 runs")
     assert len(steps) >= 2 and steps == sorted(steps) and len(set(steps)) == len(steps), steps
