@@ -188,15 +188,16 @@ static void test_blas_matches_naive(void **state) {
     }
 }
 
-/* Eq. (4)'s symmetric initialisation: f(W0, x) = 0 for every x. */
+/* (m, n, d) of the exact-symmetry tests: shapes that exercise BLAS's edge kernels. */
+static const long SYMMETRY_SHAPES[][3] = {{2, 1, 2}, {64, 50, 6}, {6, 7, 3}, {130, 33, 17}, {1024, 300, 40}, {512, 64, 2}};
+
 /* Eq. (4) at the symmetric init: f(W0, x) and the input gradient are exactly 0.0 (not
  * merely small), for every activation and shapes that exercise BLAS's edge kernels. */
 static void test_twolayer_symmetric_init(void **state) {
     (void)state;
-    static const long shapes[][3] = {{2, 1, 2}, {64, 50, 6}, {6, 7, 3}, {130, 33, 17}, {1024, 300, 40}, {512, 64, 2}};
-    for (size_t k = 0; k < sizeof shapes / sizeof shapes[0]; k++)
+    for (size_t k = 0; k < sizeof SYMMETRY_SHAPES / sizeof SYMMETRY_SHAPES[0]; k++)
         for (int act = ACT_RELU; act <= ACT_QUADRELU; act++) {
-            long m = shapes[k][0], n = shapes[k][1], d = shapes[k][2];
+            long m = SYMMETRY_SHAPES[k][0], n = SYMMETRY_SHAPES[k][1], d = SYMMETRY_SHAPES[k][2];
             NetShape s = {MODEL_TWOLAYER, act, INPUT_LINEAR, m, 1, d};
             Net *net = net_create(&s);
             Rng rng;
@@ -358,10 +359,9 @@ static void test_f32_matches_f64(void **state) {
  * one exact subtraction give f(W0, x) == 0.0f and grad_x == 0.0f exactly. */
 static void test_twolayer_symmetric_init_f32(void **state) {
     (void)state;
-    static const long shapes[][3] = {{2, 1, 2}, {64, 50, 6}, {6, 7, 3}, {130, 33, 17}, {1024, 300, 40}, {512, 64, 2}};
-    for (size_t k = 0; k < sizeof shapes / sizeof shapes[0]; k++)
+    for (size_t k = 0; k < sizeof SYMMETRY_SHAPES / sizeof SYMMETRY_SHAPES[0]; k++)
         for (int act = ACT_RELU; act <= ACT_QUADRELU; act++) {
-            long m = shapes[k][0], n = shapes[k][1], d = shapes[k][2];
+            long m = SYMMETRY_SHAPES[k][0], n = SYMMETRY_SHAPES[k][1], d = SYMMETRY_SHAPES[k][2];
             NetShape s = {MODEL_TWOLAYER, act, INPUT_LINEAR, m, 1, d};
             Net *net = net_create(&s);
             Rng rng;

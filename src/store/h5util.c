@@ -425,6 +425,14 @@ cleanup:
     return rc;
 }
 
+int h5_read_keys(hid_t f, char (*keys)[STORE_KEY_HEX + 1], long P) {
+    hid_t t = h5_str_type(STORE_KEY_HEX + 1);
+    if (t < 0) return h5_fail(ADV_ERR_IO, "cannot make a string type");
+    int rc = h5_read_all(f, D_PLAN_KEY, t, keys, (hsize_t)P);
+    H5Tclose(t);
+    return rc;
+}
+
 int h5_is_vector(hid_t loc, const char *name, hsize_t P) {
     hsize_t dims[3] = {0};
     if (!h5_has_dataset(loc, name)) return 0;

@@ -180,6 +180,8 @@ int h5_read_row(hid_t ds, long index, hid_t memtype, void *buf, const char *what
  * values: ADV_ERR_INPUT if the dataset holds another number (a damaged file
  * must not make HDF5 write past buf). */
 int h5_read_all(hid_t loc, const char *name, hid_t memtype, void *buf, hsize_t count);
+/* /plan/key, all P rows, into keys (NUL-terminated; validity is the caller's check). */
+int h5_read_keys(hid_t f, char (*keys)[STORE_KEY_HEX + 1], long P);
 /* 1 if `name` is a dataset of shape (P). */
 int h5_is_vector(hid_t loc, const char *name, hsize_t P);
 

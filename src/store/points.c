@@ -181,10 +181,7 @@ int file_points_open(FilePoints *fp, const char *path) {
     fp->D = dim_or_zero(f, D_DATA_X, 2);
     fp->key = xcalloc((size_t)fp->P + 1, sizeof *fp->key);
     if (h5_has_dataset(f, D_PLAN_KEY)) {
-        hid_t t = h5_str_type(STORE_KEY_HEX + 1);
-        rc = t < 0 ? h5_fail(ADV_ERR_IO, "cannot make a string type") : h5_read_all(f, D_PLAN_KEY, t, fp->key, (hsize_t)fp->P);
-        if (t >= 0) H5Tclose(t);
-        CHECK(rc);
+        CHECK(h5_read_keys(f, fp->key, fp->P));
         for (long i = 0; i < fp->P; i++)
             if (!point_key_valid(fp->key[i])) {
                 rc = adv_err(ADV_ERR_INPUT, "%s: /%s row %ld is not a point key (a damaged file?)", path, D_PLAN_KEY, i);

@@ -36,6 +36,17 @@ static int read_shard(hid_t f, const char *path, int64_t *index, int64_t *count)
     return ADV_OK;
 }
 
+/* /status of an open sweep file, read first by every reader: rows are written
+ * before their status, so a point that finishes while we read counts as unfinished.
+ * *status (P + 1 bytes) is the caller's to free. */
+static int read_status(hid_t f, const char *path, int8_t **status, long *P) {
+    hsize_t dims[3] = {0};
+    if (h5_dims(f, D_STATUS, dims) != 1) return adv_err(ADV_ERR_INPUT, "%s: /%s is not a vector", path, D_STATUS);
+    *P = (long)dims[0];
+    *status = xcalloc((size_t)*P + 1, 1);
+    return h5_read_all(f, D_STATUS, H5T_NATIVE_INT8, *status, dims[0]);
+}
+
 int store_status_of(const char *path, StoreStatus *out) {
     memset(out, 0, sizeof *out);
     hid_t f = H5I_INVALID_HID;
@@ -44,23 +55,16 @@ int store_status_of(const char *path, StoreStatus *out) {
     int8_t *status = NULL;
     double *flops = NULL, *wall = NULL;
     int64_t *trained_as = NULL;
-    char *keys = NULL;
+    char (*keys)[STORE_KEY_HEX + 1] = NULL;
     int64_t shard_index = 0, shard_count = 1, ranks = 0;
-    hsize_t dims[3] = {0};
-    if (h5_dims(f, D_STATUS, dims) != 1) {
-        rc = adv_err(ADV_ERR_INPUT, "%s: /%s is not a vector", path, D_STATUS);
-        goto cleanup;
-    }
-    long P = (long)dims[0];
+    long P = 0;
+    CHECK(read_status(f, path, &status, &P)); /* first: a point that finishes while we read counts as not yet */
     CHECK(read_shard(f, path, &shard_index, &shard_count));
     if (h5_attr_exists(f, A_RANKS)) CHECK(h5_attr_read_i64(f, A_RANKS, &ranks));
     if (h5_attr_exists(f, A_JOB_NAME)) CHECK(h5_attr_read_line(f, A_JOB_NAME, out->job_name, sizeof out->job_name));
     if (h5_attr_exists(f, A_CREATED)) CHECK(h5_attr_read_line(f, A_CREATED, out->created, sizeof out->created));
-    status = xcalloc((size_t)P, 1);
     flops = xcalloc((size_t)P, sizeof(double));
     wall = xcalloc((size_t)P, sizeof(double));
-    /* /status first: a point that turns done while we read counts as not done yet. */
-    CHECK(h5_read_all(f, D_STATUS, H5T_NATIVE_INT8, status, (hsize_t)P));
     CHECK(read_doubles_or_nan(f, D_PLAN_FLOPS, flops, P));
     CHECK(read_doubles_or_nan(f, D_SUMMARY_WALL, wall, P));
     trained_as = xcalloc((size_t)P, sizeof(int64_t));
@@ -69,14 +73,10 @@ int store_status_of(const char *path, StoreStatus *out) {
     else
         for (long i = 0; i < P; i++) trained_as[i] = i;
     if (h5_has_dataset(f, D_PLAN_KEY)) { /* resumable progress: points that continue from a checkpoint */
-        keys = xcalloc((size_t)P + 1, STORE_KEY_HEX + 1);
-        hid_t t = h5_str_type(STORE_KEY_HEX + 1);
-        rc = t < 0 ? h5_fail(ADV_ERR_IO, "cannot make a string type") : h5_read_all(f, D_PLAN_KEY, t, keys, (hsize_t)P);
-        if (t >= 0) H5Tclose(t);
-        CHECK(rc);
+        keys = xcalloc((size_t)P + 1, sizeof *keys);
+        CHECK(h5_read_keys(f, keys, P));
         for (long i = 0; i < P; i++)
-            if ((status[i] == RUN_PENDING || status[i] == RUN_RUNNING) &&
-                checkpoint_exists(path, keys + (size_t)i * (STORE_KEY_HEX + 1)))
+            if ((status[i] == RUN_PENDING || status[i] == RUN_RUNNING) && checkpoint_exists(path, keys[i]))
                 out->with_checkpoint++;
     }
     out->n_points = P;
@@ -118,15 +118,9 @@ int store_verify(const char *path, StoreVerify *out) {
     int rc = ADV_OK;
     int8_t *status = NULL;
     unsigned char *damaged = NULL;
-    hsize_t dims[3] = {0};
-    if (h5_dims(f, D_STATUS, dims) != 1) {
-        rc = adv_err(ADV_ERR_INPUT, "%s: /%s is not a vector", path, D_STATUS);
-        goto cleanup;
-    }
-    long P = (long)dims[0];
-    status = xcalloc((size_t)P, 1);
+    long P = 0;
+    CHECK(read_status(f, path, &status, &P)); /* first: a point that finishes while we read counts as not yet */
     damaged = xcalloc((size_t)P, 1);
-    CHECK(h5_read_all(f, D_STATUS, H5T_NATIVE_INT8, status, (hsize_t)P)); /* first: a point finishing meanwhile is not checked */
     CHECK(checksum_verify(f, path, P, status, damaged, &out->n_damaged, &out->checked, &out->has_checksums));
     out->n_points = P;
     if (out->n_damaged) {
@@ -180,16 +174,9 @@ int store_failures_of(const char *path, StoreFailure **out, long *count, char **
     int rc = ADV_OK;
     int8_t *status = NULL;
     char *reasons = NULL;
-    hsize_t dims[3] = {0};
-    if (h5_dims(f, D_STATUS, dims) != 1) {
-        rc = adv_err(ADV_ERR_INPUT, "%s: /%s is not a vector", path, D_STATUS);
-        goto cleanup;
-    }
-    long P = (long)dims[0];
-    status = xcalloc((size_t)P, 1);
-    reasons = xcalloc((size_t)P, REASON_BYTES);
-    /* /status first: a reason is written before its point's status */
-    CHECK(h5_read_all(f, D_STATUS, H5T_NATIVE_INT8, status, (hsize_t)P));
+    long P = 0;
+    CHECK(read_status(f, path, &status, &P)); /* first: a point that finishes while we read counts as not yet */
+    reasons = xcalloc((size_t)P, REASON_BYTES); /* read after /status: a reason is written before its status */
     H5TRY(rtype = h5_str_type(REASON_BYTES), "cannot make a string type");
     CHECK(h5_read_all(f, D_REASON, rtype, reasons, (hsize_t)P));
     CHECK(read_text_attr(f, A_JOB_TEXT, job_text));
