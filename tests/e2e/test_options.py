@@ -86,6 +86,9 @@ def test_duplicate_options_refused(advsweep, tmp_path, args, names):
     (["run", "--output", "--fresh"], ["--output", "'--fresh'"]),
     (["plan", "--rate", "--sbatch"], ["--rate", "'--sbatch'"]),
     (["train", "--m"], ["--m", "needs a value"]),
+    (["status", "--where"], ["option --where needs an expression"]),
+    (["run", "--where", "-q"], ["option --where needs an expression, found the option '-q'"]),
+    (["bench", "--precision"], ["option --precision needs a precision (f64 or f32)"]),
     (["run", "--grace"], ["--grace", "needs"]),
     (["merge", "x.h5", "-o"], ["-o", "needs"]),
 ])
