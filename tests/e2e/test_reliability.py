@@ -218,6 +218,12 @@ def test_bad_output_paths_refused_before_training(advsweep, jobs, tmp_path):
     proc = run([advsweep, "train", "--steps", "1000000", "--m", "256", "-o", str(missing)], check=2, timeout=60)
     line = one_line(proc.stderr)
     assert "does not exist" in line and str(missing.parent) in line
+    not_a_dir = tmp_path / "afile"
+    not_a_dir.write_text("a file, not a directory\n")
+    line = one_line(run([advsweep, "train", "--steps", "1000000", "-o", str(not_a_dir / "x.h5")], check=2,
+                        timeout=60).stderr)
+    assert "is not a directory" in line, line
+    not_a_dir.unlink()
     for cmd in ([advsweep, "run", str(jobs / "tiny.yaml"), "-o", str(missing)],
                 [advsweep, "train", "--steps", "1000000", "-o", str(tmp_path)],
                 [advsweep, "run", str(jobs / "tiny.yaml"), "-o", str(tmp_path)]):
