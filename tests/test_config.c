@@ -88,6 +88,8 @@ static void test_bad_values(void **state) {
     expect_bad("m", "+8", "plain decimal: no '+' sign");
     expect_bad("m", "08", "plain decimal: no leading zeros");
     expect_bad("m", "00", "plain decimal: no leading zeros");
+    expect_bad("m", "08x", "must be an integer"); /* not a plain-form slip: the usual message */
+    expect_bad("m", "+8.5", "must be an integer");
     expect_bad("seed", "-07", "plain decimal: no leading zeros");
     expect_bad("delta", "+0.1", "plain decimal: no '+' sign");
     expect_bad("R", "+inf", "no '+' sign");

@@ -95,10 +95,10 @@ static const char *long_name_of(const CliOption *o, char *buf, size_t len) {
     return buf;
 }
 
-/* Record nothing more: the message is in adv_errmsg(). */
 /* "a" or "an" before a value's name ("an expression", "a file name"). */
 static const char *article(const char *what) { return strchr("aeiouAEIOU", what[0]) && what[0] ? "an" : "a"; }
 
+/* Record nothing more: the message is in adv_errmsg(). */
 static int bad(int code) {
     (void)code;
     return CLI_BAD;

@@ -122,11 +122,15 @@ static int in_range(const ParamSpec *p, double v) {
     return 1;
 }
 
-/* Why text, a number otherwise, is not written plain ("+8", "08"); NULL if that is not it. */
+/* Why text, a number but for its form, is not written plain ("+8", "08"); NULL if that is not it. */
 static const char *not_plain(const char *text, int integer) {
-    if (text[0] == '+') return "plain decimal: no '+' sign";
+    long long i;
+    double r;
+    if (text[0] == '+' && text[1] != '-' && (integer ? adv_parse_int(text + 1, &i) : adv_parse_real(text + 1, &r, 1)) == 0)
+        return "plain decimal: no '+' sign";
     const char *digits = text + (text[0] == '-');
-    if (integer && digits[0] == '0' && isdigit((unsigned char)digits[1])) return "plain decimal: no leading zeros";
+    if (integer && digits[0] == '0' && digits[1] && strspn(digits, "0123456789") == strlen(digits))
+        return "plain decimal: no leading zeros";
     return NULL;
 }
 
