@@ -211,23 +211,35 @@ def _outcome_line(points: Points) -> str:
 
 def _section_status(points: Points) -> str:
     lines = ["## Points", ""]
+    c = points.counts()
+    # skipped (status 5: the width search did not need them), damaged (excluded) and codes this reader
+    # does not know get a column only where a sweep has them
+    extra = [(k, h) for k, h in (("skipped", "skipped"), ("damaged", "damaged"), ("unknown", "unknown status"))
+             if c[k]]
     rows = []
     for s in points.sweeps:
         sub = points.select(points.sweep == s.sweep)
-        c = sub.counts()
-        pend = f"{c['pending']}" + (f" ({c['not_assigned']} in shards not given)" if c["not_assigned"] else "")
-        rows.append([s.label, c["total"], c["done"], c["diverged"], c["failed"], c["running"], pend]
-                    + ([c["unknown"]] if c["unknown"] else []))
-    c = points.counts()
-    header = ["sweep", "points", "done", "diverged", "failed", "running", "pending"] + \
-        (["unknown status"] if c["unknown"] else [])
+        cs = sub.counts()
+        pend = f"{cs['pending']}" + (f" ({cs['not_assigned']} in shards not given)" if cs["not_assigned"] else "")
+        rows.append([s.label, cs["total"], cs["done"], cs["diverged"], cs["failed"], cs["running"], pend]
+                    + [cs[k] for k, _ in extra])
+    header = ["sweep", "points", "done", "diverged", "failed", "running", "pending"] + [h for _, h in extra]
     lines.append(_table(header, rows))
     missing = c["pending"] + c["running"] + c["unknown"]
     text = (f"{c['done']} of {c['total']} points are done and analysed; {c['diverged']} diverged "
             f"(definite failures), {c['failed']} failed (no result), and {missing} have no result yet "
-            f"({c['pending']} pending, {c['running']} running).")
+            f"({c['pending']} pending, {c['running']} running"
+            + (f", {c['unknown']} with a status code this reader does not know" if c["unknown"] else "") + ").")
+    if c["skipped"]:
+        text += (f" {c['skipped']} {'was' if c['skipped'] == 1 else 'were'} skipped (status 5): the adaptive "
+                 f"width search did not need them (or `--extend` kept them from an older job); they have no "
+                 f"result, count as unknown seeds below, and `advsweep run JOB --where EXPR` runs them.")
+    if c["damaged"]:
+        text += f" {c['damaged']} damaged (rows that no longer match their checksums) are excluded."
     if missing or c["failed"]:
         text += " Seeds without a result are unknown below: they leave m* undecided where they could change it."
+    elif c["skipped"]:
+        text += " Every other point has a result."
     else:
         text += " The sweep is complete."
     lines += ["", text]

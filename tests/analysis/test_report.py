@@ -9,7 +9,7 @@ import h5py
 import pytest
 
 import synth
-from synth import DIVERGED, FAILED, PENDING, RUNNING, point, write_sweep
+from synth import DIVERGED, FAILED, PENDING, RUNNING, SKIPPED, point, write_sweep
 from advsweep_analysis import build_report, load, write_csv
 
 REPORT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "analysis", "report.py")
@@ -159,6 +159,32 @@ def test_capacity_section(tmp_path):
     assert "## Capacity" in text and "Theorem 6.1" in text
     assert "robust interpolation needs 4× the clean width" in text
     assert_png(tmp_path / "out" / "capacity.png")
+
+
+def test_skipped_points_in_the_status_table(tmp_path):
+    """A width search's file: points it did not need are skipped (status 5), counted in their own
+    column, never as 'unknown status'; the points.csv names them."""
+    pts = synth.grid(MS, EPS, [1, 2], lambda m, e, s: m >= 0.5 / e ** 2, failed_at=12)
+    skipped = [i for i, pt in enumerate(pts) if pt["params"]["m"] >= 128 and pt["params"]["epsilon"] >= 0.1]
+    for i in skipped:
+        pts[i] = point(status=SKIPPED, **pts[i]["params"])
+    write_sweep(tmp_path / "s.h5", pts, job_name="search", issue8=True)
+    md = build_report(load([tmp_path / "s.h5"]), str(tmp_path / "out"), n_boot=0, csv_out=True)
+    text = open(md).read()
+    head = text[text.index("## Points"):].split("\n")[2]
+    assert head == "| sweep | points | done | diverged | failed | running | pending | skipped |"
+    row = table_rows(text, "## Points")[0]
+    assert row[1:] == [str(len(pts)), str(len(pts) - len(skipped)), "0", "0", "0", "0", str(len(skipped))]
+    assert "unknown status" not in text and f"{len(skipped)} were skipped (status 5)" in text
+    with open(tmp_path / "out" / "points.csv") as fh:
+        names = [r["status_name"] for r in csv.DictReader(fh)]
+    assert names.count("skipped") == len(skipped) and "unknown" not in names
+    # m* is what the full grid gives: the skipped widths are above every threshold
+    full = tmp_path / "full.h5"
+    write_sweep(full, synth.grid(MS, EPS, [1, 2], lambda m, e, s: m >= 0.5 / e ** 2, failed_at=12), issue8=True)
+    full_text = open(build_report(load([full]), str(tmp_path / "full"), n_boot=0)).read()
+    cut = lambda t: [r[:6] for r in table_rows(t, "## Width requirement m*")]  # noqa: E731
+    assert cut(text) == cut(full_text)
 
 
 def test_single_point_train_file(tmp_path):
