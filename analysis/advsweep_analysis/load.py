@@ -273,11 +273,26 @@ def _as_int(value, what, path):
 # ----------------------------------------------------------------------------------------------
 # one file
 
+# File locking settings tried in turn. False first: a sweep being written holds its lock, and a
+# reader must not wait for it or take it. HDF5 opens a file once per process and refuses a second
+# open with other locking flags ("file locking flag values don't match"), so when the file is
+# already open here (xarray.open_dataset(F, engine="h5netcdf") uses the default, h5py.File(F) too)
+# the open that matches it is used: HDF5 then shares the open file and takes no new lock.
+_LOCKING = (False, None, True, "best-effort")
+
+
 def _open(path):
-    try:
-        return h5py.File(path, "r", locking=False)
-    except TypeError:  # h5py < 3.5 has no locking argument
-        return h5py.File(path, "r")
+    err = None
+    for locking in _LOCKING:
+        try:
+            return h5py.File(path, "r") if locking is None else h5py.File(path, "r", locking=locking)
+        except TypeError:  # h5py < 3.5 has no locking argument (nor the check)
+            return h5py.File(path, "r")
+        except (OSError, ValueError) as e:
+            if "locking flag" not in str(e):
+                raise
+            err = e
+    raise err
 
 
 def read_sweep(path: str) -> Points:
