@@ -3,8 +3,9 @@
     report.py FILE.h5 [FILE.h5 ...] -o OUTDIR [--fraction F] [--csv] [--max-panels N]
               [--capacity-criterion acc|loss|either] [--bootstrap N] [--bootstrap-seed S]
 
-Bad input (not HDF5, not a sweep, newer layout, empty sweep) gives one line
-`report.py: error: ...` on stderr and exit status 2; warnings (merge conflicts,
+Options follow advsweep's rules (cli.py: no option twice, no abbreviations, plain decimal
+numbers). Bad input (a bad option, not HDF5, not a sweep, newer layout, empty sweep) gives one
+line `report.py: error: ...` on stderr and exit status 2; warnings (merge conflicts,
 missing datasets) go to stderr as `report.py: warning: ...` and into the report.
 """
 from __future__ import annotations
@@ -18,6 +19,7 @@ import warnings
 
 import numpy as np
 
+from .cli import StrictParser, int_arg, real_arg
 from .fit import AXIS_TEXT, fit_exponents, fit_power_law
 from .load import DIVERGED, DONE, FAILED, STATUS_NAMES, Points, SweepError, load
 from .mstar import (BUDGETS, CLASS_NAMES, OUTCOME_NAMES, budget_text, m_star_table, observations,
@@ -844,27 +846,22 @@ def write_observations_csv(obs, path: str) -> str:
 # command line
 
 def _fraction(text):
-    try:
-        v = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+    v = real_arg(text)
     if not 0.0 < v <= 1.0:
         raise argparse.ArgumentTypeError(f"must be in (0, 1]: {text}")
     return v
 
 
 def _count(text):
-    try:
-        v = int(text, 10)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
+    v = int_arg(text)
     if v < 0:
         raise argparse.ArgumentTypeError(f"must be >= 0: {text}")
     return v
 
 
 def parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(
+    """The command line (advsweep's option rules: cli.StrictParser)."""
+    p = StrictParser(
         prog=PROG, description="Report on advsweep sweep files: width requirement m* (censoring, budgets "
         "T/4, T/2, T, stability), seed statistics (P(reach | m), m*_0.5, m*_0.9, bootstrap), fitted "
         "exponents, trajectories, robust gap, laziness, success map, capacity.")
@@ -874,7 +871,7 @@ def parser() -> argparse.ArgumentParser:
                    help="fraction of seeds that must reach epsilon at m* (default 1.0: all seeds)")
     p.add_argument("--csv", action="store_true",
                    help="also write points.csv, width_requirement.csv, m_star.csv and observations.csv")
-    p.add_argument("--max-panels", type=int, default=24, metavar="N",
+    p.add_argument("--max-panels", type=_count, default=24, metavar="N",
                    help="at most N trajectory panels (groups); 0 = all (default 24)")
     p.add_argument("--capacity-criterion", choices=CRITERIA, default="acc",
                    help="interpolation test of capacity sweeps: accuracy 1, min surrogate <= eps, or either "
