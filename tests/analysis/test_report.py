@@ -281,6 +281,56 @@ def test_fixed_parameters_table(tmp_path):
     assert "Varying: `m`, `attack`, `epsilon`, `targets`, `seed`." in text
 
 
+def test_fixed_parameters_auto_values(tmp_path):
+    """Parameters stored as 0 = auto (pgd_step, lr, steps, c_alpha, early_stop_target) read "auto" with
+    what they resolved to (train_plan in src/train/train.c), never as the internal 0."""
+    auto = dict(lr=0.0, pgd_step=0.0, c_alpha=0.0, early_stop_target=0.0, early_stop=1, delta=0.1, pgd_steps=5)
+    write_sweep(tmp_path / "a.h5", synth.grid([8, 16, 32], [0.2, 0.1, 0.05], [1, 2], lambda m, e, s: m >= 16,
+                                              lr_rule="theorem", targets="0.2,0.1,0.05", **auto), issue8=True)
+    text = open(build_report(load([tmp_path / "a.h5"]), str(tmp_path / "a"), n_boot=0)).read()
+    fixed = {r[0]: r[1] for r in table_rows(text, "## Fixed parameters")}
+    assert fixed["pgd_step"] == "auto (2.5 δ / k = 0.05)"
+    assert fixed["lr"] == "auto (α used, summary_lr: 0.01)"          # the summary's step size
+    assert fixed["c_alpha"] == "auto (400, lr_rule theorem)"
+    assert fixed["early_stop_target"] == "auto (the smallest target, 0.05)"     # of every point's list
+    # lr given: c_alpha does not enter; early_stop off: its target does not either; free rule: 40
+    write_sweep(tmp_path / "b.h5", synth.grid([8, 16], [0.1], [1], lambda m, e, s: m >= 16, lr_rule="free",
+                                              **{**auto, "lr": 0.5, "early_stop": 0}), issue8=True)
+    write_sweep(tmp_path / "c.h5", synth.grid([8, 16], [0.1], [1], lambda m, e, s: m >= 16, lr_rule="free",
+                                              **auto), issue8=True, job_name="free")
+    text = open(build_report(load([tmp_path / "b.h5", tmp_path / "c.h5"]), str(tmp_path / "b"), n_boot=0)).read()
+    fixed = {r[0]: r[1:] for r in table_rows(text, "## Fixed parameters")}
+    assert fixed["c_alpha"] == ["auto (unused: lr given)", "auto (40, lr_rule free)"]
+    assert fixed["early_stop_target"][0] == "auto (unused: early_stop 0)" and fixed["lr"][0] == "0.5"
+    assert fixed["early_stop_target"][1] == "auto (the smallest target, 0.1)"
+    assert not any(c == "0" for r in fixed for c in fixed[r] if r in ("pgd_step", "lr", "c_alpha", "early_stop_target"))
+
+
+def test_mstar_csv_bounds_name_their_width(tmp_path):
+    """m_star.csv: a bound says which (status and bounding width), for m* and for m*_q."""
+    mixed_sweep(tmp_path / "s.h5")
+    build_report(load([tmp_path / "s.h5"]), str(tmp_path / "out"), n_boot=20, csv_out=True)
+    with open(tmp_path / "out" / "m_star.csv") as fh:
+        rows = {(r["attack"], r["epsilon"]): r for r in csv.DictReader(fh)}
+    r = rows[("fgsm", "0.4")]                          # every seed reaches at every width: ≤ 4
+    assert r["m_star_T"] == "≤ 4" and r["m_star_T_status"] == "le_smallest" and r["m_star_T_hi"] == "4"
+    assert r["m_smallest"] == "4" and r["m_largest"] == "256"
+    assert r["m_q50"] == "-inf" and r["m_q50_status"] == "le_smallest" and r["m_q50_bound"] == "4"
+    assert r["m_q90_status"] == "le_smallest" and r["m_q90_bound"] == "4"
+    r = rows[("pgd", "0.1")]                           # exact 64: the crossing lies within the grid
+    assert r["m_star_T"] == "64" and r["m_star_T_value"] == "64"
+    assert r["m_q50_status"] == "within" and r["m_q50_bound"] == "" and 4 <= float(r["m_q50"]) <= 256
+    # nothing reaches at any width: > the largest, with the width
+    write_sweep(tmp_path / "n.h5", synth.grid([8, 16, 32], [0.1, 0.05], [1, 2], lambda m, e, s: e > 0.06,
+                                              failed_at=12), issue8=True)
+    build_report(load([tmp_path / "n.h5"]), str(tmp_path / "n"), n_boot=0, csv_out=True)
+    with open(tmp_path / "n" / "m_star.csv") as fh:
+        rows = {r["epsilon"]: r for r in csv.DictReader(fh)}
+    r = rows["0.05"]
+    assert r["m_star_T_status"] == "gt_largest" and r["m_star_T_lo"] == "32" and r["m_star_T_hi"] == ""
+    assert r["m_q50"] == "inf" and r["m_q50_status"] == "gt_largest" and r["m_q50_bound"] == "32"
+
+
 def test_cli_bootstrap_is_reproducible(tmp_path):
     write_sweep(tmp_path / "s.h5", synth.logistic_seeds({0.1: 40.0, 0.05: 90.0}, 3.0, n_seeds=12,
                                                         widths=[8, 16, 32, 64, 128, 256]), issue8=True)
