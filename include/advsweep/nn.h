@@ -41,7 +41,9 @@ typedef struct {
  * planner's memory and the file layout all read it). */
 typedef struct {
     long trained;      /* trained weights: H m^2 (deep) or m d (two-layer) */
+    long blocks, block; /* ... as blocks of B(R) (eq. 2 / Sec. 5): H of m^2 (deep) or 1 of m d */
     long fixed;        /* fixed weights, A then a: m d + m (deep) or m (two-layer) */
+    long input_weights; /* of which A: m d (deep) or 0 (two-layer); a follows */
     long planes;       /* activation planes kept for backward: H + 1 (deep) or 1 */
     long plane;        /* entries of one plane: n_max m */
     long scratch;      /* entries of the second backward scratch G2: n_max max(m, d) */

@@ -53,8 +53,11 @@ double loss_deriv(int loss, double f, double y) {
 NetSizes net_sizes(const NetShape *s, long n_max, size_t elem) {
     NetSizes z;
     int deep = s->model == MODEL_DEEP;
-    z.trained = deep ? s->H * s->m * s->m : s->m * s->d;
-    z.fixed = (deep ? s->m * s->d : 0) + s->m;
+    z.blocks = deep ? s->H : 1;
+    z.block = deep ? s->m * s->m : s->m * s->d;
+    z.trained = z.blocks * z.block;
+    z.input_weights = deep ? s->m * s->d : 0;
+    z.fixed = z.input_weights + s->m;
     z.planes = deep ? s->H + 1 : 1;
     z.plane = n_max * s->m;
     z.scratch = n_max * (s->m > s->d ? s->m : s->d);
