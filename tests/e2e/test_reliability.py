@@ -203,6 +203,11 @@ def test_kill9_then_rerun_takes_the_lock_over(advsweep, jobs, reference, tmp_pat
     proc.communicate(timeout=60)
     lock = tmp_path / "killed.h5.lock"
     assert lock.exists()  # the dead holder's lock stays behind
+    left = int(np.count_nonzero(status(out) == 4))
+    shown = run([advsweep, "status", str(out)], check=0).stdout  # the killed run's points: not running
+    assert ("running" not in shown.splitlines()[1]) == (left > 0), shown
+    if left:
+        assert f"{left} interrupted (no live writer: rerun to resume)" in shown, shown
     dead = int(dict(line.split("=", 1) for line in lock.read_text().splitlines()[1:])["pid"])
     # what a kill during a rebuild leaves (store_tmp_name's names, the reserve) goes with the takeover;
     # names that are not those of the dead holder's temporaries stay
