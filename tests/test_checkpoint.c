@@ -18,6 +18,7 @@
 
 #include <cmocka.h>
 
+#include "advsweep/blas.h"
 #include "advsweep/common.h"
 #include "advsweep/data.h"
 #include "advsweep/train.h"
@@ -295,7 +296,9 @@ static void test_a_state_that_does_not_fit_is_ignored(void **state) {
     result_free(&ref);
 }
 
-int main(void) {
+int main(int argc, char **argv) {
+    (void)argc;
+    blas_kernel_select(argv); /* run under the kernel advsweep itself selects */
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_resume_deep_f64_and_f32),
         cmocka_unit_test(test_resume_two_layer_projection_plateau),

@@ -1,5 +1,6 @@
 /* test_nn.c — networks: BLAS vs naive, finite differences, symmetric init, init statistics;
  * the same in single precision (f32) at f32 tolerances. */
+#include <limits.h>
 #include <math.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -404,14 +405,26 @@ static void test_net_sizes(void **state) {
     NetShape deep = {MODEL_DEEP, ACT_RELU, INPUT_LINEAR, 10, 3, 4}, two = {MODEL_TWOLAYER, ACT_RELU, INPUT_LINEAR, 6, 1, 40};
     NetSizes a = net_sizes(&deep, 7, 8), b = net_sizes(&two, 7, 4);
     assert_int_equal(a.trained, 300);
+    assert_int_equal(a.blocks, 3);
+    assert_int_equal(a.block, 100);
     assert_int_equal(a.fixed, 50);
+    assert_int_equal(a.input_weights, 40);
     assert_int_equal(a.planes, 4);
     assert_int_equal(a.plane, 70);
     assert_int_equal(a.scratch, 70);
     assert_int_equal(a.param_bytes, 350 * 8);
     assert_int_equal(a.work_bytes, (2 * 4 * 70 + 70 + 70) * 8);
+    /* counts beyond 64 bits (H m^2 = 1e19) saturate, and the bytes stay a true, huge figure */
+    NetShape huge = {MODEL_DEEP, ACT_RELU, INPUT_LINEAR, 100000000, 1000, 8};
+    NetSizes h = net_sizes(&huge, 48, 8);
+    assert_true(h.trained == LONG_MAX && h.block == 10000000000000000L);
+    assert_true(h.trained_bytes > 7.9e19 && h.trained_bytes < 8.1e19);
+    assert_true(h.param_bytes >= h.trained_bytes && isfinite(h.work_bytes) && h.work_bytes > 0);
     assert_int_equal(b.trained, 240);
+    assert_int_equal(b.blocks, 1);
+    assert_int_equal(b.block, 240);
     assert_int_equal(b.fixed, 6);
+    assert_int_equal(b.input_weights, 0);
     assert_int_equal(b.planes, 1);
     assert_int_equal(b.scratch, 7 * 40); /* G2 holds the (n, d) product */
     assert_int_equal(b.work_bytes, (2 * 42 + 42 + 280) * 4);

@@ -1273,11 +1273,29 @@ static void test_merge_shards(void **state) {
     path_in_dir(out2, sizeof out2, "merged2.h5");
     st = open_ok(pc, &c.layout, STORE_SERIAL, STORE_FRESH);
     write_point(st, 3, 5.0, 0);
+    { /* point 4 as the driver writes it: summary/trained_as names its own row */
+        TrainSummary sum;
+        make_summary(&sum, 4, RUN_DONE, 5.0);
+        sum.trained_as = 4;
+        Trajectory *t = make_traj(4);
+        StoreWorker w;
+        make_worker(&w, 4);
+        assert_int_equal(store_write_point(st, 4, &sum, t, &w, NULL), ADV_OK);
+        trajectory_destroy(&t);
+    }
     close_ok(&st);
     const char *both[2] = {out, pc};
     assert_int_equal(store_merge_counts(out2, both, 2, taken), ADV_OK);
     assert_int_equal(taken[0], P);
-    assert_int_equal(taken[1], 1);
+    assert_int_equal(taken[1], 2);
+    /* the moved row names its new row, and its checksum says so: every point verifies */
+    long first = -2;
+    assert_int_equal(verify_count(out2, &first), 0);
+    int64_t rep4 = -1;
+    hid_t f2 = open_ro(out2);
+    read_row(f2, "summary/trained_as", P + 4, H5T_NATIVE_INT64, &rep4);
+    H5Fclose(f2);
+    assert_int_equal(rep4, P + 4);
     f = open_ro(out2);
     hsize_t dims[3];
     assert_int_equal(dims_of(f, "status", dims), 1);
@@ -1285,16 +1303,35 @@ static void test_merge_shards(void **state) {
     for (long i = 0; i < P; i++) check_point(f, i, i % 2 ? 2.0 : 1.0, 1);
     check_point_at(f, P + 3, 3, 5.0, 0); /* no weights in pc: fill values there */
     for (long i = 0; i < P; i++)
-        if (i != 3) check_pending(f, P + i);
+        if (i != 3 && i != 4) check_pending(f, P + i);
     int64_t seed[2 * P];
     read_all(f, "params/seed", H5T_NATIVE_INT64, seed);
     for (long i = 0; i < P; i++) assert_true(seed[i] == 4900 + i && seed[P + i] == 5000 + i);
     H5Fclose(f);
     assert_int_equal(store_status_of(out2, &s), ADV_OK);
     assert_int_equal(s.n_points, 2 * P);
-    assert_int_equal(s.counts[RUN_PENDING], P - 1);
+    assert_int_equal(s.counts[RUN_PENDING], P - 2);
     struct stat sb;
     assert_no_tmp_files();
+    /* an input written before checksums: its rows get theirs in the output (nothing to verify before) */
+    char old[512], out4[512];
+    path_in_dir(old, sizeof old, "nochecksum.h5");
+    path_in_dir(out4, sizeof out4, "merged4.h5");
+    size_t len = 0;
+    unsigned char *bytes = slurp(pc, &len);
+    FILE *fo = fopen(old, "wb");
+    assert_non_null(fo);
+    assert_int_equal(fwrite(bytes, 1, len, fo), len);
+    fclose(fo);
+    free(bytes);
+    hid_t fw = H5Fopen(old, H5F_ACC_RDWR, H5P_DEFAULT);
+    assert_true(fw >= 0 && H5Ldelete(fw, "checksum", H5P_DEFAULT) >= 0);
+    H5Fclose(fw);
+    const char *with_old[2] = {pa, old};
+    assert_int_equal(store_merge(out4, with_old, 2), ADV_OK);
+    assert_int_equal(verify_count(out4, &first), 0);
+    assert_int_equal(store_status_of(out4, &s), ADV_OK);
+    assert_int_equal(s.counts[RUN_DONE] + s.counts[RUN_FAILED] + s.counts[RUN_DIVERGED], 4 + 2);
     /* a non-sweep input is refused */
     char text[512];
     path_in_dir(text, sizeof text, "merge-notes.h5");
@@ -1502,10 +1539,33 @@ static void test_extend(void **state) {
     for (long i = 0; i < 5; i++) assert_int_equal(s[i], status_of_point(i));
     close_ok(&st);
 
-    /* another numerics version: refused by resume and extend, the file untouched */
-    set_numerics(path, ADVSWEEP_NUMERICS_VERSION + 1);
+    /* a file written before checksums: extended, its finished rows get their checksums */
+    char old[512];
+    path_in_dir(old, sizeof old, "extend-nochecksum.h5");
     size_t len;
     unsigned char *before = slurp(path, &len);
+    FILE *fo = fopen(old, "wb");
+    assert_non_null(fo);
+    assert_int_equal(fwrite(before, 1, len, fo), len);
+    fclose(fo);
+    free(before);
+    hid_t fw = H5Fopen(old, H5F_ACC_RDWR, H5P_DEFAULT);
+    assert_true(fw >= 0 && H5Ldelete(fw, "checksum", H5P_DEFAULT) >= 0);
+    H5Fclose(fw);
+    Fixture d;
+    make_layout(&d, 56, 0, 1, 1);
+    st = open_ok(old, &d.layout, STORE_SERIAL, STORE_EXTEND);
+    assert_int_equal(store_added(st), P);
+    close_ok(&st);
+    long first = -2;
+    assert_int_equal(verify_count(old, &first), 0);
+    StoreStatus ss;
+    assert_int_equal(store_status_of(old, &ss), ADV_OK);
+    assert_int_equal(ss.counts[RUN_DONE] + ss.counts[RUN_FAILED] + ss.counts[RUN_DIVERGED], 5);
+
+    /* another numerics version: refused by resume and extend, the file untouched */
+    set_numerics(path, ADVSWEEP_NUMERICS_VERSION + 1);
+    before = slurp(path, &len);
     st = (Store *)1;
     assert_int_equal(store_open(&st, path, &c.layout, STORE_SERIAL, STORE_EXTEND), ADV_ERR_INPUT);
     assert_null(st);

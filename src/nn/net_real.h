@@ -26,9 +26,8 @@ NET *NAME(net_create)(const NetShape *shape) {
     net->n_trained = sz.trained;
     net->trained = xaligned((size_t)sz.trained * sizeof(REAL));
     net->fixed_arena = xaligned((size_t)sz.fixed * sizeof(REAL));
-    long a_offset = shape->model == MODEL_DEEP ? shape->m * shape->d : 0;
-    net->A = shape->model == MODEL_DEEP ? net->fixed_arena : NULL;
-    net->a = net->fixed_arena + a_offset;
+    net->A = sz.input_weights ? net->fixed_arena : NULL;
+    net->a = net->fixed_arena + sz.input_weights;
     return net;
 }
 

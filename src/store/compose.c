@@ -20,6 +20,9 @@
 
 #define BLOCK_BYTES (64L << 20) /* rows copied per read, at most */
 
+/* A result: the rows hold a finished point (and its checksum). */
+static int is_final(int s) { return s == RUN_DONE || s == RUN_FAILED || s == RUN_DIVERGED; }
+
 /* ---- copying rows ------------------------------------------------------------------------- */
 
 /* Per-point result datasets, in the schema (copied when both files have them). */
@@ -294,6 +297,43 @@ cleanup:
     return rc;
 }
 
+/* Recompute /checksum of the final rows flagged in redo (P flags): rows whose
+ * bytes the composition changed after copying them (summary/trained_as names
+ * another row now) and rows of an input without checksums. Every other row
+ * keeps the checksum its writer computed (its canonical bytes survive the
+ * copy), so that damage done by the copy itself still shows. The inputs were
+ * verified before anything was copied: a recomputed checksum vouches only
+ * for rows that were intact. */
+static int refresh_checksums(hid_t out, long P, const int8_t *status, const unsigned char *redo, const char *path) {
+    int rc = ADV_OK;
+    ChecksumSet *cs = NULL;
+    hid_t ds = H5I_INVALID_HID;
+    uint64_t *sums = xcalloc((size_t)P + 1, sizeof *sums);
+    long changed = 0;
+    CHECK(h5_read_all(out, D_CHECKSUM, H5T_NATIVE_UINT64, sums, (hsize_t)P));
+    CHECK(checksum_open(&cs, out, P, path));
+    for (long i = 0; i < P;) {
+        if (!redo[i] || !is_final(status[i])) {
+            i++;
+            continue;
+        }
+        long e = i;
+        while (e < P && redo[e] && is_final(status[e])) e++;
+        CHECK(checksum_rows(cs, i, e - i, sums + i)); /* a run of rows: read in blocks */
+        changed += e - i;
+        i = e;
+    }
+    if (changed) {
+        H5TRY(ds = H5Dopen2(out, D_CHECKSUM, H5P_DEFAULT), "cannot open /%s of the output", D_CHECKSUM);
+        H5TRY(H5Dwrite(ds, H5T_NATIVE_UINT64, H5S_ALL, H5S_ALL, H5P_DEFAULT, sums), "cannot write /%s", D_CHECKSUM);
+    }
+cleanup:
+    h5_close(&ds);
+    checksum_close(&cs);
+    free(sums);
+    return rc;
+}
+
 /* A whole (P) vector of a file, or `fallback` values where it is missing. */
 static int read_vector(hid_t f, const char *name, hid_t mtype, void *buf, long P, size_t elem, const void *fallback) {
     if (h5_has_dataset(f, name)) return h5_read_all(f, name, mtype, buf, (hsize_t)P);
@@ -387,6 +427,15 @@ int store_extend_file(const char *path, const StoreLayout *l, const char (*keys)
     H5TRY(out = H5Fopen(tmp, H5F_ACC_RDWR, fapl), "%s: cannot open", tmp);
     for (long r = 0; r < Pold; r++) rows[r] = r; /* old rows keep their index */
     CHECK(store_copy_rows(out, old->file, old->path, rows, rows, Pold));
+    /* the rows keep their index (summary/trained_as too) and so their checksums; a file
+     * written before checksums gets them now (it was read as it is: nothing to verify) */
+    if (!h5_has_dataset(old->file, D_CHECKSUM)) {
+        unsigned char *every = xcalloc((size_t)P, 1);
+        memset(every, 1, (size_t)P);
+        rc = refresh_checksums(out, P, status, every, path);
+        free(every);
+        CHECK(rc);
+    }
     CHECK(write_statuses(out, status, P));
     CHECK(store_rebuild_runs(out, configs, P));
     H5TRY(H5Fclose(out), "%s: cannot close", tmp);
@@ -425,7 +474,6 @@ static int status_rank(int s) {
     }
 }
 
-static int is_final(int s) { return s == RUN_DONE || s == RUN_FAILED || s == RUN_DIVERGED; }
 
 /* Datasets that may differ between two runs of the same point (not results). */
 static int volatile_dataset(const char *name) {
@@ -517,6 +565,7 @@ int store_merge_counts(const char *out_path, const char *const *inputs, int n_in
     long *trained_as = NULL, *srows = NULL, *drows = NULL;
     int64_t *rep = NULL, *sum_rep = NULL;
     int8_t *status = NULL;
+    unsigned char *redo = NULL;
     char *tmp = NULL, *job_text = NULL, *axes = NULL, *blas = NULL, *kernel = NULL, *merged_from = NULL;
     hid_t fapl = H5I_INVALID_HID, out = H5I_INVALID_HID;
     StoreLock *lock = NULL;
@@ -765,9 +814,15 @@ int store_merge_counts(const char *out_path, const char *const *inputs, int n_in
     /* summary/trained_as names a row of its input: the output's row now */
     sum_rep = xcalloc((size_t)P + 1, sizeof(int64_t));
     CHECK(h5_read_all(out, D_SUMMARY_TRAINED_AS, H5T_NATIVE_INT64, sum_rep, (hsize_t)P));
+    redo = xcalloc((size_t)P + 1, 1);
     for (long d = 0; d < P; d++) {
         int j = (int)src_input[d];
-        if (sum_rep[d] >= 0 && sum_rep[d] < in[j].P) sum_rep[d] = dst_of[base[j] + sum_rep[d]];
+        if (sum_rep[d] >= 0 && sum_rep[d] < in[j].P) {
+            int64_t now = dst_of[base[j] + sum_rep[d]];
+            redo[d] |= now != sum_rep[d]; /* covered by the checksum: it changes with the row */
+            sum_rep[d] = now;
+        }
+        redo[d] |= !h5_has_dataset(in[j].file, D_CHECKSUM);
     }
     {
         hid_t ds = H5Dopen2(out, D_SUMMARY_TRAINED_AS, H5P_DEFAULT);
@@ -775,6 +830,7 @@ int store_merge_counts(const char *out_path, const char *const *inputs, int n_in
         if (ds >= 0) H5Dclose(ds);
         H5TRY(w, "cannot write /%s of the output", D_SUMMARY_TRAINED_AS);
     }
+    CHECK(refresh_checksums(out, P, status, redo, out_path));
     CHECK(write_statuses(out, status, P));
     CHECK(store_rebuild_runs(out, configs, P));
     H5TRY(H5Fclose(out), "%s: cannot close", tmp);
@@ -790,6 +846,7 @@ cleanup:
     free(blas);
     free(axes);
     free(job_text);
+    free(redo);
     free(sum_rep);
     free(drows);
     free(srows);

@@ -35,12 +35,13 @@ static double NAME(cpu_run_bytes)(const TrainConfig *cfg) {
     NetShape s = train_net_shape(cfg);
     long n = (long)cfg->n, d = (long)cfg->d;
     NetSizes z = net_sizes(&s, n, sizeof(REAL));
-    double bytes = (double)z.param_bytes + 2.0 * (double)z.trained * sizeof(REAL) /* W0, grad */
-                   + (double)z.work_bytes + (double)attack_work_bytes(n, d, sizeof(REAL))
-                   + (double)(2 * n * d + 2 * n) * sizeof(REAL) /* Xadv, Xeval, f, df */
+    double nd = (double)n * (double)d; /* in double: n and d may be huge (the request is then refused) */
+    double bytes = z.param_bytes + 2.0 * z.trained_bytes /* W0, grad */
+                   + z.work_bytes + attack_work_bytes(n, d, sizeof(REAL))
+                   + (2.0 * nd + 2.0 * (double)n) * sizeof(REAL) /* Xadv, Xeval, f, df */
                    + (double)n * sizeof(double)                 /* loss_buf */
-                   + (double)(n * d + n) * sizeof(double);      /* the Dataset (double X, y) */
-    if (!REAL_IS_DOUBLE) bytes += (double)(n * d) * sizeof(REAL); /* X_own */
+                   + (nd + (double)n) * sizeof(double);         /* the Dataset (double X, y) */
+    if (!REAL_IS_DOUBLE) bytes += nd * sizeof(REAL); /* X_own */
     return bytes;
 }
 
@@ -148,12 +149,11 @@ static double NAME(sum_sq_diff)(const REAL *W, const REAL *W0, long count) {
 static double NAME(cpu_dist)(const BackendRun *run) {
     const RUN *tr = (const RUN *)run;
     const NetShape *s = &tr->shape;
-    if (s->model == MODEL_TWOLAYER) return sqrt(NAME(sum_sq_diff)(tr->net->trained, tr->W0, tr->net->n_trained));
-    long block = s->m * s->m;
-    double worst = 0.0;
-    for (long h = 0; h < s->H; h++)
-        worst = fmax(worst, NAME(sum_sq_diff)(tr->net->trained + h * block, tr->W0 + h * block, block));
-    return sqrt(worst) * sqrt((double)s->m);
+    NetSizes z = net_sizes(s, 0, sizeof(REAL));
+    double worst = 0.0; /* the largest block distance, in the units of R (eq. 2 / Sec. 5) */
+    for (long b = 0; b < z.blocks; b++)
+        worst = fmax(worst, NAME(sum_sq_diff)(tr->net->trained + b * z.block, tr->W0 + b * z.block, z.block));
+    return sqrt(worst) * (s->model == MODEL_DEEP ? sqrt((double)s->m) : 1.0);
 }
 
 /* Wb = W0b + scale (Wb - W0b) over count entries. */
@@ -163,8 +163,8 @@ ADV_VECTOR static void NAME(rescale)(REAL *restrict Wb, const REAL *restrict W0b
 
 void NAME(train_project)(REAL *W, const REAL *W0, const NetShape *s, double R) {
     if (!isfinite(R)) return;
-    long blocks = s->model == MODEL_DEEP ? s->H : 1;
-    long block = net_sizes(s, 0, sizeof(REAL)).trained / blocks;
+    NetSizes z = net_sizes(s, 0, sizeof(REAL));
+    long blocks = z.blocks, block = z.block;
     /* radius of each block of B(R): R / sqrt(m) per layer (deep, eq. 2), R for all of W (two-layer, Sec. 5) */
     double radius = s->model == MODEL_DEEP ? R / sqrt((double)s->m) : R;
     for (long b = 0; b < blocks; b++) {

@@ -2,8 +2,8 @@
 """peer_torch.py — the training step that `advsweep bench` times, written in PyTorch.
 
 A peer benchmark, not a test: it times, in float64 and float32, the same PGD-k
-adversarial training step as src/train/bench.c (trainer_attack_forward,
-trainer_gradient, trainer_apply), written the way a PyTorch user would write it
+adversarial training step as src/train/bench.c (the backend's attack_forward,
+gradient and update, include/advsweep/backend.h), written the way a PyTorch user would write it
 (autograd for both gradients; plain tensor ops for the projections):
 
   net (eq. 1)   x0 = A x, x(h) = relu(W(h) x(h-1)), f = a . x(H); only W(1..H) trained;

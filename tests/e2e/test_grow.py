@@ -256,13 +256,28 @@ def test_merge_files_of_different_jobs(advsweep, tmp_path):
         trained = f["summary/trained_as"][()]
         for i, r in enumerate(trained):  # remapped to the merged file's rows
             assert f["params/m"][r] == f["params/m"][i] and f["params/seed"][r] == f["params/seed"][i]
-    # the analysis reads it like any sweep
+    # every point intact: the rows whose summary/trained_as was remapped carry their new checksum
+    proc = run([advsweep, "status", "--verify", str(out)], check=0)
+    assert f"{len(rab)} finished points verified, 0 damaged" in proc.stdout, proc.stdout
+    st = status(out)
+    done = int(np.sum(st == 1))
+    assert len(rab) == len(st)
+    # the analysis reads it like any sweep, every point
     rep = tmp_path / "report"
     proc = subprocess.run([sys.executable, str(ROOT / "analysis" / "report.py"), str(out), "-o", str(rep)],
                           capture_output=True, text=True, timeout=600)
     assert proc.returncode == 0, proc.stderr
+    assert "damaged" not in proc.stderr, proc.stderr
     text = (rep / "report.md").read_text()
     assert "pgd" in text and "none" in text
+    assert f"{done} of {len(st)} points are done and analysed" in text
+    # and grows like any sweep: --extend resumes over it (it refuses damaged points)
+    c = job(tmp_path, "c.yaml", BASE.replace("m: [4, 8]", "m: [4, 8, 16, 32]").replace("seeds: 2", "seeds: 1"))
+    run([advsweep, "run", str(c), "-o", str(out), "--extend", "-q"], check=0)
+    grown = status(out)
+    assert len(grown) > len(st) and np.all(np.isin(grown, (1, 2, 3)))
+    proc = run([advsweep, "status", "--verify", str(out)], check=0)
+    assert f"{len(grown)} finished points verified, 0 damaged" in proc.stdout, proc.stdout
     # a shared point with other results: refused, naming it and both files; nothing written
     bad = tmp_path / "b-other.h5"
     bad.write_bytes(fb.read_bytes())

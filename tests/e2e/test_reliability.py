@@ -236,6 +236,12 @@ def test_bad_output_paths_refused_before_training(advsweep, jobs, tmp_path):
     proc = run([advsweep, "train", "--steps", "1000000", "--m", "256", "-o", str(missing)], check=2, timeout=60)
     line = one_line(proc.stderr)
     assert "does not exist" in line and str(missing.parent) in line
+    not_a_dir = tmp_path / "afile"
+    not_a_dir.write_text("a file, not a directory\n")
+    line = one_line(run([advsweep, "train", "--steps", "1000000", "-o", str(not_a_dir / "x.h5")], check=2,
+                        timeout=60).stderr)
+    assert "is not a directory" in line, line
+    not_a_dir.unlink()
     for cmd in ([advsweep, "run", str(jobs / "tiny.yaml"), "-o", str(missing)],
                 [advsweep, "train", "--steps", "1000000", "-o", str(tmp_path)],
                 [advsweep, "run", str(jobs / "tiny.yaml"), "-o", str(tmp_path)]):
@@ -360,6 +366,18 @@ def test_oversized_points_refused_before_allocation(advsweep, jobs, tmp_path):
     assert "m=1000000, H=8, n=48, d=8" in line and "TB of memory" in line and "MemAvailable" in line, line
     proc = run([advsweep, "bench", "--m", "1000000"], check=2, env=env)
     assert "m=1000000" in one_line(proc.stderr)
+    # sizes whose element counts do not fit in 64 bits (H m^2 = 1e19): refused, not wrapped into a
+    # small or negative figure that passes the check (then an abort, or a run that never ends)
+    for args in (["--m", "100000000", "--H", "1000"], ["--m", "3037000500"],
+                 ["--m", "2000000000", "--H", "1000", "--n", "100000000"]):
+        proc = run([advsweep, "train", *args, "-o", str(tmp_path / "x.h5")], check=2, env=env, timeout=60)
+        assert "PB of memory" in one_line(proc.stderr), (args, proc.stderr)
+    huge = tmp_path / "huge.yaml"
+    huge.write_text("name: huge\nfixed: {H: 1000, m: 100000000}\ngrid: {seed: [1, 2]}\n")
+    run([advsweep, "plan", str(huge), "--mem-limit", "1G"], check=2, env=env)
+    proc = run([advsweep, "run", str(huge), "-o", str(tmp_path / "huge.h5")], check=2, env=env, timeout=60)
+    assert "point 0 (the largest of 2" in one_line(proc.stderr) and "PB of memory" in proc.stderr
+    huge.unlink()
     # an explicit limit, and SLURM's allocation, are budgets too
     proc = run([advsweep, "train", "--m", "3000", "--mem-limit", "100M"], check=2, env=env)
     assert "more than the 100 MB a rank may use here (--mem-limit 100 MB)" in one_line(proc.stderr)
