@@ -203,10 +203,28 @@ def test_kill9_then_rerun_takes_the_lock_over(advsweep, jobs, reference, tmp_pat
     proc.communicate(timeout=60)
     lock = tmp_path / "killed.h5.lock"
     assert lock.exists()  # the dead holder's lock stays behind
+    left = int(np.count_nonzero(status(out) == 4))
+    shown = run([advsweep, "status", str(out)], check=0).stdout  # the killed run's points: not running
+    assert ("running" not in shown.splitlines()[1]) == (left > 0), shown
+    if left:
+        assert f"{left} interrupted (no live writer: rerun to resume)" in shown, shown
+    dead = int(dict(line.split("=", 1) for line in lock.read_text().splitlines()[1:])["pid"])
+    # what a kill during a rebuild leaves (store_tmp_name's names, the reserve) goes with the takeover;
+    # names that are not those of the dead holder's temporaries stay
+    theirs = [f"killed.h5.tmp.{dead}", f"killed.h5.tmp.{dead}.reserve", f"killed.h5.tmp.{dead}.2",
+              f"killed.h5.tmp.{dead}.2.reserve"]
+    others = [f"killed.h5.tmp.{dead}0", f"killed.h5.tmp.{dead + 1}", f"killed.h5.tmp.{dead}.notes",
+              f"killed.h5.tmp.{dead}.reserve.bak", f"other.h5.tmp.{dead}", f"killed.h5.tmp-{dead}"]
+    for name in theirs + others:
+        (tmp_path / name).write_bytes(b"\0" * 1000)
+    os.symlink(tmp_path / "elsewhere", tmp_path / f"killed.h5.tmp.{dead}.3")  # never a link
+    others.append(f"killed.h5.tmp.{dead}.3")
     rerun = run([advsweep, "run", str(jobs / "medium.yaml"), "-o", str(out), "-q"], ranks=2, check=0)
     assert "took over the lock" in rerun.stderr and "is gone" in rerun.stderr
+    assert f"removed its unfinished killed.h5.tmp.{dead}" in rerun.stderr
     assert_same_results(reference["medium"], out)
     assert not lock.exists()
+    assert leftovers(tmp_path) == sorted(others + ["killed.h5"])
 
 
 # ---- output paths checked before training ---------------------------------------------------------
