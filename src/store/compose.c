@@ -319,7 +319,7 @@ static int refresh_checksums(hid_t out, long P, const int8_t *status, const unsi
         }
         long e = i;
         while (e < P && redo[e] && is_final(status[e])) e++;
-        CHECK(checksum_rows(cs, i, e - i, sums + i)); /* a run of rows: read in blocks */
+        CHECK(checksum_rows(cs, i, e - i, status + i, sums + i)); /* a run of rows: read in blocks */
         changed += e - i;
         i = e;
     }
@@ -427,17 +427,19 @@ int store_extend_file(const char *path, const StoreLayout *l, const char (*keys)
     H5TRY(out = H5Fopen(tmp, H5F_ACC_RDWR, fapl), "%s: cannot open", tmp);
     for (long r = 0; r < Pold; r++) rows[r] = r; /* old rows keep their index */
     CHECK(store_copy_rows(out, old->file, old->path, rows, rows, Pold));
-    /* the rows keep their index (summary/trained_as too) and so their checksums; a file
-     * written before checksums gets them now (it was read as it is: nothing to verify) */
-    if (!h5_has_dataset(old->file, D_CHECKSUM)) {
-        unsigned char *every = xcalloc((size_t)P, 1);
-        memset(every, 1, (size_t)P);
-        rc = refresh_checksums(out, P, status, every, path);
-        free(every);
-        CHECK(rc);
-    }
     CHECK(write_statuses(out, status, P));
     CHECK(store_rebuild_runs(out, configs, P));
+    /* the rows keep their index (summary/trained_as too) and so their checksums; a file
+     * written before checksums or under rule 1 gets them now under the output's rule (it
+     * was verified under its own first), and so does a row that took its readable key */
+    {
+        int all = !h5_has_dataset(old->file, D_CHECKSUM) || checksum_rule(old->file) != CHECKSUM_VERSION;
+        unsigned char *redo = xcalloc((size_t)P, 1);
+        for (long r = 0; r < Pold; r++) redo[r] = all || strcmp(ukeys[r], old->key[r]) != 0;
+        rc = refresh_checksums(out, P, status, redo, path);
+        free(redo);
+        CHECK(rc);
+    }
     H5TRY(H5Fclose(out), "%s: cannot close", tmp);
     out = H5I_INVALID_HID;
     CHECK(store_publish(tmp, path));
@@ -822,7 +824,8 @@ int store_merge_counts(const char *out_path, const char *const *inputs, int n_in
             redo[d] |= now != sum_rep[d]; /* covered by the checksum: it changes with the row */
             sum_rep[d] = now;
         }
-        redo[d] |= !h5_has_dataset(in[j].file, D_CHECKSUM);
+        /* no checksums, or rule 1 (verified under it above): the output's rule now */
+        redo[d] |= !h5_has_dataset(in[j].file, D_CHECKSUM) || checksum_rule(in[j].file) != CHECKSUM_VERSION;
     }
     {
         hid_t ds = H5Dopen2(out, D_SUMMARY_TRAINED_AS, H5P_DEFAULT);
@@ -830,9 +833,9 @@ int store_merge_counts(const char *out_path, const char *const *inputs, int n_in
         if (ds >= 0) H5Dclose(ds);
         H5TRY(w, "cannot write /%s of the output", D_SUMMARY_TRAINED_AS);
     }
-    CHECK(refresh_checksums(out, P, status, redo, out_path));
     CHECK(write_statuses(out, status, P));
     CHECK(store_rebuild_runs(out, configs, P));
+    CHECK(refresh_checksums(out, P, status, redo, out_path)); /* last: rule 2 covers /runs and the status */
     H5TRY(H5Fclose(out), "%s: cannot close", tmp);
     out = H5I_INVALID_HID;
     CHECK(store_publish(tmp, out_path));

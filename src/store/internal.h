@@ -40,6 +40,7 @@
 #define A_TARGETS_MAX "targets_max"
 #define A_NUMERICS_VERSION "numerics_version"
 #define A_MERGED_FROM "merged_from"
+#define A_CHECKSUM_VERSION "checksum_version" /* the checksum rule (checksum.c); absent = 1 */
 
 /* groups */
 #define G_PARAMS "params"
@@ -264,18 +265,33 @@ int store_extend_file(const char *path, const StoreLayout *l, const char (*keys)
 
 /* ---- checksums (checksum.c) -------------------------------------------------------- */
 
-/* The datasets a point's checksum covers, opened on `file` (P rows). */
+/* The checksum rule a writer of this version uses for the files it creates
+ * (docs/layout.md, /checksum): 1 = result rows only; 2 = also /params,
+ * /plan/key, /runs and the final status. */
+#define CHECKSUM_VERSION 2
+/* Mark a file being created as written under CHECKSUM_VERSION. */
+int checksum_mark_version(hid_t file);
+/* The rule of a file's checksums: its checksum_version, 1 when absent. */
+int checksum_rule(hid_t file);
+/* The datasets a point's checksum covers, opened on `file` (P rows), under
+ * the file's rule (its checksum_version attribute; 1 when absent). */
 typedef struct ChecksumSet ChecksumSet;
 int checksum_open(ChecksumSet **out, hid_t file, long P, const char *path);
 void checksum_close(ChecksumSet **cs);
-/* The checksums of rows [a, a + n) as the file holds them now. */
-int checksum_rows(ChecksumSet *cs, long a, long n, uint64_t *out);
+int checksum_version_of(const ChecksumSet *cs);
+/* The checksums of rows [a, a + n) as the file holds them now; status[k]:
+ * the final status of row a + k (rule 2 covers it; the writer passes the
+ * status it is about to write, a verifier the one it read). */
+int checksum_rows(ChecksumSet *cs, long a, long n, const int8_t *status, uint64_t *out);
 /* Recompute every final point's checksum (status done, failed, diverged) and
  * compare with /checksum: damaged[i] = 1 where they differ (damaged: P
  * entries, caller's). *has = 0 for a file without /checksum (nothing is
  * compared). */
 int checksum_verify(hid_t file, const char *path, long P, const int8_t *status, unsigned char *damaged,
                     long *n_damaged, long *n_checked, int *has);
+/* Recompute and write /checksum of rows[0..n) that are final (their /status),
+ * after a writer changed a covered row of an intact point (a new /plan/key). */
+int checksum_refresh_rows(hid_t file, const char *path, long P, const long *rows, long n);
 /* "5, 17, 230, ..." (at most 8) of the damaged points into buf. */
 void checksum_list(char *buf, size_t len, const unsigned char *damaged, long P, long n_damaged);
 

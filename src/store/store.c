@@ -393,6 +393,7 @@ int store_build_file(const char *tmp, const StoreLayout *l, const char (*keys)[S
     }
     H5TRY(file = H5Fcreate(tmp, H5F_ACC_TRUNC, fcpl, fapl), "cannot create the file");
     CHECK(write_root_attributes(file, l, K, E, keys));
+    CHECK(checksum_mark_version(file)); /* the rule its checksums follow (and an extended or merged file's) */
     /* /status first: its storage comes first in the file. */
     CHECK(create_group(file, G_PARAMS));
     CHECK(create_group(file, G_SUMMARY));
@@ -552,6 +553,7 @@ static int open_existing(const char *path, const StoreLayout *l, const char (*ke
     int room = has_room(&fp, l, why, sizeof why);
     if (missing == 0 && room) {
         /* resume: the run records its own size (for status's ETA), in place, before any rank opens the file */
+        long fp_P = fp.P;
         file_points_close(&fp);
         hid_t fapl = h5_fapl_serial();
         f = fapl < 0 ? fapl : H5Fopen(path, H5F_ACC_RDWR, fapl);
@@ -567,6 +569,8 @@ static int open_existing(const char *path, const StoreLayout *l, const char (*ke
             if (ds >= 0) H5Dclose(ds);
             if (t >= 0) H5Tclose(t);
             CHECK(rc);
+            for (long k = 0; k < n_rekey; k++) rekey[k] = map[rekey[k]]; /* their rows: the key is covered */
+            CHECK(checksum_refresh_rows(f, path, fp_P, rekey, n_rekey));
         }
         H5TRY(H5Fclose(f), "%s: cannot close", path);
         f = H5I_INVALID_HID;
@@ -1009,7 +1013,8 @@ int store_write_point(Store *st, long index, const TrainSummary *sum, const Traj
     TRY(write_runs_row(st, index, sum, sum->status));
     if (st->cs) { /* what the file now holds for this point, read back */
         uint64_t checksum = 0;
-        TRY(checksum_rows(st->cs, index, 1, &checksum));
+        const int8_t final = (int8_t)sum->status; /* covered (rule 2), written after the checksum */
+        TRY(checksum_rows(st->cs, index, 1, &final, &checksum));
         TRY(h5_write_row(st->d_checksum, index, H5T_NATIVE_UINT64, &checksum, "/checksum"));
     }
     return write_status(st, index, sum->status); /* last: status == 1 means complete */
