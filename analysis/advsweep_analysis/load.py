@@ -430,8 +430,13 @@ def _read_open(f, path) -> Points:
 
 
 # The rows a point's /checksum covers, and their canonical bytes: docs/layout.md and
-# src/store/checksum.c (the same rule; tests compare the two).
+# src/store/checksum.c (the same rules; tests compare the two). Rule 1 (files without the
+# checksum_version attribute): the result groups. Rule 2: also /params, /plan but
+# CHECKSUM_NOT_COVERED, every /runs member but index (as "runs/MEMBER"), and the status.
 CHECKSUM_GROUPS = ("reason", "summary", "traj", "eval", "targets", "worker", "weights", "data")
+CHECKSUM_GROUPS_V2 = CHECKSUM_GROUPS + ("params", "plan")
+CHECKSUM_NOT_COVERED = ("plan/trained_as", "plan/flops")
+CHECKSUM_VERSION = 2
 _BLOCK_BYTES = 32 << 20
 
 
@@ -441,15 +446,60 @@ def _is_scale(ds) -> bool:
     return isinstance(cls, (bytes, np.bytes_, str)) and (cls.decode() if isinstance(cls, bytes) else str(cls)) == "DIMENSION_SCALE"
 
 
-def point_checksums(f, rows) -> np.ndarray:
-    """The checksums of points `rows` (ascending indices) of an open sweep file, as it holds them now."""
+def checksum_rule(f) -> int:
+    """The rule of a file's checksums: its checksum_version attribute, 1 when absent."""
+    v = f.attrs.get("checksum_version")
+    if v is None:
+        return 1
+    v = int(np.asarray(v).reshape(-1)[0])
+    if not 1 <= v <= CHECKSUM_VERSION:
+        raise SweepError(f"{f.filename}: checksum_version {v} is not one this reader knows "
+                         f"(1 to {CHECKSUM_VERSION}); use a newer analysis/")
+    return v
+
+
+def _feed(hashers, base, name, u8, subrows, sublen, fillb):
+    """Feed rows u8 (n, subrows, sublen, elem bytes) of dataset `name` in canonical form."""
+    nonfill = np.any(u8 != fillb, axis=3)
+    lengths = np.where(nonfill.any(axis=2), sublen - np.argmax(nonfill[:, :, ::-1], axis=2), 0)
+    keep = np.where((lengths > 0).any(axis=1), subrows - np.argmax((lengths > 0)[:, ::-1], axis=1), 0)
+    for k in np.nonzero(keep)[0]:
+        h = hashers[base + k]
+        h.update(name.encode() + b"\0" + struct.pack("<Q", int(keep[k])))
+        for u in range(int(keep[k])):
+            n = int(lengths[k, u])
+            h.update(struct.pack("<Q", n) + u8[k, u, :n].tobytes())
+
+
+def point_checksums(f, rows, status=None) -> np.ndarray:
+    """The checksums of points `rows` (ascending indices) of an open sweep file, as it holds them now.
+    Rule 2 covers the status: `status` (P values) if given, else the file's /status."""
     P = f["status"].shape[0]
     rows = np.asarray(rows, np.int64)
+    rule = checksum_rule(f)
+    groups = CHECKSUM_GROUPS_V2 if rule >= 2 else CHECKSUM_GROUPS
     names = []
-    f.visititems(lambda n, o: names.append(n) if isinstance(o, h5py.Dataset) and n.split("/")[0] in CHECKSUM_GROUPS
+    f.visititems(lambda n, o: names.append(n) if isinstance(o, h5py.Dataset) and n.split("/")[0] in groups
+                 and (rule < 2 or n not in CHECKSUM_NOT_COVERED)
                  and 1 <= o.ndim <= 3 and o.shape[0] == P and not _is_scale(o) else None)
+    items = [(n, None) for n in names]
+    if rule >= 2 and "runs" in f and isinstance(f["runs"], h5py.Dataset) and f["runs"].shape == (P,) \
+            and f["runs"].dtype.names:
+        items += [("runs/" + m, m) for m in f["runs"].dtype.names if m != "index"]
     hashers = [hashlib.sha256() for _ in rows]
-    for name in sorted(names):
+    runs = runs_fill = None
+    for name, member in sorted(items):
+        if member is not None:
+            if runs is None:
+                ds = f["runs"]
+                runs_fill = np.zeros(1, dtype=ds.dtype)
+                ds.id.get_create_plist().get_fill_value(runs_fill)
+                runs = np.ascontiguousarray(ds[rows[0]:rows[-1] + 1][rows - rows[0]]) if len(rows) else ds[0:0]
+            col = np.ascontiguousarray(runs[member])
+            elem = col.dtype.itemsize
+            fillb = np.frombuffer(np.ascontiguousarray(runs_fill[member]).tobytes(), np.uint8)
+            _feed(hashers, 0, name, col.view(np.uint8).reshape(len(rows), 1, 1, elem), 1, 1, fillb)
+            continue
         ds = f[name]
         fill = np.zeros(1, dtype=ds.dtype)
         ds.id.get_create_plist().get_fill_value(fill)
@@ -461,16 +511,12 @@ def point_checksums(f, rows) -> np.ndarray:
         for a in range(0, len(rows), block):
             sel = rows[a:a + block]
             data = np.ascontiguousarray(ds[sel[0]:sel[-1] + 1][sel - sel[0]])
-            u8 = data.view(np.uint8).reshape(len(sel), subrows, sublen, elem)
-            nonfill = np.any(u8 != fillb, axis=3)
-            lengths = np.where(nonfill.any(axis=2), sublen - np.argmax(nonfill[:, :, ::-1], axis=2), 0)
-            keep = np.where((lengths > 0).any(axis=1), subrows - np.argmax((lengths > 0)[:, ::-1], axis=1), 0)
-            for k in np.nonzero(keep)[0]:
-                h = hashers[a + k]
-                h.update(name.encode() + b"\0" + struct.pack("<Q", int(keep[k])))
-                for u in range(int(keep[k])):
-                    n = int(lengths[k, u])
-                    h.update(struct.pack("<Q", n) + u8[k, u, :n].tobytes())
+            _feed(hashers, a, name, data.view(np.uint8).reshape(len(sel), subrows, sublen, elem), subrows, sublen,
+                  fillb)
+    if rule >= 2:
+        st = np.asarray(f["status"][()] if status is None else status).reshape(-1)
+        for k, r in enumerate(rows):
+            hashers[k].update(b"status\0" + struct.pack("<QQb", 1, 1, int(st[r])))
     return np.array([int.from_bytes(h.digest()[:8], "little") or 1 for h in hashers], dtype=np.uint64)
 
 
@@ -482,7 +528,7 @@ def damaged_points(f, status) -> np.ndarray:
     rows = np.nonzero(np.isin(status, (DONE, FAILED, DIVERGED)))[0]
     if stored.shape != status.shape or rows.size == 0:
         return np.zeros(0, np.int64)
-    return rows[point_checksums(f, rows) != stored[rows]]
+    return rows[point_checksums(f, rows, status) != stored[rows]]
 
 
 def _read_targets(f, path, P, warnings) -> dict:

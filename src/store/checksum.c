@@ -442,6 +442,53 @@ cleanup:
     return rc;
 }
 
+int checksum_restore_point(hid_t file, const char *path, long row, const TrainConfig *cfg, const char *key) {
+    int rc = ADV_OK;
+    hid_t ds = H5I_INVALID_HID, t = H5I_INVALID_HID;
+    RunsType rt = {.type = H5I_INVALID_HID};
+    unsigned char value[512], *runs = NULL;
+    char name[128];
+    for (int i = 0; i < N_PARAMS; i++) {
+        const ParamSpec *p = &PARAMS[i];
+        snprintf(name, sizeof name, "%s/%s", G_PARAMS, p->name);
+        if (!h5_has_dataset(file, name)) continue;
+        if (param_bytes(p) > sizeof value) {
+            rc = adv_err(ADV_ERR_INTERNAL, "parameter %s is too large", p->name);
+            goto cleanup;
+        }
+        memset(value, 0, sizeof value);
+        param_pack(value, cfg, p);
+        H5TRY(ds = H5Dopen2(file, name, H5P_DEFAULT), "%s: cannot open /%s", path, name);
+        H5TRY(t = param_type(p, 1), "cannot make the type of /%s", name);
+        CHECK(h5_write_row(ds, row, t, value, name));
+        h5_close(&t);
+        h5_close(&ds);
+    }
+    if (h5_has_dataset(file, D_PLAN_KEY)) {
+        char k[STORE_KEY_HEX + 1] = {0};
+        snprintf(k, sizeof k, "%s", key);
+        H5TRY(ds = H5Dopen2(file, D_PLAN_KEY, H5P_DEFAULT), "%s: cannot open /%s", path, D_PLAN_KEY);
+        H5TRY(t = h5_str_type(STORE_KEY_HEX + 1), "cannot make a string type");
+        CHECK(h5_write_row(ds, row, t, k, "/plan/key"));
+        h5_close(&t);
+        h5_close(&ds);
+    }
+    CHECK(runs_type_build(&rt, 1));
+    runs = xcalloc(1, rt.size);
+    H5TRY(ds = H5Dopen2(file, D_RUNS, H5P_DEFAULT), "%s: cannot open /%s", path, D_RUNS);
+    CHECK(h5_read_row(ds, row, rt.type, runs, "/runs"));
+    int64_t index = row;
+    memcpy(runs + rt.off_index, &index, 8);
+    for (int i = 0; i < N_PARAMS; i++) param_pack(runs + rt.off_param[i], cfg, &PARAMS[i]);
+    CHECK(h5_write_row(ds, row, rt.type, runs, "/runs"));
+cleanup:
+    free(runs);
+    runs_type_free(&rt);
+    h5_close(&t);
+    h5_close(&ds);
+    return rc;
+}
+
 void checksum_list(char *buf, size_t len, const unsigned char *damaged, long P, long n_damaged) {
     int used = 0;
     long shown = 0;

@@ -292,6 +292,10 @@ int checksum_verify(hid_t file, const char *path, long P, const int8_t *status, 
 /* Recompute and write /checksum of rows[0..n) that are final (their /status),
  * after a writer changed a covered row of an intact point (a new /plan/key). */
 int checksum_refresh_rows(hid_t file, const char *path, long P, const long *rows, long n);
+/* A damaged row about to be rerun (--retry-damaged): its /params row, /plan/key
+ * and the parameter columns of its /runs row rewritten from the job's point
+ * (cfg, key), so that the rerun's result is filed under what was run. */
+int checksum_restore_point(hid_t file, const char *path, long row, const TrainConfig *cfg, const char *key);
 /* "5, 17, 230, ..." (at most 8) of the damaged points into buf. */
 void checksum_list(char *buf, size_t len, const unsigned char *damaged, long P, long n_damaged);
 

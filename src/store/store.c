@@ -501,6 +501,34 @@ static int check_damaged(const char *path, const FilePoints *fp, int retry, unsi
     return rc;
 }
 
+/* --retry-damaged: job points not found by key that a damaged row holds (its
+ * /plan/key changed, its /params did not: they key to the job point). */
+static int find_damaged(const FilePoints *fp, const StoreLayout *l, const char (*keys)[STORE_KEY_HEX + 1],
+                        const unsigned char *damaged, long *map, long *rekey, long *n_rekey, long *missing,
+                        long *first_missing) {
+    KeyIndex *jobs = NULL;
+    int rc = ADV_OK;
+    key_index_build(&jobs, keys, l->n_points);
+    for (long r = 0; rc == ADV_OK && r < fp->P; r++) {
+        if (!damaged[r] || key_index_find(jobs, fp->key[r]) >= 0) continue;
+        TrainConfig cfg;
+        char k[1][STORE_KEY_HEX + 1];
+        rc = file_points_configs(fp, r, 1, &cfg);
+        if (rc == ADV_OK) rc = store_keys_of(k, &cfg, 1);
+        long i = rc == ADV_OK ? key_index_find(jobs, k[0]) : -1;
+        if (i >= 0 && map[i] < 0) {
+            map[i] = r;
+            rekey[(*n_rekey)++] = i;
+            (*missing)--;
+        }
+    }
+    key_index_destroy(&jobs);
+    *first_missing = -1;
+    for (long i = 0; i < l->n_points && *first_missing < 0; i++)
+        if (map[i] < 0) *first_missing = i;
+    return rc;
+}
+
 /* The existing file at `path`: check it can hold this layout, map the layout's
  * points to its rows by key, and extend it if asked and needed. */
 static int open_existing(const char *path, const StoreLayout *l, const char (*keys)[STORE_KEY_HEX + 1], int mode,
@@ -549,6 +577,8 @@ static int open_existing(const char *path, const StoreLayout *l, const char (*ke
         }
         if (map[i] < 0 && missing++ == 0) first_missing = i;
     }
+    if (*damaged_out && missing) /* a damaged row whose /plan/key changed: found by its /params */
+        CHECK(find_damaged(&fp, l, keys, *damaged_out, map, rekey, &n_rekey, &missing, &first_missing));
     char why[256] = "";
     int room = has_room(&fp, l, why, sizeof why);
     if (missing == 0 && room) {
@@ -569,9 +599,14 @@ static int open_existing(const char *path, const StoreLayout *l, const char (*ke
             if (ds >= 0) H5Dclose(ds);
             if (t >= 0) H5Tclose(t);
             CHECK(rc);
-            for (long k = 0; k < n_rekey; k++) rekey[k] = map[rekey[k]]; /* their rows: the key is covered */
-            CHECK(checksum_refresh_rows(f, path, fp_P, rekey, n_rekey));
+            long n_intact = 0; /* their rows: the key is covered (a damaged one is reset below) */
+            for (long k = 0; k < n_rekey; k++)
+                if (!*damaged_out || !(*damaged_out)[map[rekey[k]]]) rekey[n_intact++] = map[rekey[k]];
+            CHECK(checksum_refresh_rows(f, path, fp_P, rekey, n_intact));
         }
+        if (*damaged_out) /* rerun as the job's point: its parameters and key as the job has them */
+            for (long i = 0; i < l->n_points; i++)
+                if ((*damaged_out)[map[i]]) CHECK(checksum_restore_point(f, path, map[i], &l->configs[i], keys[i]));
         H5TRY(H5Fclose(f), "%s: cannot close", path);
         f = H5I_INVALID_HID;
         goto cleanup;

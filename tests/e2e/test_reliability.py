@@ -11,6 +11,7 @@ import signal
 import socket
 import subprocess
 import time
+from pathlib import Path
 
 import h5py
 import numpy as np
@@ -663,3 +664,99 @@ def test_point_longer_than_the_time_limit_progresses_through_checkpoints(advswee
     assert len(steps) >= 2 and steps == sorted(steps) and len(set(steps)) == len(steps), steps
     assert_same_results(ref, out)
     assert leftovers(tmp_path) == ["long.h5"]
+
+
+def _set(path, what, point):
+    """Change one value of a finished point in place, as a stray write would (issue 12)."""
+    with h5py.File(path, "r+", locking=False) as f:
+        assert f["status"][point] == 1
+        if what == "status":  # done -> diverged: the rows of a done point filed as diverged
+            f["status"][point] = 3
+        elif what == "plan/key":
+            key = f["plan/key"][point]
+            f["plan/key"][point] = (b"0" if key[:1] != b"0" else b"1") + key[1:]
+        elif what == "runs":
+            row = f["runs"][point]
+            row["m"] = 80
+            f["runs"][point] = row
+        else:  # params/m: 64 -> 80 (a width never run); params/seed
+            f[what][point] = 80 if what == "params/m" else f[what][point] + 1
+
+
+@pytest.mark.parametrize("what", ["params/m", "params/seed", "runs", "plan/key", "status"])
+def test_a_changed_parameter_key_runs_row_or_status_is_damage(advsweep, jobs, reference, tmp_path, what):
+    """The checksum (rule 2) covers what a point is, not only its results: a changed
+    /params value, /runs value, /plan/key or final status is named by status --verify,
+    never merged, warned about and excluded by the analysis, refused by a resume, and
+    --retry-damaged reruns the job's point (its parameters and key restored) to the
+    uninterrupted result."""
+    out = tmp_path / "changed.h5"
+    out.write_bytes(reference["medium"].read_bytes())
+    with h5py.File(out, "r", locking=False) as f:
+        assert f.attrs["checksum_version"] == 2
+        P = f["status"].shape[0]
+        point = int(np.nonzero(f["params/m"][()] == 64)[0][1])
+    _set(out, what, point)
+    damaged = out.read_bytes()
+    proc = run([advsweep, "status", "--verify", str(out)], check=4)
+    assert f"{P} finished points verified, 1 damaged" in proc.stdout and f"  point {point}" in proc.stdout
+    proc = run([advsweep, "merge", "-o", str(tmp_path / "alone.h5"), str(out)], check=4)
+    assert f"point {point}" in one_line(proc.stderr) and not (tmp_path / "alone.h5").exists()
+    merged = tmp_path / "m.h5"
+    if what == "plan/key":  # filed under a key no intact input has: nothing can replace it
+        proc = run([advsweep, "merge", "-o", str(merged), str(out), str(reference["medium"])], check=4)
+        assert f"point {point}" in one_line(proc.stderr) and not merged.exists()
+    else:
+        proc = run([advsweep, "merge", "-o", str(merged), str(out), str(reference["medium"])], check=0)
+        assert "damaged point (checksum) taken from other inputs" in proc.stderr
+        assert_same_results(reference["medium"], merged)
+        assert "0 damaged" in run([advsweep, "status", "--verify", str(merged)], check=0).stdout
+    report = run(["/usr/bin/python3", str(ROOT / "analysis" / "report.py"), str(out), "-o", str(tmp_path / "rep")],
+                 check=0)
+    assert f"1 damaged point(s) excluded ({point}:" in report.stderr
+    load = analysis_module()
+    points = load.read_sweep(str(out))
+    assert points.status[point] == load.DAMAGED and points.counts()["damaged"] == 1
+    proc = run([advsweep, "run", str(jobs / "medium.yaml"), "-o", str(out)], check=4)
+    assert f"1 finished point is damaged ({point}:" in proc.stderr and "--retry-damaged" in proc.stderr
+    assert out.read_bytes() == damaged  # refused: nothing changed
+    proc = run([advsweep, "run", str(jobs / "medium.yaml"), "-o", str(out), "--retry-damaged"], check=0)
+    assert "1 damaged points will be rerun" in proc.stdout and "1 to run" in proc.stdout
+    assert_same_results(reference["medium"], out)
+    assert "0 damaged" in run([advsweep, "status", "--verify", str(out)], check=0).stdout
+
+
+FIXTURES = Path(__file__).resolve().parent / "fixtures"
+
+
+def test_a_rule_1_file_still_verifies_and_merges_into_rule_2(advsweep, tmp_path):
+    """fixtures/checksum_rule1.h5 was written by the advsweep before checksum rule 2
+    (fixtures/checksum_rule1.yaml; done, diverged and failed points, stored weights):
+    it verifies clean under rule 1, in C and in Python; damage to its results still
+    shows; merge and --extend verify it under rule 1, then give its rows rule-2
+    checksums, which then catch a changed parameter."""
+    old = tmp_path / "old.h5"
+    old.write_bytes((FIXTURES / "checksum_rule1.h5").read_bytes())
+    load = analysis_module()
+    with h5py.File(old, "r", locking=False) as f:
+        assert "checksum_version" not in f.attrs and load.checksum_rule(f) == 1
+        st = f["status"][()]
+        assert {1, 2, 3} <= set(st.tolist())
+        assert np.array_equal(load.point_checksums(f, np.arange(len(st))), f["checksum"][()])
+    assert f"{len(st)} finished points verified, 0 damaged" in \
+        run([advsweep, "status", "--verify", str(old)], check=0).stdout
+    merged = tmp_path / "merged.h5"
+    run([advsweep, "merge", "-o", str(merged), str(old)], check=0)
+    with h5py.File(merged, "r", locking=False) as f:
+        assert f.attrs["checksum_version"] == 2 and load.checksum_rule(f) == 2
+        assert np.array_equal(load.point_checksums(f, np.arange(len(st))), f["checksum"][()])
+    assert "0 damaged" in run([advsweep, "status", "--verify", str(merged)], check=0).stdout
+    _set(merged, "params/m", 0)
+    proc = run([advsweep, "status", "--verify", str(merged)], check=4)
+    assert "1 damaged" in proc.stdout and "  point 0" in proc.stdout
+    # damage to a rule-1 file's results still shows, and merge never legitimises it
+    flip(old, "traj/clean_loss", 0, 1)
+    proc = run([advsweep, "status", "--verify", str(old)], check=4)
+    assert "1 damaged" in proc.stdout and "  point 0" in proc.stdout
+    proc = run([advsweep, "merge", "-o", str(tmp_path / "m2.h5"), str(old)], check=4)
+    assert "point 0" in one_line(proc.stderr) and not (tmp_path / "m2.h5").exists()
