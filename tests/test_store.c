@@ -912,6 +912,20 @@ static void flip_bit(const char *path, const char *name, long row, long elem, si
     close(fd);
 }
 
+static void set_status(const char *path, long row, int8_t value) {
+    hid_t fw = H5Fopen(path, H5F_ACC_RDWR, H5P_DEFAULT);
+    hid_t ds = H5Dopen2(fw, "status", H5P_DEFAULT);
+    hid_t sp = H5Dget_space(ds);
+    hsize_t at = (hsize_t)row, one = 1;
+    H5Sselect_hyperslab(sp, H5S_SELECT_SET, &at, NULL, &one, NULL);
+    hid_t ms = H5Screate_simple(1, &one, NULL);
+    assert_true(H5Dwrite(ds, H5T_NATIVE_INT8, ms, sp, H5P_DEFAULT, &value) >= 0);
+    H5Sclose(ms);
+    H5Sclose(sp);
+    H5Dclose(ds);
+    H5Fclose(fw);
+}
+
 static long verify_count(const char *path, long *first) {
     StoreVerify v;
     assert_int_equal(store_verify(path, &v), ADV_OK);
@@ -956,12 +970,24 @@ static void test_checksums(void **state) {
         {"reason", 1, 0, STATUS_REASON_MAX}, /* a failed point's reason (its first byte) */
         {"weights/W", 5, 2, 8},             /* stored weights */
         {"status", P - 1, 0, 1},            /* a pending point turned "done" (0 -> 8: not final) */
+        {"params/seed", 5, 0, 8},           /* what the point is (rule 2): a parameter */
+        {"plan/key", 2, 0, STORE_KEY_HEX + 1}, /* its key (a diverged point) */
+        {"runs", 1, 0, 0},                  /* its /runs row (a failed point; its seed column) */
     };
     for (size_t k = 0; k < sizeof flips / sizeof flips[0]; k++) {
         FILE *out = fopen(path, "wb");
         fwrite(intact, 1, len, out);
         fclose(out);
-        flip_bit(path, flips[k].name, flips[k].row, flips[k].elem, flips[k].size, 0);
+        if (!strcmp(flips[k].name, "runs")) { /* a byte of the row's seed column */
+            hid_t fr = open_ro(path), ds = H5Dopen2(fr, "runs", H5P_DEFAULT), t = H5Dget_type(ds);
+            size_t size = H5Tget_size(t), at = H5Tget_member_offset(t, (unsigned)H5Tget_member_index(t, "seed"));
+            H5Tclose(t);
+            H5Dclose(ds);
+            H5Fclose(fr);
+            flip_bit(path, "runs", flips[k].row, 0, size, (int)at);
+        } else {
+            flip_bit(path, flips[k].name, flips[k].row, flips[k].elem, flips[k].size, 0);
+        }
         long n = verify_count(path, &first);
         if (!strcmp(flips[k].name, "status")) { /* 8 is no status at all: not finished, not checked */
             assert_int_equal(n, 0);
@@ -993,6 +1019,32 @@ static void test_checksums(void **state) {
     }
     assert_int_equal(verify_count(path, &first), 1);
     assert_int_equal(first, P - 1);
+    /* a final status turned into another (done -> diverged, failed -> done): rule 2 covers it */
+    for (int k = 0; k < 2; k++) {
+        long row = k == 0 ? 4 : 1;
+        assert_int_equal(status_of_point(row), k == 0 ? RUN_DONE : RUN_FAILED);
+        out = fopen(path, "wb");
+        fwrite(intact, 1, len, out);
+        fclose(out);
+        set_status(path, row, k == 0 ? RUN_DIVERGED : RUN_DONE);
+        assert_int_equal(verify_count(path, &first), 1);
+        assert_int_equal(first, row);
+    }
+    /* a file without checksum_version is read under rule 1: this one's rule-2 checksums no longer match */
+    out = fopen(path, "wb");
+    fwrite(intact, 1, len, out);
+    fclose(out);
+    {
+        hid_t fw = H5Fopen(path, H5F_ACC_RDWR, H5P_DEFAULT);
+        assert_true(H5Aexists(fw, "checksum_version") > 0);
+        int64_t version = 0;
+        hid_t a = H5Aopen(fw, "checksum_version", H5P_DEFAULT);
+        assert_true(H5Aread(a, H5T_NATIVE_INT64, &version) >= 0 && version == 2);
+        H5Aclose(a);
+        assert_true(H5Adelete(fw, "checksum_version") >= 0);
+        H5Fclose(fw);
+    }
+    assert_int_equal(verify_count(path, &first), P - 1);
     /* a damaged trajectory: resume refused, nothing changed */
     out = fopen(path, "wb");
     fwrite(intact, 1, len, out);
@@ -1019,6 +1071,65 @@ static void test_checksums(void **state) {
     for (long i = 0; i < P; i++) assert_true(again[i] == sums[i] || i == 3); /* others: the same bytes */
     free(damaged);
     free(intact);
+}
+
+/* A failed point planned while its data file could not be read takes the readable
+ * file's key when a resume finds the file readable; the key is covered by the
+ * checksum (rule 2), so the resume recomputes it: the point still verifies. */
+static void test_rekeyed_point_keeps_verifying(void **state) {
+    (void)state;
+    Fixture fx;
+    make_layout(&fx, 49, 0, 1, 0);
+    char path[512], data[512];
+    path_in_dir(path, sizeof path, "rekey.h5");
+    path_in_dir(data, sizeof data, "rekey-data.h5");
+    unlink(data);
+    for (long i = 0; i < P; i++) {
+        fx.configs[i].data = DATA_FILE;
+        assert_true(strlen(data) < sizeof fx.configs[i].data_file);
+        memcpy(fx.configs[i].data_file, data, strlen(data) + 1);
+    }
+    Store *st = open_ok(path, &fx.layout, STORE_SERIAL, STORE_FRESH);
+    assert_int_equal(status_of_point(1), RUN_FAILED);
+    write_point(st, 1, 0.5, 0);
+    close_ok(&st);
+    long first = -2;
+    assert_int_equal(verify_count(path, &first), 0);
+    char before[STORE_KEY_HEX + 1] = {0}, after[STORE_KEY_HEX + 1] = {0};
+    hid_t kt = H5Tcopy(H5T_C_S1);
+    H5Tset_size(kt, STORE_KEY_HEX + 1);
+    char (*keys)[STORE_KEY_HEX + 1] = xcalloc(P, sizeof *keys);
+    hid_t f = open_ro(path);
+    read_all(f, "plan/key", kt, keys);
+    H5Fclose(f);
+    memcpy(before, keys[1], sizeof before);
+    { /* the data file, readable now */
+        hid_t df = H5Fcreate(data, H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
+        hsize_t xd[2] = {4, 2}, yd[1] = {4};
+        double x[8] = {1, 0, 0, 1, -1, 0, 0, -1}, y[4] = {1, -1, 1, -1};
+        hid_t sx = H5Screate_simple(2, xd, NULL), sy = H5Screate_simple(1, yd, NULL);
+        hid_t dx = H5Dcreate2(df, "x", H5T_IEEE_F64LE, sx, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+        hid_t dy = H5Dcreate2(df, "y", H5T_IEEE_F64LE, sy, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+        assert_true(H5Dwrite(dx, H5T_NATIVE_DOUBLE, H5S_ALL, H5S_ALL, H5P_DEFAULT, x) >= 0);
+        assert_true(H5Dwrite(dy, H5T_NATIVE_DOUBLE, H5S_ALL, H5S_ALL, H5P_DEFAULT, y) >= 0);
+        H5Dclose(dy);
+        H5Dclose(dx);
+        H5Sclose(sy);
+        H5Sclose(sx);
+        H5Fclose(df);
+    }
+    st = open_ok(path, &fx.layout, STORE_SERIAL, STORE_RESUME);
+    assert_int_equal(store_status(st)[1], RUN_FAILED);
+    close_ok(&st);
+    f = open_ro(path);
+    read_all(f, "plan/key", kt, keys);
+    H5Fclose(f);
+    memcpy(after, keys[1], sizeof after);
+    assert_string_not_equal(before, after); /* rekeyed */
+    assert_int_equal(verify_count(path, &first), 0);
+    H5Tclose(kt);
+    free(keys);
+    unlink(data);
 }
 
 static void test_reset_failed_serial(void **state) {
@@ -1824,7 +1935,7 @@ int main(int argc, char **argv) {
         const struct CMUnitTest tests[] = {
             cmocka_unit_test(test_layout_of_new_file), cmocka_unit_test(test_write_points_serial),
             cmocka_unit_test(test_status_written_last), cmocka_unit_test(test_killed_writer),
-            cmocka_unit_test(test_resume_and_refusals), cmocka_unit_test(test_checksums),
+            cmocka_unit_test(test_resume_and_refusals), cmocka_unit_test(test_checksums), cmocka_unit_test(test_rekeyed_point_keeps_verifying),
             cmocka_unit_test(test_reset_failed_serial), cmocka_unit_test(test_checkpoints),
             cmocka_unit_test(test_status_of),           cmocka_unit_test(test_merge_shards),
             cmocka_unit_test(test_merge_overlap),
