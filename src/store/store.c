@@ -615,8 +615,8 @@ static int check_replaceable(const char *path) {
     if (is == 1) return ADV_OK;
     if (is == 0)
         return adv_err(ADV_ERR_INPUT,
-                       "%s exists and is not an advsweep sweep file; refusing to replace it, even with --fresh "
-                       "(remove it yourself or choose another output file with -o)",
+                       "%s exists and is not an advsweep sweep file, which advsweep never replaces (remove it "
+                       "yourself or choose another output file with -o)",
                        path);
     return rewrap(-is, "; refusing to replace it");
 }

@@ -108,11 +108,13 @@ def test_fresh_replaces_only_sweep_files(advsweep, tmp_path):
             proc = run([advsweep, "run", "job.yaml", "-q", "-o", str(out), *extra], cwd=tmp_path)
             assert proc.returncode == 2
             line = one_error(proc)
-            assert "not an advsweep sweep file" in line and "--fresh" not in line.split("refusing")[0]
-            if extra:
-                assert "even with --fresh" in line
+            # with --fresh or without, the same: advsweep never replaces it (--fresh would not help)
+            assert "not an advsweep sweep file, which advsweep never replaces" in line and "--fresh" not in line
         proc = run([advsweep, "train", "--m", "4", "--steps", "5", "-q", "-o", str(out)], cwd=tmp_path)
-        assert proc.returncode == 2 and "not an advsweep sweep file" in one_error(proc) and proc.stdout == ""
+        line = one_error(proc)
+        assert proc.returncode == 2 and "never replaces" in line and "--fresh" not in line and proc.stdout == ""
+        proc = run([advsweep, "merge", "-o", str(out), "s-none.h5"], cwd=tmp_path)
+        assert proc.returncode == 2 and "never replaces" in one_error(proc) and "--fresh" not in one_error(proc)
     assert snapshot(tmp_path) == before
     # a sweep file of another job is ours: --fresh replaces it
     run([advsweep, "train", "--m", "4", "--steps", "5", "-q", "-o", "s.h5"], check=0, cwd=tmp_path)
