@@ -241,9 +241,11 @@ static void run_point(Drive *d, long index, Report *rep) {
     double start = adv_now();
     uint64_t digest = 0, checked = 0;
     rc = store_training_set_digest(&data, &cfg, &digest);
-    if (rc == ADV_OK && cfg.data == DATA_FILE && job_data_digest(d->job, cfg.data_file, &checked) && digest != checked)
-        rc = adv_err(ADV_ERR_INPUT, "data file %s changed since the sweep started (rerun to check it again)",
-                     cfg.data_file);
+    if (rc == ADV_OK && cfg.data == DATA_FILE && job_data_digest(d->job, cfg.data_file, &checked) && digest != checked) {
+        const char *name = strrchr(cfg.data_file, '/'); /* the reason holds 96 bytes; /params/data_file the path */
+        rc = adv_err(ADV_ERR_INPUT, "data file %s changed since the sweep started (its content is in the point's key)",
+                     name ? name + 1 : cfg.data_file);
+    }
     if (rc == ADV_OK) rc = train_run(&sum, traj, &cfg, data, &hooks);
     if (rc == ADV_OK && ck.resume && resumed < 0)
         adv_warn("point %ld: its checkpoint does not fit this run (another build of advsweep?); it started over",
