@@ -269,6 +269,17 @@ typedef struct StoreLock StoreLock;
  * over (one warning line); a holder whose heartbeat is late but not yet stale
  * is waited for. */
 int store_lock_acquire(StoreLock **out, const char *path, const char *command);
+/* The file a write to `path` must go to, into out: `path` itself, or, when its
+ * last component is a symbolic link, the end of the chain of links (created
+ * if missing), so that every name of one file has one lock and --fresh,
+ * --extend and merge -o replace the target, not the link (their temporary is
+ * made beside it, so the rename stays atomic). Commands that write resolve
+ * their output once and use the result for everything (lock, file,
+ * FILE.ckpt, FILE.stop); store_lock_acquire resolves again itself, and
+ * refuses (ADV_ERR_INPUT) a file with more than one hard link, whose other
+ * names would have locks of their own. ADV_ERR_INPUT for a loop or a name
+ * too long, ADV_ERR_IO for a link that cannot be read. */
+int store_output_target(const char *path, char *out, size_t len);
 /* Drop a reference; the last one stops the heartbeat and removes the lock
  * (only if it is still ours). Accepts NULL; nulls the handle. */
 int store_lock_release(StoreLock **lock);

@@ -586,11 +586,20 @@ int drive_run(Comm *c, const RunOptions *opt) {
     long *reps = NULL;
     if (rc == ADV_OK) rc = comm_agree(c, build_layout(&layout, &configs, &flops, &reps, &d));
     if (rc == ADV_OK) {
-        if (opt->output) snprintf(d.path, sizeof d.path, "%s", opt->output);
-        else snprintf(d.path, sizeof d.path, "%s.h5", job_name(d.job));
+        char given[sizeof d.path], *target = NULL;
+        if (opt->output) snprintf(given, sizeof given, "%s", opt->output);
+        else snprintf(given, sizeof given, "%s.h5", job_name(d.job));
+        if (comm_rank(c) == 0) { /* through a symlink: the target (one lock per file; --fresh keeps the link) */
+            rc = store_output_target(given, d.path, sizeof d.path);
+            target = xstrdup(d.path);
+        }
+        rc = comm_agree(c, rc);
+        if (rc == ADV_OK) comm_bcast_text(c, &target, 0);
+        if (rc == ADV_OK) snprintf(d.path, sizeof d.path, "%s", target);
+        free(target);
         int mode = opt->fresh ? STORE_FRESH : opt->extend ? STORE_EXTEND : STORE_RESUME;
         if (opt->retry_damaged && !opt->fresh) mode |= STORE_RETRY_DAMAGED;
-        if (comm_rank(c) == 0) rc = check_output(&d);
+        if (rc == ADV_OK && comm_rank(c) == 0) rc = check_output(&d);
         rc = comm_agree(c, rc);
         if (rc == ADV_OK) rc = store_open(&d.st, d.path, &layout, comm_handle(c), mode);
         rc = comm_agree(c, rc);
