@@ -572,6 +572,7 @@ static int single_name(const char *path) {
     struct stat sb;
     if (stat(path, &sb) != 0 || !S_ISREG(sb.st_mode) || sb.st_nlink <= 1) return ADV_OK;
     char dir[PATH_MAX], other[PATH_MAX + 256] = "", holder[600] = "";
+    if (store_lock_holder(path, holder, sizeof holder)) return ADV_OK; /* this name's writer: refused by name */
     int live = 0;
     dir_of(dir, sizeof dir, path);
     const char *slash = strrchr(path, '/'), *base = slash ? slash + 1 : path;
