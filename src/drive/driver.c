@@ -269,8 +269,9 @@ static void run_point(Drive *d, long index, Report *rep) {
         traj->count = traj->eval_count = 0;
     }
     sum.trained_as = d->rows[index]; /* a row of the file, like /plan/trained_as */
-    StoreWorker worker = {comm_rank(d->c), omp_get_max_threads(), ""};
+    StoreWorker worker = {comm_rank(d->c), omp_get_max_threads(), "", ""};
     snprintf(worker.host, sizeof worker.host, "%s", d->host);
+    snprintf(worker.blas_kernel, sizeof worker.blas_kernel, "%s", blas_kernel_name()); /* results differ by kernel */
     StorePointData extra = {0};
     if (d->store_weights && sum.status != RUN_FAILED) {
         extra.W0 = hooks.W0_out;
@@ -529,6 +530,22 @@ static void choose_threads(Drive *d) {
              cores, cores == 1 ? "" : "s", workers, workers == 1 ? "" : "s");
 }
 
+/* Rank 0, on resume: finished points of the file that another BLAS kernel trained.
+ * Their results differ from this run's in the last bits, so the file will mix
+ * kernels; say so once (rank 0's kernel stands for the run's: every rank loads
+ * the same library under the same environment). */
+static int warn_other_kernels(Drive *d) {
+    long n = 0;
+    char names[256];
+    const char *mine = blas_kernel_name();
+    int rc = store_other_kernels(d->st, mine, &n, names, sizeof names);
+    if (rc == ADV_OK && n > 0)
+        adv_warn("%s: %ld finished point%s of the file %s trained under another BLAS kernel (%s) than this run's "
+                 "(%s); results differ in the last bits between kernels (each point's kernel: /worker/blas_kernel)",
+                 d->path, n, n == 1 ? "" : "s", n == 1 ? "was" : "were", names, mine);
+    return rc;
+}
+
 int drive_run(Comm *c, const RunOptions *opt) {
     Drive d;
     int all_failed = 0; /* rank 0: every point the run was asked for failed */
@@ -596,6 +613,8 @@ int drive_run(Comm *c, const RunOptions *opt) {
         rc = comm_agree(c, rc);
         if (rc == ADV_OK && opt->retry_damaged && comm_rank(c) == 0 && !opt->quiet)
             printf("advsweep run: %ld damaged points will be rerun\n", store_damaged_reset(d.st));
+        if (rc == ADV_OK && comm_rank(c) == 0) rc = warn_other_kernels(&d);
+        rc = comm_agree(c, rc);
     }
     free(configs);
     free(flops);
