@@ -14,11 +14,11 @@ directions (SVD of the kept images), and scales every row to unit norm: the layo
 It prints the smallest distance between two points of opposite labels: perturbation
 radii delta below half of it keep the perturbation sets apart (Definition 3.1).
 
-Refuses to overwrite an existing file. Exit status 0, or 2 with one line on bad input.
+Refuses to overwrite an existing file. Options follow advsweep's rules (no option twice, no
+abbreviations, plain decimal numbers). Exit status 0, or 2 with one line on bad input.
 """
 from __future__ import annotations
 
-import argparse
 import gzip
 import hashlib
 import os
@@ -75,19 +75,22 @@ def load(path: Path):
 
 
 def parse_args(argv):
-    ap = argparse.ArgumentParser(prog="digits.py", description=__doc__.split("\n\n")[0])
+    """advsweep's option rules (advsweep_analysis/cli.py): no option twice, no abbreviations,
+    plain decimal numbers; a bad option is one line, exit 2."""
+    sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+    from advsweep_analysis.cli import StrictParser, int_arg
+
+    ap = StrictParser(prog="digits.py", description=__doc__.split("\n\n")[0])
     ap.add_argument("-o", "--output", required=True, help="HDF5 file to write (must not exist)")
     which = ap.add_mutually_exclusive_group(required=True)
     which.add_argument("--pair", help="two digits A,B: A is y = +1, B is y = -1 (e.g. 4,9)")
     which.add_argument("--odd-even", action="store_true", help="odd digits y = +1 vs even digits y = -1")
-    ap.add_argument("--dim", type=int, default=0, help="project onto the top DIM principal directions (0 = all 64)")
-    ap.add_argument("--per-class", type=int, default=0, help="images per class (0 = all)")
-    ap.add_argument("--seed", type=int, default=-1, help="choose the images at random with this seed (default: the first ones)")
+    ap.add_argument("--dim", type=int_arg, default=0, help="project onto the top DIM principal directions (0 = all 64)")
+    ap.add_argument("--per-class", type=int_arg, default=0, help="images per class (0 = all)")
+    ap.add_argument("--seed", type=int_arg, default=-1,
+                    help="choose the images at random with this seed (default: the first ones)")
     ap.add_argument("--source", help="path of digits.csv.gz (default: Debian's python3-sklearn)")
-    try:
-        return ap.parse_args(argv)
-    except SystemExit as e:
-        sys.exit(2 if e.code else 0)
+    return ap.parse_args(argv)
 
 
 def export(args):
@@ -101,10 +104,10 @@ def export(args):
     src = find_csv(args.source)
     pixels, digit = load(src)
     if args.pair:
-        try:
-            a, b = (int(t) for t in args.pair.split(","))
-        except ValueError:
+        parts = args.pair.split(",")
+        if len(parts) != 2 or not all(len(t) == 1 and t in "0123456789" for t in parts):
             fail(f"--pair {args.pair!r}: expected two digits A,B")
+        a, b = int(parts[0]), int(parts[1])
         if not (0 <= a <= 9 and 0 <= b <= 9) or a == b:
             fail(f"--pair {args.pair!r}: expected two different digits 0-9")
         classes = [(+1.0, digit == a), (-1.0, digit == b)]

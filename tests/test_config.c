@@ -110,6 +110,37 @@ static void test_good_values(void **state) {
     assert_string_equal(choice_name("attack", ATTACK_FGSM), "fgsm");
 }
 
+/* Texts for fixed-size fields: cut at a word, no trailing space, "…" when cut. */
+static void test_text_clip(void **state) {
+    (void)state;
+    char buf[24];
+    assert_int_equal(adv_text_clip(buf, sizeof buf, "short enough"), 0);
+    assert_string_equal(buf, "short enough");
+    assert_int_equal(adv_text_clip(buf, sizeof buf, "exactly twenty-three ch"), 0); /* 23 + NUL */
+    assert_string_equal(buf, "exactly twenty-three ch");
+    /* 20 bytes of text + "…" (3) + NUL: "apart" does not fit, nor the space before it */
+    assert_int_equal(adv_text_clip(buf, sizeof buf, "cannot place n=200 apart (placed 23)"), 1);
+    assert_string_equal(buf, "cannot place n=200\xe2\x80\xa6");
+    /* a cut right after punctuation drops it with the spaces */
+    assert_int_equal(adv_text_clip(buf, sizeof buf, "one two, three; fourteen letters"), 1);
+    assert_string_equal(buf, "one two, three\xe2\x80\xa6");
+    /* a space right after the last byte that fits: every byte before it is kept */
+    assert_int_equal(adv_text_clip(buf, sizeof buf, "twenty-byte-word-xyz and more"), 1);
+    assert_string_equal(buf, "twenty-byte-word-xyz\xe2\x80\xa6");
+    /* one long word: cut between characters, never inside one */
+    assert_int_equal(adv_text_clip(buf, sizeof buf, "abcdefghijklmnopqrs\xc3\xa9tuvwxyz"), 1);
+    assert_string_equal(buf, "abcdefghijklmnopqrs\xe2\x80\xa6");
+    assert_int_equal(adv_text_clip(buf, sizeof buf, "abcdefghijklmnopqrst\xc3\xa9uvwxyz"), 1);
+    assert_string_equal(buf, "abcdefghijklmnopqrst\xe2\x80\xa6");
+    for (const char *t = "a b c d e f g h i j k l m n o p q r s t u v w x y z"; *t; t++) { /* every suffix */
+        char out[12];
+        adv_text_clip(out, sizeof out, t);
+        assert_true(strlen(out) < sizeof out);
+        size_t n = strlen(out);
+        assert_true(n == 0 || out[n - 1] != ' ');
+    }
+}
+
 static void test_cross_checks(void **state) {
     (void)state;
     TrainConfig cfg;
@@ -135,6 +166,7 @@ int main(void) {
         cmocka_unit_test(test_bad_values),
         cmocka_unit_test(test_good_values),
         cmocka_unit_test(test_cross_checks),
+        cmocka_unit_test(test_text_clip),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -10,6 +10,7 @@
 #include "advsweep/blas.h"
 #include "advsweep/common.h"
 #include "advsweep/data.h"
+#include "advsweep/train.h" /* STATUS_REASON_MAX */
 
 static void check_on_sphere(const Dataset *ds) {
     for (long i = 0; i < ds->n; i++) {
@@ -69,6 +70,23 @@ static void test_impossible_fails_cleanly(void **state) {
     assert_null(ds);
     assert_non_null(strstr(adv_errmsg(), "cannot place"));
     assert_true(adv_now() - t0 < 10.0);
+    /* The message is what a failed point records as its reason (STATUS_REASON_MAX
+     * bytes): the values and the fix must fit, also for larger n, d and delta text. */
+    cfg.n = 12345;
+    cfg.d = 3;
+    cfg.delta = 1.23456789;
+    assert_int_equal(data_generate(&ds, &cfg), ADV_ERR_INPUT);
+    assert_true(strlen(adv_errmsg()) < STATUS_REASON_MAX);
+    assert_string_equal(adv_errmsg(),
+                        "cannot place n=12345 points 2*delta=2.46914 from opposite labels; lower n or delta, or raise d");
+    config_defaults(&cfg);
+    cfg.data = DATA_SHATTER;
+    cfg.n = 4000;
+    cfg.d = 3;
+    cfg.delta = 0.5;
+    assert_int_equal(data_generate(&ds, &cfg), ADV_ERR_INPUT);
+    assert_true(strlen(adv_errmsg()) < STATUS_REASON_MAX);
+    assert_non_null(strstr(adv_errmsg(), "6*delta=3 apart; lower n or delta, or raise d"));
 }
 
 static void test_deterministic_and_shared_across_widths(void **state) {

@@ -1,5 +1,6 @@
 /* test_nn.c — networks: BLAS vs naive, finite differences, symmetric init, init statistics;
  * the same in single precision (f32) at f32 tolerances. */
+#include <limits.h>
 #include <math.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -413,6 +414,12 @@ static void test_net_sizes(void **state) {
     assert_int_equal(a.scratch, 70);
     assert_int_equal(a.param_bytes, 350 * 8);
     assert_int_equal(a.work_bytes, (2 * 4 * 70 + 70 + 70) * 8);
+    /* counts beyond 64 bits (H m^2 = 1e19) saturate, and the bytes stay a true, huge figure */
+    NetShape huge = {MODEL_DEEP, ACT_RELU, INPUT_LINEAR, 100000000, 1000, 8};
+    NetSizes h = net_sizes(&huge, 48, 8);
+    assert_true(h.trained == LONG_MAX && h.block == 10000000000000000L);
+    assert_true(h.trained_bytes > 7.9e19 && h.trained_bytes < 8.1e19);
+    assert_true(h.param_bytes >= h.trained_bytes && isfinite(h.work_bytes) && h.work_bytes > 0);
     assert_int_equal(b.trained, 240);
     assert_int_equal(b.blocks, 1);
     assert_int_equal(b.block, 240);

@@ -32,10 +32,12 @@ import numpy as np
 LAYOUT_VERSION = 1
 TOOL = "advsweep"
 
-PENDING, DONE, FAILED, DIVERGED, RUNNING = 0, 1, 2, 3, 4
+# /status codes (docs/layout.md). SKIPPED: in the file but not run by the job that last wrote it
+# (the adaptive width search did not need it, or --extend kept it from an older job); not final.
+PENDING, DONE, FAILED, DIVERGED, RUNNING, SKIPPED = 0, 1, 2, 3, 4, 5
 DAMAGED = -1  # not in files: a finished point whose rows no longer match its /checksum (excluded)
 STATUS_NAMES = {PENDING: "pending", DONE: "done", FAILED: "failed", DIVERGED: "diverged", RUNNING: "running",
-                DAMAGED: "damaged"}
+                SKIPPED: "skipped", DAMAGED: "damaged"}
 
 # Display order of the parameters (the order of PARAMS[] in src/util/config.c).
 # Only used to sort columns and labels; reading takes whatever /params holds.
@@ -59,8 +61,9 @@ TARGET_FIELDS = ("tau", "step", "outcome")   # /targets/* (issue 8), optional
 RUNS_COLLISION_PREFIX = "summary_"
 REQUIRED = ("status", "params/m", "params/seed", "params/epsilon", "summary/min_surrogate")
 
-# Merge precedence of one point's status across files with the same grid hash.
-_RANK = {DONE: 4, DIVERGED: 3, FAILED: 2, RUNNING: 1, PENDING: 0, DAMAGED: -1}
+# Merge precedence of one point's status across files with the same grid hash (as `advsweep
+# merge`: a final result, else the most advanced of running, pending, skipped).
+_RANK = {DONE: 5, DIVERGED: 4, FAILED: 3, RUNNING: 2, PENDING: 1, SKIPPED: 0, DAMAGED: -1}
 # Summary fields that must agree when a point is done in two files (wall_time
 # and flops may differ legitimately between machines).
 _COMPARE = ("steps_run", "min_surrogate", "min_step", "eps_step", "final_surrogate", "final_robust_loss",
@@ -162,7 +165,8 @@ class Points:
         return False
 
     def counts(self) -> dict:
-        """Number of points per status name, plus 'unknown' and 'not_assigned'
+        """Number of points per status name (pending, done, failed, diverged, running, skipped, damaged),
+        plus 'unknown' (a code this reader does not know), 'total' and 'not_assigned'
         (pending points outside the shards of the files given)."""
         out = {name: int(np.sum(self.status == code)) for code, name in STATUS_NAMES.items()}
         out["unknown"] = int(len(self) - sum(out.values()))
@@ -269,11 +273,26 @@ def _as_int(value, what, path):
 # ----------------------------------------------------------------------------------------------
 # one file
 
+# File locking settings tried in turn. False first: a sweep being written holds its lock, and a
+# reader must not wait for it or take it. HDF5 opens a file once per process and refuses a second
+# open with other locking flags ("file locking flag values don't match"), so when the file is
+# already open here (xarray.open_dataset(F, engine="h5netcdf") uses the default, h5py.File(F) too)
+# the open that matches it is used: HDF5 then shares the open file and takes no new lock.
+_LOCKING = (False, None, True, "best-effort")
+
+
 def _open(path):
-    try:
-        return h5py.File(path, "r", locking=False)
-    except TypeError:  # h5py < 3.5 has no locking argument
-        return h5py.File(path, "r")
+    err = None
+    for locking in _LOCKING:
+        try:
+            return h5py.File(path, "r") if locking is None else h5py.File(path, "r", locking=locking)
+        except TypeError:  # h5py < 3.5 has no locking argument (nor the check)
+            return h5py.File(path, "r")
+        except (OSError, ValueError) as e:
+            if "locking flag" not in str(e):
+                raise
+            err = e
+    raise err
 
 
 def read_sweep(path: str) -> Points:
@@ -720,7 +739,8 @@ def load(paths, require_done: bool = True) -> Points:
     pts.warnings[:0] = warnings
     if require_done and not pts.done.any():
         c = pts.counts()
-        detail = ", ".join(f"{c[k]} {k}" for k in ("pending", "running", "failed", "diverged", "unknown") if c[k])
+        detail = ", ".join(f"{c[k]} {k}" for k in ("pending", "running", "skipped", "failed", "diverged", "unknown")
+                           if c[k])
         what = " and ".join(paths) if len(paths) <= 2 else f"{len(paths)} files"
         raise SweepError(f"{what}: empty sweep: no done points yet ({detail or 'no points'})")
     return pts

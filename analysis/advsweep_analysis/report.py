@@ -3,8 +3,9 @@
     report.py FILE.h5 [FILE.h5 ...] -o OUTDIR [--fraction F] [--csv] [--max-panels N]
               [--capacity-criterion acc|loss|either] [--bootstrap N] [--bootstrap-seed S]
 
-Bad input (not HDF5, not a sweep, newer layout, empty sweep) gives one line
-`report.py: error: ...` on stderr and exit status 2; warnings (merge conflicts,
+Options follow advsweep's rules (cli.py: no option twice, no abbreviations, plain decimal
+numbers). Bad input (a bad option, not HDF5, not a sweep, newer layout, empty sweep) gives one
+line `report.py: error: ...` on stderr and exit status 2; warnings (merge conflicts,
 missing datasets) go to stderr as `report.py: warning: ...` and into the report.
 """
 from __future__ import annotations
@@ -18,6 +19,7 @@ import warnings
 
 import numpy as np
 
+from .cli import StrictParser, int_arg, real_arg
 from .fit import AXIS_TEXT, fit_exponents, fit_power_law
 from .load import DIVERGED, DONE, FAILED, STATUS_NAMES, Points, SweepError, load
 from .mstar import (BUDGETS, CLASS_NAMES, OUTCOME_NAMES, budget_text, m_star_table, observations,
@@ -147,17 +149,99 @@ def _const_text(v) -> str:
     return fmt_value(v)
 
 
+# Parameters whose value 0 in /params means "auto" (PARAM_ZERO_AUTO in src/util/config.c), resolved
+# per point by train_plan (src/train/train.c).
+AUTO_PARAMS = ("pgd_step", "lr", "steps", "c_alpha", "early_stop_target")
+
+
+def _one_value(points: Points, name, sel):
+    """The value of parameter `name` if the points `sel` share one, else None."""
+    if name not in points.params:
+        return None
+    u = {_pyv(v) for v in points.params[name][sel]}
+    return u.pop() if len(u) == 1 else None
+
+
+def _used_text(points: Points, field, res):
+    """The summary field over the points with a result: 'v', 'lo to hi', or None without results."""
+    if field not in points.summary or not res.any():
+        return None
+    v = np.asarray(points.summary[field], float)[res]
+    v = v[np.isfinite(v)]
+    if v.size == 0:
+        return None
+    lo, hi = float(v.min()), float(v.max())
+    return _num(lo, 6) if lo == hi else f"{_num(lo, 4)} to {_num(hi, 4)}"
+
+
+def _smallest_target(points: Points, sel):
+    """The smallest target of the points `sel` (epsilon and the `targets` list: config_targets) if
+    they share one, else None."""
+    eps = np.asarray(points.params["epsilon"], float)[sel]
+    texts = points.params.get("targets", np.full(len(points), ""))[sel]
+    out = set()
+    for e, t in zip(eps, texts):
+        vals = [float(e)]
+        for part in str(t).split(","):
+            try:
+                vals.append(float(part))
+            except ValueError:      # "auto" or empty: epsilon only
+                pass
+        out.add(min(vals))
+    return out.pop() if len(out) == 1 else None
+
+
+def _auto_text(points: Points, name, sel, res) -> str:
+    """'auto' and what it resolved to, for a parameter of AUTO_PARAMS stored as 0: the value the
+    file records (summary_lr, steps_planned) or the rule of train_plan applied to the sweep's
+    constant parameters."""
+    one = lambda n: _one_value(points, n, sel)  # noqa: E731
+    if name == "lr":
+        used = _used_text(points, "lr", res)
+        rule = one("lr_rule")
+        how = f"lr_rule {rule}" if rule else "lr_rule"
+        return f"auto (α used, summary_lr: {used})" if used else f"auto (from {how})"
+    if name == "steps":
+        used = _used_text(points, "steps_planned", res)
+        return f"auto (T used, steps_planned: {used})" if used else "auto (from lr_rule)"
+    if name == "c_alpha":
+        lr = one("lr")
+        if isinstance(lr, (int, float)) and lr > 0:
+            return "auto (unused: lr given)"
+        rule = one("lr_rule")
+        if rule in ("free", "theorem"):
+            return f"auto ({400 if rule == 'theorem' else 40}, lr_rule {rule})"
+        return "auto (40 under lr_rule free, 400 under theorem)"
+    if name == "pgd_step":
+        delta, k = one("delta"), one("pgd_steps")
+        if isinstance(delta, (int, float)) and isinstance(k, int) and k > 0:
+            return f"auto (2.5 δ / k = {_num(2.5 * delta / k, 6)})"
+        return "auto (2.5 δ / k)"
+    if name == "early_stop_target":
+        if one("early_stop") == 0:
+            return "auto (unused: early_stop 0)"
+        t = _smallest_target(points, sel)
+        return f"auto (the smallest target, {fmt_value(t)})" if t is not None else "auto (the smallest target)"
+    return "auto"
+
+
 def _section_fixed(points: Points) -> str:
-    """Every parameter constant across each sweep (one column per sweep), and the step budget T."""
+    """Every parameter constant across each sweep (one column per sweep), and the step budget T.
+    A parameter of AUTO_PARAMS at 0 is shown as auto with what it resolved to."""
     cols = []
     for s in points.sweeps:
         sel = points.sweep == s.sweep
+        res = sel & ((points.status == DONE) | (points.status == DIVERGED))
         vals = {}
         for n in points.param_names:
             u = {_pyv(v) if not isinstance(_pyv(v), float) or _pyv(v) == _pyv(v) else None
                  for v in points.params[n][sel]}
-            vals[n] = _const_text(u.pop()) if len(u) == 1 else None
-        res = sel & ((points.status == DONE) | (points.status == DIVERGED))
+            if len(u) != 1:
+                vals[n] = None                      # varies
+                continue
+            v = u.pop()
+            auto = n in AUTO_PARAMS and isinstance(v, (int, float)) and v == 0
+            vals[n] = _auto_text(points, n, sel, res) if auto else _const_text(v)
         for name, field in (("T (steps_planned)", "steps_planned"), ("α (step size used, summary_lr)", "lr")):
             if field in points.summary and res.any():
                 v = np.asarray(points.summary[field], float)[res]
@@ -175,7 +259,8 @@ def _section_fixed(points: Points) -> str:
     varying = [n for n in points.param_names if all(c.get(n) is None for c in cols)]
     lines = ["## Fixed parameters", "",
              "Every parameter that takes one value in the sweep" + ("s" if len(cols) > 1 else "")
-             + " (one column per sweep); T and α are the runs' step budget and step size (summary fields).", "",
+             + " (one column per sweep); T and α are the runs' step budget and step size (summary fields). "
+             "“auto” is a parameter stored as 0, with what the training resolved it to.", "",
              _table(["parameter"] + [s.label for s in points.sweeps], rows)]
     if varying:
         lines += ["", "Varying: " + ", ".join(f"`{n}`" for n in varying) + "."]
@@ -211,23 +296,35 @@ def _outcome_line(points: Points) -> str:
 
 def _section_status(points: Points) -> str:
     lines = ["## Points", ""]
+    c = points.counts()
+    # skipped (status 5: the width search did not need them), damaged (excluded) and codes this reader
+    # does not know get a column only where a sweep has them
+    extra = [(k, h) for k, h in (("skipped", "skipped"), ("damaged", "damaged"), ("unknown", "unknown status"))
+             if c[k]]
     rows = []
     for s in points.sweeps:
         sub = points.select(points.sweep == s.sweep)
-        c = sub.counts()
-        pend = f"{c['pending']}" + (f" ({c['not_assigned']} in shards not given)" if c["not_assigned"] else "")
-        rows.append([s.label, c["total"], c["done"], c["diverged"], c["failed"], c["running"], pend]
-                    + ([c["unknown"]] if c["unknown"] else []))
-    c = points.counts()
-    header = ["sweep", "points", "done", "diverged", "failed", "running", "pending"] + \
-        (["unknown status"] if c["unknown"] else [])
+        cs = sub.counts()
+        pend = f"{cs['pending']}" + (f" ({cs['not_assigned']} in shards not given)" if cs["not_assigned"] else "")
+        rows.append([s.label, cs["total"], cs["done"], cs["diverged"], cs["failed"], cs["running"], pend]
+                    + [cs[k] for k, _ in extra])
+    header = ["sweep", "points", "done", "diverged", "failed", "running", "pending"] + [h for _, h in extra]
     lines.append(_table(header, rows))
     missing = c["pending"] + c["running"] + c["unknown"]
     text = (f"{c['done']} of {c['total']} points are done and analysed; {c['diverged']} diverged "
             f"(definite failures), {c['failed']} failed (no result), and {missing} have no result yet "
-            f"({c['pending']} pending, {c['running']} running).")
+            f"({c['pending']} pending, {c['running']} running"
+            + (f", {c['unknown']} with a status code this reader does not know" if c["unknown"] else "") + ").")
+    if c["skipped"]:
+        text += (f" {c['skipped']} {'was' if c['skipped'] == 1 else 'were'} skipped (status 5): the adaptive "
+                 f"width search did not need them (or `--extend` kept them from an older job); they have no "
+                 f"result, count as unknown seeds below, and `advsweep run JOB --where EXPR` runs them.")
+    if c["damaged"]:
+        text += f" {c['damaged']} damaged (rows that no longer match their checksums) are excluded."
     if missing or c["failed"]:
         text += " Seeds without a result are unknown below: they leave m* undecided where they could change it."
+    elif c["skipped"]:
+        text += " Every other point has a result."
     else:
         text += " The sweep is complete."
     lines += ["", text]
@@ -732,7 +829,8 @@ def build_report(points: Points, outdir: str, fraction: float = 1.0, csv_out: bo
                   "- [width_requirement.csv](width_requirement.csv): per group, width and budget: seeds "
                   "reached / failed / censored / unknown.",
                   "- [m_star.csv](m_star.csv): per group: m* at T/4, T/2, T (status, value, bounds), "
-                  "stable, m*_q with bootstrap intervals, seed counts, non-monotone seeds.",
+                  "stable, m*_q (status, bounding width) with bootstrap intervals, seed counts, non-monotone "
+                  "seeds.",
                   "- [observations.csv](observations.csv): one row per (training run, target): step, "
                   "outcome, class at T/4, T/2, T."]
     path = fig("report.md")
@@ -769,23 +867,50 @@ def _qcell(v):
     return _cell(float(v))
 
 
+def _qstatus(v, smallest, largest):
+    """(status, bounding width) of an m*_q value: within (a width in the grid's range), le_smallest
+    (≤ the smallest width), gt_largest (> the largest), not_estimable."""
+    v = float(v)
+    if math.isnan(v):
+        return "not_estimable", ""
+    if v == -math.inf:
+        return "le_smallest", smallest
+    if v == math.inf:
+        return "gt_largest", largest
+    return "within", ""
+
+
+def _mstar_cells(ms):
+    """m_star_B, _status, _value, _lo, _hi of one MStar. _lo: m* ≥ lo (between, unknown), m* > lo
+    (gt_largest: lo is the largest width); _hi: m* ≤ hi (between, le_smallest: the smallest width)."""
+    if ms is None:
+        return [""] * 5
+    lo = ms.largest if ms.status == "gt_largest" else ms.lo
+    return [ms.text(), ms.status, "" if ms.value is None else ms.value, "" if lo is None else lo,
+            "" if ms.hi is None else ms.hi]
+
+
 def write_mstar_csv(rows, points: Points, path: str) -> str:
     """One row per group: keys; for each budget T4, T2, T: m_star_B (text), m_star_B_status
     (exact, le_smallest, gt_largest, between, unknown), m_star_B_value (exact width or empty),
-    m_star_B_lo, m_star_B_hi (bounds, or empty); stable (0/1); seeds; reached, failed, censored,
-    unknown at T; m_q50, m_q50_low, m_q50_high, m_q90, m_q90_low, m_q90_high (-inf: ≤ the
-    smallest width, inf: > the largest, nan: not estimable); iso_m_q50, iso_m_q90; logit_a,
-    logit_b (logit P = a + b ln m); nonmonotone_seeds."""
+    m_star_B_lo, m_star_B_hi (bounds, or empty: m* ≥ lo for between and unknown, m* > lo = the
+    largest width for gt_largest, m* ≤ hi for between and le_smallest, where hi is the smallest
+    width); stable (0/1); seeds; reached, failed, censored, unknown at T; m_smallest, m_largest
+    (the group's grid of widths); for q = 50, 90: m_qQ (a width, -inf: ≤ the smallest width, inf:
+    > the largest, nan: not estimable), m_qQ_status (within, le_smallest, gt_largest,
+    not_estimable), m_qQ_bound (the bounding width of le_smallest and gt_largest, else empty),
+    m_qQ_low, m_qQ_high (the bootstrap interval, the same conventions as m_qQ); iso_m_q50,
+    iso_m_q90; logit_a, logit_b (logit P = a + b ln m); nonmonotone_seeds."""
     keys, gv = _group_cells(rows, points)
     tags = {0.25: "T4", 0.5: "T2", 1.0: "T"}
     head = list(keys)
     for b in BUDGETS:
         t = tags[b]
         head += [f"m_star_{t}", f"m_star_{t}_status", f"m_star_{t}_value", f"m_star_{t}_lo", f"m_star_{t}_hi"]
-    head += ["stable", "seeds", "reached", "failed", "censored", "unknown"]
+    head += ["stable", "seeds", "reached", "failed", "censored", "unknown", "m_smallest", "m_largest"]
     for q in QUANTILES:
         t = f"m_q{int(round(q * 100))}"
-        head += [t, f"{t}_low", f"{t}_high"]
+        head += [t, f"{t}_status", f"{t}_bound", f"{t}_low", f"{t}_high"]
     head += [f"iso_m_q{int(round(q * 100))}" for q in QUANTILES] + ["logit_a", "logit_b", "nonmonotone_seeds"]
     with open(path, "w", newline="") as fh:
         w = csv.writer(fh)
@@ -793,15 +918,20 @@ def write_mstar_csv(rows, points: Points, path: str) -> str:
         for r in rows:
             row = gv(r)
             for b in BUDGETS:
-                ms = r.by_budget.get(b)
-                row += ([ms.text(), ms.status, "" if ms.value is None else ms.value, "" if ms.lo is None else ms.lo,
-                         "" if ms.hi is None else ms.hi] if ms is not None else [""] * 5)
+                row += _mstar_cells(r.by_budget.get(b))
             c = r.counts(1.0)
-            row += [int(r.stable), r.n_seeds, c["reached"], c["failed"], c["censored"], c["unknown"]]
+            widths = np.unique(np.asarray(r.m, np.int64))
+            smallest, largest = (int(widths[0]), int(widths[-1])) if widths.size else ("", "")
+            row += [int(r.stable), r.n_seeds, c["reached"], c["failed"], c["censored"], c["unknown"], smallest,
+                    largest]
             st = r.stats
             for q in QUANTILES:
                 qt = st.quantiles.get(q) if st is not None else None
-                row += ([_qcell(qt.value), _qcell(qt.ci[0]), _qcell(qt.ci[1])] if qt is not None else [""] * 3)
+                if qt is None:
+                    row += [""] * 5
+                    continue
+                status, bound = _qstatus(qt.value, qt.smallest, qt.largest)
+                row += [_qcell(qt.value), status, bound, _qcell(qt.ci[0]), _qcell(qt.ci[1])]
             row += [("" if st is None or st.iso_quantiles.get(q) is None else st.iso_quantiles[q]) for q in QUANTILES]
             row += ([_cell(float(st.a)), _cell(float(st.b)), len(st.nonmonotone)] if st is not None else [""] * 3)
             w.writerow(row)
@@ -832,27 +962,22 @@ def write_observations_csv(obs, path: str) -> str:
 # command line
 
 def _fraction(text):
-    try:
-        v = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+    v = real_arg(text)
     if not 0.0 < v <= 1.0:
         raise argparse.ArgumentTypeError(f"must be in (0, 1]: {text}")
     return v
 
 
 def _count(text):
-    try:
-        v = int(text, 10)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
+    v = int_arg(text)
     if v < 0:
         raise argparse.ArgumentTypeError(f"must be >= 0: {text}")
     return v
 
 
 def parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(
+    """The command line (advsweep's option rules: cli.StrictParser)."""
+    p = StrictParser(
         prog=PROG, description="Report on advsweep sweep files: width requirement m* (censoring, budgets "
         "T/4, T/2, T, stability), seed statistics (P(reach | m), m*_0.5, m*_0.9, bootstrap), fitted "
         "exponents, trajectories, robust gap, laziness, success map, capacity.")
@@ -862,7 +987,7 @@ def parser() -> argparse.ArgumentParser:
                    help="fraction of seeds that must reach epsilon at m* (default 1.0: all seeds)")
     p.add_argument("--csv", action="store_true",
                    help="also write points.csv, width_requirement.csv, m_star.csv and observations.csv")
-    p.add_argument("--max-panels", type=int, default=24, metavar="N",
+    p.add_argument("--max-panels", type=_count, default=24, metavar="N",
                    help="at most N trajectory panels (groups); 0 = all (default 24)")
     p.add_argument("--capacity-criterion", choices=CRITERIA, default="acc",
                    help="interpolation test of capacity sweeps: accuracy 1, min surrogate <= eps, or either "

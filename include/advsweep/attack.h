@@ -60,7 +60,7 @@ typedef struct AttackWork_f32 AttackWork_f32;
 
 /* Bytes that attack_work_create allocates for (n_max, d) with elem-byte values (the
  * planner's memory of a run). */
-size_t attack_work_bytes(long n_max, long d, size_t elem);
+double attack_work_bytes(long n_max, long d, size_t elem);
 
 AttackWork *attack_work_create(long n_max, long d, double delta);
 void attack_work_destroy(AttackWork **aw);

@@ -45,6 +45,12 @@ void *xcalloc(size_t count, size_t size);
 /* 64-byte aligned, zero-filled, freed with free(). Aborts on out-of-memory. */
 void *xaligned(size_t bytes);
 char *xstrdup(const char *s);
+/* Copy text into dst (len bytes, len >= 8), always NUL-terminated. Text that
+ * does not fit is cut at the last space that leaves room for an ellipsis
+ * ("…", 3 bytes of UTF-8), trailing spaces and ,;: dropped, then "…" appended
+ * (a text without such a space: cut between UTF-8 characters). Returns 1 if it
+ * cut, 0 if the whole text fit. For fixed-size fields (a point's reason). */
+int adv_text_clip(char *dst, size_t len, const char *text);
 
 /* Strict numbers, for every number a user writes (options, job files, the
  * parameter table): the whole text is the number, with no surrounding space.

@@ -38,7 +38,11 @@ typedef struct {
 } NetShape;
 
 /* Every size of a network and its workspace, from one place (allocations, the
- * planner's memory and the file layout all read it). */
+ * planner's memory and the file layout all read it). The byte figures are
+ * doubles, exact for any real machine and finite for any request (m and n
+ * reach 9e15: H m^2 does not fit in a long); a count that does not fit in a
+ * long is LONG_MAX — such a net is refused by the memory check before anything
+ * is allocated. */
 typedef struct {
     long trained;      /* trained weights: H m^2 (deep) or m d (two-layer) */
     long blocks, block; /* ... as blocks of B(R) (eq. 2 / Sec. 5): H of m^2 (deep) or 1 of m d */
@@ -48,8 +52,9 @@ typedef struct {
     long plane;        /* entries of one plane: n_max m */
     long scratch;      /* entries of the second backward scratch G2: n_max max(m, d) */
     size_t elem;       /* bytes per value: 8 (f64) or 4 (f32) */
-    size_t param_bytes; /* Net: trained and fixed arenas */
-    size_t work_bytes;  /* NetWork of n_max samples: Z, Xa (planes each), G, G2 */
+    double trained_bytes; /* trained * elem */
+    double param_bytes; /* Net: trained and fixed arenas */
+    double work_bytes;  /* NetWork of n_max samples: Z, Xa (planes each), G, G2 */
 } NetSizes;
 
 /* Sizes of a net of `shape` and of its workspace for n_max samples, with values of

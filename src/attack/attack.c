@@ -85,10 +85,12 @@ static double cap_angle(const CapSampler *cap, Rng *rng) {
 #define REAL_IS_DOUBLE 0
 #include "attack_real.h"
 
-size_t attack_work_bytes(long n_max, long d, size_t elem) {
+double attack_work_bytes(long n_max, long d, size_t elem) {
     /* Xcur, G (n_max, d) and f, df (n_max) in the element type; the two loss rows in
-     * double; f32 also keeps 2 d doubles for drawing a point of B(x) in double */
-    size_t bytes = (size_t)(2 * n_max * d + 2 * n_max) * elem + (size_t)(2 * n_max) * sizeof(double);
-    if (elem != sizeof(double)) bytes += (size_t)(2 * d) * sizeof(double);
-    return bytes + (elem == sizeof(double) ? sizeof(AttackWork) : sizeof(AttackWork_f32));
+     * double; f32 also keeps 2 d doubles for drawing a point of B(x) in double.
+     * In double: a huge request must give a huge figure, not a wrapped one. */
+    double n = (double)n_max, dd = (double)d;
+    double bytes = (2.0 * n * dd + 2.0 * n) * (double)elem + 2.0 * n * sizeof(double);
+    if (elem != sizeof(double)) bytes += 2.0 * dd * sizeof(double);
+    return bytes + (double)(elem == sizeof(double) ? sizeof(AttackWork) : sizeof(AttackWork_f32));
 }

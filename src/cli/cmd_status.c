@@ -16,10 +16,12 @@ static void status_usage(FILE *out) {
             "usage: advsweep status [--failed | --verify] [--where EXPR] FILE.h5 [FILE.h5 ...]\n"
             "\n"
             "Show how many points of each sweep file are done, failed, diverged, pending, running\n"
-            "(being trained when the file was last written; a rerun redoes them) or skipped (not\n"
-            "needed by the width search, or kept from an older job by --extend; a job or --where\n"
-            "that includes them runs them), the job, when the file was created, and an estimate of\n"
-            "the time left. Works on a file that a running sweep is writing.\n"
+            "(being trained by the live run writing the file), interrupted (were running when the\n"
+            "run that wrote the file stopped or died, and no run holds the file now: a rerun redoes\n"
+            "them) or skipped (not needed by the width search, or kept from an older job by\n"
+            "--extend; a job or --where that includes them runs them), the job, when the file was\n"
+            "created, and an estimate of the time left. Works on a file that a running sweep is\n"
+            "writing.\n"
             "\n"
             "The estimate: each worker's rate is (planned FLOPs of the finished points) / (their\n"
             "training seconds); the time left is (planned FLOPs of this shard's pending and running\n"
@@ -55,15 +57,20 @@ static void print_status(const char *path, const StoreStatus *s, const char *whe
     int sharded = s->shard_count > 1 && !where;
     if (sharded) printf(", %ld in this file's shard %d/%d", s->in_shard, s->shard_index, s->shard_count);
     printf("\n  ");
+    /* "running" in the file is the truth only while a writer lives: a run that stopped
+     * (Ctrl-C, advsweep stop) or died leaves its points "running" so that a rerun redoes them */
+    char holder[512];
+    int live = store_lock_holder(path, holder, sizeof holder);
     for (int k = 0; k < RUN_STATUSES; k++) {
         int st = order[k];
         if (st == RUN_SKIPPED && s->counts[st] == 0) continue; /* only where a search or an extension made some */
-        printf("%s%ld %s", k ? ", " : "", s->counts[st], names[st]);
+        int interrupted = st == RUN_RUNNING && !live && s->counts[st] > 0;
+        printf("%s%ld %s", k ? ", " : "", s->counts[st], interrupted ? "interrupted" : names[st]);
         if (sharded && s->shard_counts[st] != s->counts[st]) printf(" (%ld in shard)", s->shard_counts[st]);
+        if (interrupted) printf(" (no live writer: rerun to resume)");
     }
     printf("\n");
-    char holder[512];
-    if (store_lock_holder(path, holder, sizeof holder)) printf("  being written by %s\n", holder);
+    if (live) printf("  being written by %s\n", holder);
     if (where) return; /* no ETA for a subset: the rate would mix in the other points */
     if (s->with_checkpoint)
         printf("  %ld of the points left continue%s from a checkpoint on resume (%s.ckpt)\n", s->with_checkpoint,

@@ -77,11 +77,11 @@ static int generate_compatible(Dataset *ds, const TrainConfig *cfg, const Teache
             if (teacher) label = teacher_label(teacher, x);
             if (compatible(ds, i, x, label, sep)) break;
             if (++tries >= PLACE_TRIES)
+                /* short enough for a point's reason (STATUS_REASON_MAX) with the fix in it */
                 return adv_err(ADV_ERR_INPUT,
-                               "data=%s: cannot place n=%lld points in d=%lld with opposite labels more than "
-                               "2*delta=%g apart (placed %ld, then %d tries failed); lower n or delta, or raise d",
-                               choice_name("data", cfg->data), (long long)cfg->n, (long long)cfg->d, sep, i,
-                               PLACE_TRIES);
+                               "cannot place n=%lld points 2*delta=%g from opposite labels; lower n or delta, or "
+                               "raise d",
+                               (long long)cfg->n, sep);
         }
         ds->y[i] = label;
     }
@@ -117,9 +117,8 @@ static int generate_shatter(Dataset *ds, const TrainConfig *cfg, Rng *rng) {
             if (ok) break;
             if (++tries >= PLACE_TRIES) {
                 rc = adv_err(ADV_ERR_INPUT,
-                             "data=shatter: cannot place %ld cluster centres in d=%lld more than 6*delta=%g apart; "
-                             "lower n or delta, or raise d",
-                             clusters, (long long)d, 6.0 * cfg->delta);
+                             "cannot place %ld shatter clusters 6*delta=%g apart; lower n or delta, or raise d",
+                             clusters, 6.0 * cfg->delta);
                 break;
             }
         }

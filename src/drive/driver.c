@@ -260,7 +260,7 @@ static void run_point(Drive *d, long index, Report *rep) {
     if (rc != ADV_OK) { /* a failed point is a result: record why */
         memset(&sum, 0, sizeof sum);
         sum.status = RUN_FAILED;
-        snprintf(sum.reason, sizeof sum.reason, "%s", adv_errmsg());
+        adv_text_clip(sum.reason, sizeof sum.reason, adv_errmsg()); /* cut at a word, "…" */
         sum.min_surrogate = sum.final_surrogate = NAN;
         sum.eps_step = sum.diverged_step = -1;
         sum.steps_run = sum.steps_planned = -1;

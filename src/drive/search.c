@@ -38,11 +38,16 @@
  *
  * Parallelism: a run certainly needed (the first at an open frontier, the
  * completion of a found threshold) is handed out first, costliest first; a
- * worker with nothing certain gets the run most likely to be needed next
- * (more seeds at a frontier that already has one out, one seed at the widths
- * just above a frontier), so that no rank idles while a group is unresolved.
- * Points never needed become skipped (runnable later with --where or a job
- * without search). The search resumes from the file's results.
+ * worker with nothing certain gets the run most likely to be needed next:
+ * more seeds at a frontier that already has one out, then the seeds of the
+ * widths above a frontier, nearest first, up to the largest width. So no rank
+ * idles while a group is unresolved: a worker waits only when every seed of
+ * every width an open criterion may still need is run or running (the widths
+ * below all of a group's frontiers are settled and never needed). What runs
+ * early changes only which points are skipped, never a result or the table:
+ * a width's state once settled is the state the full grid gives it. Points
+ * never needed become skipped (runnable later with --where or a job without
+ * search). The search resumes from the file's results.
  */
 #include <math.h>
 #include <stdio.h>
@@ -228,11 +233,12 @@ static long search_choose(Search *s) {
                 }
                 int k = c->frontier, unrun = 0, running = 0;
                 cell_state(s, g, k, q, s->budgets[bi], &unrun, &running);
-                if (!unrun) continue;
-                if (!running) consider(&best, s, pick_seed(s, g, k), 2); /* the frontier must be settled */
-                else consider(&best, s, pick_seed(s, g, k), 0.5);     /* more seeds where one is out */
-                for (int up = 1; up <= 2 && k + up < s->K; up++)       /* the next widths, if this one fails */
-                    consider(&best, s, pick_seed(s, g, k + up), 0.4 / up);
+                if (unrun && !running) consider(&best, s, pick_seed(s, g, k), 2); /* the frontier must be settled */
+                else if (unrun) consider(&best, s, pick_seed(s, g, k), 0.5);     /* more seeds where one is out */
+                /* Every width above, should the ones below fail: nearest first, the widest
+                 * (costliest, least likely needed) last, so that a worker waits only when
+                 * no width an open criterion may still need has a seed left to run. */
+                for (int up = 1; k + up < s->K; up++) consider(&best, s, pick_seed(s, g, k + up), 0.4 / up);
             }
     }
     return best.unit;

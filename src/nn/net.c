@@ -10,6 +10,7 @@
 #include "advsweep/nn.h"
 
 #include <cblas.h>
+#include <limits.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -50,20 +51,27 @@ double loss_deriv(int loss, double f, double y) {
 
 /* ----- sizes ------------------------------------------------------------ */
 
+/* A count computed in double (exact to 2^53, finite far beyond), as a long when it fits. */
+static long count_of(double c) { return c < 9.0e18 ? (long)c : LONG_MAX; }
+
 NetSizes net_sizes(const NetShape *s, long n_max, size_t elem) {
     NetSizes z;
     int deep = s->model == MODEL_DEEP;
-    z.blocks = deep ? s->H : 1;
-    z.block = deep ? s->m * s->m : s->m * s->d;
-    z.trained = z.blocks * z.block;
-    z.input_weights = deep ? s->m * s->d : 0;
-    z.fixed = z.input_weights + s->m;
-    z.planes = deep ? s->H + 1 : 1;
-    z.plane = n_max * s->m;
-    z.scratch = n_max * (s->m > s->d ? s->m : s->d);
+    double m = (double)s->m, d = (double)s->d, n = (double)n_max, H = (double)s->H;
+    double blocks = deep ? H : 1.0, block = deep ? m * m : m * d, input = deep ? m * d : 0.0;
+    double planes = deep ? H + 1.0 : 1.0, plane = n * m, scratch = n * (m > d ? m : d);
+    z.blocks = count_of(blocks);
+    z.block = count_of(block);
+    z.trained = count_of(blocks * block);
+    z.input_weights = count_of(input);
+    z.fixed = count_of(input + m);
+    z.planes = count_of(planes);
+    z.plane = count_of(plane);
+    z.scratch = count_of(scratch);
     z.elem = elem;
-    z.param_bytes = (size_t)(z.trained + z.fixed) * elem;
-    z.work_bytes = (size_t)(2 * z.planes * z.plane + z.plane + z.scratch) * elem;
+    z.trained_bytes = blocks * block * (double)elem;
+    z.param_bytes = (blocks * block + input + m) * (double)elem;
+    z.work_bytes = (2.0 * planes * plane + plane + scratch) * (double)elem;
     return z;
 }
 

@@ -34,6 +34,7 @@
  * rank 0). Messages go through adv_err; the heartbeat thread only warns
  * (adv_warn) and never touches adv_err's buffer.
  */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -444,6 +445,56 @@ static int take_over(const char *lockpath, const LockFile *dead, const char *min
     return done;
 }
 
+/* Is `name` the dead writer's temporary of sweep file `base`: BASE.tmp.PID,
+ * BASE.tmp.PID.N, each optionally followed by .reserve (PID = pid)? */
+static int dead_temporary(const char *name, const char *base, long pid) {
+    size_t n = strlen(base);
+    if (strncmp(name, base, n) != 0 || strncmp(name + n, ".tmp.", 5) != 0) return 0;
+    const char *p = name + n + 5;
+    char *end;
+    if (*p < '0' || *p > '9') return 0;
+    errno = 0;
+    long got = strtol(p, &end, 10);
+    if (errno || got != pid) return 0;
+    p = end;
+    if (p[0] == '.' && p[1] >= '0' && p[1] <= '9') { /* store_tmp_name's .N */
+        strtol(p + 1, &end, 10);
+        p = end;
+    }
+    return !*p || !strcmp(p, ".reserve");
+}
+
+/* Remove the temporaries the dead holder `dead` of `path` left (a kill -9 during
+ * run --extend: a copy of the whole file). Their names and total size into
+ * what[] ("" when none). */
+static void remove_dead_temporaries(const char *path, const Holder *dead, char *what, size_t len) {
+    what[0] = '\0';
+    if (dead->pid <= 0) return;
+    char dir[PATH_MAX];
+    dir_of(dir, sizeof dir, path);
+    const char *slash = strrchr(path, '/'), *base = slash ? slash + 1 : path;
+    DIR *d = opendir(dir);
+    if (!d) return;
+    double bytes = 0;
+    int count = 0;
+    size_t used = 0;
+    for (struct dirent *e; (e = readdir(d));) {
+        if (!dead_temporary(e->d_name, base, dead->pid)) continue;
+        char name[PATH_MAX + 256];
+        snprintf(name, sizeof name, "%s/%s", dir, e->d_name);
+        struct stat sb;
+        if (lstat(name, &sb) != 0 || !S_ISREG(sb.st_mode)) continue; /* ours are plain files, never links */
+        if (unlink(name) != 0) continue;
+        bytes += (double)sb.st_size;
+        int w = snprintf(what + used, used < len ? len - used : 0, "%s%s", count ? ", " : "", e->d_name);
+        if (w > 0) used += (size_t)w;
+        count++;
+    }
+    closedir(d);
+    if (count && used < len)
+        snprintf(what + used, len - used, " (%.3g MB)", bytes / (1024.0 * 1024.0));
+}
+
 static StoreLock *registry_find(const char *lockpath) {
     for (StoreLock *l = registry; l; l = l->next) /* a forked child does not inherit its parent's locks */
         if (!strcmp(l->lockpath, lockpath) && l->me.pid == (long)getpid()) return l;
@@ -538,7 +589,11 @@ int store_lock_acquire(StoreLock **out, const char *path, const char *command) {
         }
         int t = take_over(lockpath, &cur, tmp, &l->me, text);
         if (t == 0) {
-            adv_warn("%s: took over the lock of %s (%s)", path, who, why);
+            char left[1024];
+            left[0] = '\0';
+            if (cur.parsed) remove_dead_temporaries(path, &cur.h, left, sizeof left);
+            if (left[0]) adv_warn("%s: took over the lock of %s (%s); removed its unfinished %s", path, who, why, left);
+            else adv_warn("%s: took over the lock of %s (%s)", path, who, why);
             break;
         }
         unlink(tmp);

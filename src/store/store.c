@@ -662,6 +662,8 @@ int store_check_output(const char *path, const char *const *inputs, const char *
             return adv_err(ADV_ERR_INPUT, "output %s is the %s %s (the same file); choose another output file (-o)",
                            path, roles && roles[k] ? roles[k] : "input", inputs[k]);
     struct stat sb;
+    if (stat(path, &sb) != 0 && errno == ENOTDIR) /* a file where a directory of the path should be */
+        return adv_err(ADV_ERR_INPUT, "%s: cannot write there: a component of the path is not a directory", path);
     if (stat(path, &sb) == 0 || errno != ENOENT) return check_replaceable(path);
     return ADV_OK;
 }

@@ -35,12 +35,13 @@ static double NAME(cpu_run_bytes)(const TrainConfig *cfg) {
     NetShape s = train_net_shape(cfg);
     long n = (long)cfg->n, d = (long)cfg->d;
     NetSizes z = net_sizes(&s, n, sizeof(REAL));
-    double bytes = (double)z.param_bytes + 2.0 * (double)z.trained * sizeof(REAL) /* W0, grad */
-                   + (double)z.work_bytes + (double)attack_work_bytes(n, d, sizeof(REAL))
-                   + (double)(2 * n * d + 2 * n) * sizeof(REAL) /* Xadv, Xeval, f, df */
+    double nd = (double)n * (double)d; /* in double: n and d may be huge (the request is then refused) */
+    double bytes = z.param_bytes + 2.0 * z.trained_bytes /* W0, grad */
+                   + z.work_bytes + attack_work_bytes(n, d, sizeof(REAL))
+                   + (2.0 * nd + 2.0 * (double)n) * sizeof(REAL) /* Xadv, Xeval, f, df */
                    + (double)n * sizeof(double)                 /* loss_buf */
-                   + (double)(n * d + n) * sizeof(double);      /* the Dataset (double X, y) */
-    if (!REAL_IS_DOUBLE) bytes += (double)(n * d) * sizeof(REAL); /* X_own */
+                   + (nd + (double)n) * sizeof(double);         /* the Dataset (double X, y) */
+    if (!REAL_IS_DOUBLE) bytes += nd * sizeof(REAL); /* X_own */
     return bytes;
 }
 

@@ -61,6 +61,24 @@ char *xstrdup(const char *s) {
     return p;
 }
 
+int adv_text_clip(char *dst, size_t len, const char *text) {
+    static const char ELLIPSIS[] = "\xe2\x80\xa6"; /* U+2026 */
+    size_t n = strlen(text);
+    if (n < len) {
+        memcpy(dst, text, n + 1);
+        return 0;
+    }
+    size_t room = len - sizeof ELLIPSIS; /* bytes of text before the ellipsis and the NUL */
+    size_t cut = room;
+    while (cut > 0 && text[cut] != ' ') cut--; /* text[cut] == ' ': the words before it fit */
+    if (cut == 0) /* one long word: cut before a UTF-8 continuation byte is never right */
+        for (cut = room; cut > 0 && ((unsigned char)text[cut] & 0xC0) == 0x80;) cut--;
+    while (cut > 0 && strchr(" ,;:", text[cut - 1])) cut--;
+    memcpy(dst, text, cut);
+    memcpy(dst + cut, ELLIPSIS, sizeof ELLIPSIS); /* with its NUL */
+    return 1;
+}
+
 int adv_parse_int(const char *text, long long *out) {
     const char *p = text;
     if (*p == '+' || *p == '-') p++;

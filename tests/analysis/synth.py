@@ -26,7 +26,7 @@ import math
 import h5py
 import numpy as np
 
-PENDING, DONE, FAILED, DIVERGED, RUNNING = 0, 1, 2, 3, 4
+PENDING, DONE, FAILED, DIVERGED, RUNNING, SKIPPED = 0, 1, 2, 3, 4, 5
 
 # name -> (kind, default); kinds: "i" int64, "f" float64, "c" choice (S16), "t" text (S256).
 # Order and defaults as PARAMS[] in src/util/config.c.

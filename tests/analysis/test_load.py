@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 
 import synth
-from synth import DIVERGED, DONE, FAILED, PENDING, RUNNING, point, write_sweep
+from synth import DIVERGED, DONE, FAILED, PENDING, RUNNING, SKIPPED, point, write_sweep
 from advsweep_analysis import load, read_sweep, SweepError
 
 
@@ -41,6 +41,26 @@ def test_partial_file_counts_pending_running(tmp_path):
     c = p.counts()
     assert (c["pending"], c["running"], c["failed"], c["diverged"], c["done"]) == (1, 1, 1, 1, len(pts) - 4)
     assert p.reason[2] == "out of memory" and p.reason[3] == "NaN at step 16"
+
+
+def test_skipped_points_are_counted(tmp_path):
+    """Status 5 (skipped: the width search did not need the point) is a status of its own, not unknown."""
+    pts = small_grid()
+    for i in (0, 1, 5):
+        pts[i] = point(status=SKIPPED, **pts[i]["params"])
+    write_sweep(tmp_path / "s.h5", pts)
+    c = load([tmp_path / "s.h5"]).counts()
+    assert c["skipped"] == 3 and c["unknown"] == 0 and c["done"] == len(pts) - 3 and c["total"] == len(pts)
+    # merged with a file where those points ran: the result wins; pending beats skipped
+    other = list(small_grid())
+    other[5] = point(status=PENDING, **other[5]["params"])
+    write_sweep(tmp_path / "t.h5", other)
+    p = load([tmp_path / "s.h5", tmp_path / "t.h5"])
+    assert p.status[0] == DONE and p.status[1] == DONE and p.status[5] == PENDING
+    # a file without any result names the skipped points in its one-line error
+    write_sweep(tmp_path / "none.h5", [point(status=SKIPPED, **pt["params"]) for pt in pts])
+    with pytest.raises(SweepError, match=f"{len(pts)} skipped"):
+        load([tmp_path / "none.h5"])
 
 
 def test_merge_shards_same_grid_hash(tmp_path):

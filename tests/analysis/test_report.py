@@ -9,7 +9,7 @@ import h5py
 import pytest
 
 import synth
-from synth import DIVERGED, FAILED, PENDING, RUNNING, point, write_sweep
+from synth import DIVERGED, FAILED, PENDING, RUNNING, SKIPPED, point, write_sweep
 from advsweep_analysis import build_report, load, write_csv
 
 REPORT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "analysis", "report.py")
@@ -161,6 +161,32 @@ def test_capacity_section(tmp_path):
     assert_png(tmp_path / "out" / "capacity.png")
 
 
+def test_skipped_points_in_the_status_table(tmp_path):
+    """A width search's file: points it did not need are skipped (status 5), counted in their own
+    column, never as 'unknown status'; the points.csv names them."""
+    pts = synth.grid(MS, EPS, [1, 2], lambda m, e, s: m >= 0.5 / e ** 2, failed_at=12)
+    skipped = [i for i, pt in enumerate(pts) if pt["params"]["m"] >= 128 and pt["params"]["epsilon"] >= 0.1]
+    for i in skipped:
+        pts[i] = point(status=SKIPPED, **pts[i]["params"])
+    write_sweep(tmp_path / "s.h5", pts, job_name="search", issue8=True)
+    md = build_report(load([tmp_path / "s.h5"]), str(tmp_path / "out"), n_boot=0, csv_out=True)
+    text = open(md).read()
+    head = text[text.index("## Points"):].split("\n")[2]
+    assert head == "| sweep | points | done | diverged | failed | running | pending | skipped |"
+    row = table_rows(text, "## Points")[0]
+    assert row[1:] == [str(len(pts)), str(len(pts) - len(skipped)), "0", "0", "0", "0", str(len(skipped))]
+    assert "unknown status" not in text and f"{len(skipped)} were skipped (status 5)" in text
+    with open(tmp_path / "out" / "points.csv") as fh:
+        names = [r["status_name"] for r in csv.DictReader(fh)]
+    assert names.count("skipped") == len(skipped) and "unknown" not in names
+    # m* is what the full grid gives: the skipped widths are above every threshold
+    full = tmp_path / "full.h5"
+    write_sweep(full, synth.grid(MS, EPS, [1, 2], lambda m, e, s: m >= 0.5 / e ** 2, failed_at=12), issue8=True)
+    full_text = open(build_report(load([full]), str(tmp_path / "full"), n_boot=0)).read()
+    cut = lambda t: [r[:6] for r in table_rows(t, "## Width requirement m*")]  # noqa: E731
+    assert cut(text) == cut(full_text)
+
+
 def test_single_point_train_file(tmp_path):
     write_sweep(tmp_path / "t.h5", [point(m=64)])          # `advsweep train -o` writes P = 1
     md = build_report(load([tmp_path / "t.h5"]), str(tmp_path / "out"))
@@ -253,6 +279,56 @@ def test_fixed_parameters_table(tmp_path):
     for varying in ("m", "epsilon", "attack", "seed", "targets"):    # targets follows epsilon here
         assert varying not in fixed
     assert "Varying: `m`, `attack`, `epsilon`, `targets`, `seed`." in text
+
+
+def test_fixed_parameters_auto_values(tmp_path):
+    """Parameters stored as 0 = auto (pgd_step, lr, steps, c_alpha, early_stop_target) read "auto" with
+    what they resolved to (train_plan in src/train/train.c), never as the internal 0."""
+    auto = dict(lr=0.0, pgd_step=0.0, c_alpha=0.0, early_stop_target=0.0, early_stop=1, delta=0.1, pgd_steps=5)
+    write_sweep(tmp_path / "a.h5", synth.grid([8, 16, 32], [0.2, 0.1, 0.05], [1, 2], lambda m, e, s: m >= 16,
+                                              lr_rule="theorem", targets="0.2,0.1,0.05", **auto), issue8=True)
+    text = open(build_report(load([tmp_path / "a.h5"]), str(tmp_path / "a"), n_boot=0)).read()
+    fixed = {r[0]: r[1] for r in table_rows(text, "## Fixed parameters")}
+    assert fixed["pgd_step"] == "auto (2.5 δ / k = 0.05)"
+    assert fixed["lr"] == "auto (α used, summary_lr: 0.01)"          # the summary's step size
+    assert fixed["c_alpha"] == "auto (400, lr_rule theorem)"
+    assert fixed["early_stop_target"] == "auto (the smallest target, 0.05)"     # of every point's list
+    # lr given: c_alpha does not enter; early_stop off: its target does not either; free rule: 40
+    write_sweep(tmp_path / "b.h5", synth.grid([8, 16], [0.1], [1], lambda m, e, s: m >= 16, lr_rule="free",
+                                              **{**auto, "lr": 0.5, "early_stop": 0}), issue8=True)
+    write_sweep(tmp_path / "c.h5", synth.grid([8, 16], [0.1], [1], lambda m, e, s: m >= 16, lr_rule="free",
+                                              **auto), issue8=True, job_name="free")
+    text = open(build_report(load([tmp_path / "b.h5", tmp_path / "c.h5"]), str(tmp_path / "b"), n_boot=0)).read()
+    fixed = {r[0]: r[1:] for r in table_rows(text, "## Fixed parameters")}
+    assert fixed["c_alpha"] == ["auto (unused: lr given)", "auto (40, lr_rule free)"]
+    assert fixed["early_stop_target"][0] == "auto (unused: early_stop 0)" and fixed["lr"][0] == "0.5"
+    assert fixed["early_stop_target"][1] == "auto (the smallest target, 0.1)"
+    assert not any(c == "0" for r in fixed for c in fixed[r] if r in ("pgd_step", "lr", "c_alpha", "early_stop_target"))
+
+
+def test_mstar_csv_bounds_name_their_width(tmp_path):
+    """m_star.csv: a bound says which (status and bounding width), for m* and for m*_q."""
+    mixed_sweep(tmp_path / "s.h5")
+    build_report(load([tmp_path / "s.h5"]), str(tmp_path / "out"), n_boot=20, csv_out=True)
+    with open(tmp_path / "out" / "m_star.csv") as fh:
+        rows = {(r["attack"], r["epsilon"]): r for r in csv.DictReader(fh)}
+    r = rows[("fgsm", "0.4")]                          # every seed reaches at every width: ≤ 4
+    assert r["m_star_T"] == "≤ 4" and r["m_star_T_status"] == "le_smallest" and r["m_star_T_hi"] == "4"
+    assert r["m_smallest"] == "4" and r["m_largest"] == "256"
+    assert r["m_q50"] == "-inf" and r["m_q50_status"] == "le_smallest" and r["m_q50_bound"] == "4"
+    assert r["m_q90_status"] == "le_smallest" and r["m_q90_bound"] == "4"
+    r = rows[("pgd", "0.1")]                           # exact 64: the crossing lies within the grid
+    assert r["m_star_T"] == "64" and r["m_star_T_value"] == "64"
+    assert r["m_q50_status"] == "within" and r["m_q50_bound"] == "" and 4 <= float(r["m_q50"]) <= 256
+    # nothing reaches at any width: > the largest, with the width
+    write_sweep(tmp_path / "n.h5", synth.grid([8, 16, 32], [0.1, 0.05], [1, 2], lambda m, e, s: e > 0.06,
+                                              failed_at=12), issue8=True)
+    build_report(load([tmp_path / "n.h5"]), str(tmp_path / "n"), n_boot=0, csv_out=True)
+    with open(tmp_path / "n" / "m_star.csv") as fh:
+        rows = {r["epsilon"]: r for r in csv.DictReader(fh)}
+    r = rows["0.05"]
+    assert r["m_star_T_status"] == "gt_largest" and r["m_star_T_lo"] == "32" and r["m_star_T_hi"] == ""
+    assert r["m_q50"] == "inf" and r["m_q50_status"] == "gt_largest" and r["m_q50_bound"] == "32"
 
 
 def test_cli_bootstrap_is_reproducible(tmp_path):

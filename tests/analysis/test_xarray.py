@@ -7,7 +7,7 @@ import xarray as xr                                   # required: .ci/deps insta
 
 import synth
 from synth import PENDING, point, write_sweep
-from advsweep_analysis import SweepError, to_xarray
+from advsweep_analysis import SweepError, build_report, load, to_xarray
 
 
 MS = [8, 16, 32]
@@ -56,3 +56,28 @@ def test_points_sharing_a_cell_are_refused(tmp_path):
     with pytest.raises(SweepError) as e:
         to_xarray(tmp_path / "d.h5")
     assert "share one cell" in str(e.value) and "H" in str(e.value)
+
+
+@pytest.mark.parametrize("first", ["h5netcdf", "h5py-default", "h5py-locking"])
+def test_file_already_open_in_this_process(tmp_path, first):
+    """to_xarray, load and report while the same file is open here with other file-locking flags
+    (xarray's h5netcdf and h5py.File use the default; HDF5 refuses a second open with other flags)."""
+    h5py = pytest.importorskip("h5py")
+    path = tmp_path / "s.h5"
+    write_sweep(path, synth.grid(MS, EPS, [1, 2], lambda m, e, s: m >= 16), axes=["m", "epsilon", "seed"])
+    if first == "h5netcdf":
+        pytest.importorskip("h5netcdf")
+        held = xr.open_dataset(path, engine="h5netcdf", phony_dims="sort")   # synth files have no scales
+        before = held["status"].values.copy()
+    else:
+        held = h5py.File(path, "r") if first == "h5py-default" else h5py.File(path, "r", locking=True)
+        before = held["status"][()]
+    try:
+        ds = to_xarray([str(path)])
+        assert int(ds["status"].count()) == len(before) and (ds["status"] == synth.DONE).all()
+        build_report(load([path]), str(tmp_path / "out"), n_boot=0)
+        # the other open still works after ours closed
+        again = held["status"].values if first == "h5netcdf" else held["status"][()]
+        assert np.array_equal(again, before)
+    finally:
+        held.close()

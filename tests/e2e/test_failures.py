@@ -104,3 +104,23 @@ def test_every_point_failed_exits_non_zero_with_the_reasons(advsweep, tmp_path, 
         if attempt == 2:
             assert "6 failed or diverged points will be rerun" in proc.stdout
             assert len(point_lines(proc.stdout)) == 6
+
+
+def test_a_long_reason_keeps_its_fix_and_no_trailing_space(advsweep, tmp_path):
+    # the reason of a point is a fixed field: this one fits whole, with the fix
+    job = tmp_path / "crowded.yaml"
+    job.write_text("name: crowded\nfixed: {d: 8, n: 200, steps: 5, eval_count: 1, eval_steps: 2, m: 4, H: 1}\n"
+                   "grid:\n  delta: [1.9]\n  seed: [1, 2]\n")
+    out = tmp_path / "crowded.h5"
+    proc = run([advsweep, "run", str(job), "-o", str(out)], check=1)
+    reason = "cannot place n=200 points 2*delta=3.8 from opposite labels; lower n or delta, or raise d"
+    lines = point_lines(proc.stdout)
+    assert len(lines) == 2
+    for line in lines.values():
+        assert f": failed: {reason}; " in line, line
+    errors = [line for line in proc.stderr.splitlines() if line.startswith("advsweep: error:")]
+    assert len(errors) == 1 and errors[0].endswith(f": {reason} (2 points)"), proc.stderr
+    _, reasons = reasons_of(out)
+    assert reasons == [reason, reason]
+    listed = run([advsweep, "status", "--failed", str(out)], check=0).stdout.splitlines()[1:]
+    assert len(listed) == 2 and all(line.endswith(f": failed: {reason}") for line in listed), listed

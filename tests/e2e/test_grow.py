@@ -164,11 +164,17 @@ grid:
 """
 
 
+def leftovers(directory, name):
+    """What a writer of `name` leaves beside it: temporaries, reserves, locks."""
+    return sorted(p.name for p in directory.iterdir() if p.name.startswith(name + "."))
+
+
 def test_kill9_during_extension_leaves_old_or_complete_new(advsweep, tmp_path):
     """An extension copies every row into a new file and renames it: kill -9 at several moments of it
-    (the temporary file just created, then 20, 80 and 200 ms into the copying, and after the rename)
-    leaves either the old file byte for byte or the complete union, never a mixture. (The moments
-    are where the kill lands; the test passes on the invariant, whatever the timing.)"""
+    (after the rename, then the temporary file just created, 20, 80 and 200 ms into the copying)
+    leaves either the old file byte for byte or the complete union, never a mixture; the next run
+    takes over the dead writer's lock and removes the temporary file and reserve it left. (The
+    moments are where the kill lands; the test passes on the invariant, whatever the timing.)"""
     base = job(tmp_path, "big.yaml", BIG)
     out = tmp_path / "big.h5"
     # the steps=5 points done, the others pending: a file of ~100 MB of trajectory rows
@@ -181,8 +187,8 @@ def test_kill9_during_extension_leaves_old_or_complete_new(advsweep, tmp_path):
     pristine = tmp_path / "pristine.h5"
     pristine.write_bytes(out.read_bytes())
     old_digest = digest(pristine)
-    outcomes = []
-    for moment in (0.0, 0.02, 0.08, 0.2, "renamed"):
+    outcomes, left_behind = [], []
+    for moment in ("renamed", 0.0, 0.02, 0.08, 0.2):
         out.write_bytes(pristine.read_bytes())
         ino = out.stat().st_ino
         proc = subprocess.Popen([advsweep, "run", str(more), "-o", str(out), "-q", "--extend", "--where", "steps=5"],
@@ -199,8 +205,13 @@ def test_kill9_during_extension_leaves_old_or_complete_new(advsweep, tmp_path):
             time.sleep(0.002)
         mid = tmp.exists() and proc.poll() is None
         os.killpg(proc.pid, signal.SIGKILL)
-        proc.wait()
-        tmp.unlink(missing_ok=True)
+        _, stderr = proc.communicate()
+        # the previous kill's temporaries are gone: this run took over its lock and removed them
+        for name in left_behind:
+            assert not (tmp_path / name).exists(), (name, stderr)
+        if left_behind:
+            assert b"removed its unfinished big.h5.tmp." in stderr, stderr
+        left_behind = [n for n in leftovers(tmp_path, "big.h5") if n.startswith(f"big.h5.tmp.{proc.pid}")]
         if digest(out) == old_digest:
             outcomes.append("old" + (" (killed mid-extension)" if mid else ""))
             continue
@@ -216,11 +227,13 @@ def test_kill9_during_extension_leaves_old_or_complete_new(advsweep, tmp_path):
             assert new_rows[k] == row
         outcomes.append("new")
     print("kill -9 outcomes:", outcomes)
-    assert outcomes[-1] == "new"  # killed after the rename: the union is in place
-    # and a rerun completes whichever file was left
-    run([advsweep, "run", str(more), "-o", str(out), "-q", "--extend", "--where", "steps=5"], check=0)
+    assert outcomes[0] == "new"  # killed after the rename: the union is in place
+    assert "old (killed mid-extension)" in outcomes  # a kill just after the temporary file appeared
+    # and a rerun completes whichever file was left, removing what the last kill left
+    proc = run([advsweep, "run", str(more), "-o", str(out), "-q", "--extend", "--where", "steps=5"], check=0)
     assert by_key(out).keys() >= old_rows.keys()
     assert len([s for s in status(out) if s == 1]) == 125
+    assert leftovers(tmp_path, "big.h5") == [], proc.stderr
 
 
 def test_merge_files_of_different_jobs(advsweep, tmp_path):

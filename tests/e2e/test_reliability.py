@@ -203,10 +203,28 @@ def test_kill9_then_rerun_takes_the_lock_over(advsweep, jobs, reference, tmp_pat
     proc.communicate(timeout=60)
     lock = tmp_path / "killed.h5.lock"
     assert lock.exists()  # the dead holder's lock stays behind
+    left = int(np.count_nonzero(status(out) == 4))
+    shown = run([advsweep, "status", str(out)], check=0).stdout  # the killed run's points: not running
+    assert ("running" not in shown.splitlines()[1]) == (left > 0), shown
+    if left:
+        assert f"{left} interrupted (no live writer: rerun to resume)" in shown, shown
+    dead = int(dict(line.split("=", 1) for line in lock.read_text().splitlines()[1:])["pid"])
+    # what a kill during a rebuild leaves (store_tmp_name's names, the reserve) goes with the takeover;
+    # names that are not those of the dead holder's temporaries stay
+    theirs = [f"killed.h5.tmp.{dead}", f"killed.h5.tmp.{dead}.reserve", f"killed.h5.tmp.{dead}.2",
+              f"killed.h5.tmp.{dead}.2.reserve"]
+    others = [f"killed.h5.tmp.{dead}0", f"killed.h5.tmp.{dead + 1}", f"killed.h5.tmp.{dead}.notes",
+              f"killed.h5.tmp.{dead}.reserve.bak", f"other.h5.tmp.{dead}", f"killed.h5.tmp-{dead}"]
+    for name in theirs + others:
+        (tmp_path / name).write_bytes(b"\0" * 1000)
+    os.symlink(tmp_path / "elsewhere", tmp_path / f"killed.h5.tmp.{dead}.3")  # never a link
+    others.append(f"killed.h5.tmp.{dead}.3")
     rerun = run([advsweep, "run", str(jobs / "medium.yaml"), "-o", str(out), "-q"], ranks=2, check=0)
     assert "took over the lock" in rerun.stderr and "is gone" in rerun.stderr
+    assert f"removed its unfinished killed.h5.tmp.{dead}" in rerun.stderr
     assert_same_results(reference["medium"], out)
     assert not lock.exists()
+    assert leftovers(tmp_path) == sorted(others + ["killed.h5"])
 
 
 # ---- output paths checked before training ---------------------------------------------------------
@@ -218,6 +236,12 @@ def test_bad_output_paths_refused_before_training(advsweep, jobs, tmp_path):
     proc = run([advsweep, "train", "--steps", "1000000", "--m", "256", "-o", str(missing)], check=2, timeout=60)
     line = one_line(proc.stderr)
     assert "does not exist" in line and str(missing.parent) in line
+    not_a_dir = tmp_path / "afile"
+    not_a_dir.write_text("a file, not a directory\n")
+    line = one_line(run([advsweep, "train", "--steps", "1000000", "-o", str(not_a_dir / "x.h5")], check=2,
+                        timeout=60).stderr)
+    assert "is not a directory" in line, line
+    not_a_dir.unlink()
     for cmd in ([advsweep, "run", str(jobs / "tiny.yaml"), "-o", str(missing)],
                 [advsweep, "train", "--steps", "1000000", "-o", str(tmp_path)],
                 [advsweep, "run", str(jobs / "tiny.yaml"), "-o", str(tmp_path)]):
@@ -342,6 +366,18 @@ def test_oversized_points_refused_before_allocation(advsweep, jobs, tmp_path):
     assert "m=1000000, H=8, n=48, d=8" in line and "TB of memory" in line and "MemAvailable" in line, line
     proc = run([advsweep, "bench", "--m", "1000000"], check=2, env=env)
     assert "m=1000000" in one_line(proc.stderr)
+    # sizes whose element counts do not fit in 64 bits (H m^2 = 1e19): refused, not wrapped into a
+    # small or negative figure that passes the check (then an abort, or a run that never ends)
+    for args in (["--m", "100000000", "--H", "1000"], ["--m", "3037000500"],
+                 ["--m", "2000000000", "--H", "1000", "--n", "100000000"]):
+        proc = run([advsweep, "train", *args, "-o", str(tmp_path / "x.h5")], check=2, env=env, timeout=60)
+        assert "PB of memory" in one_line(proc.stderr), (args, proc.stderr)
+    huge = tmp_path / "huge.yaml"
+    huge.write_text("name: huge\nfixed: {H: 1000, m: 100000000}\ngrid: {seed: [1, 2]}\n")
+    run([advsweep, "plan", str(huge), "--mem-limit", "1G"], check=2, env=env)
+    proc = run([advsweep, "run", str(huge), "-o", str(tmp_path / "huge.h5")], check=2, env=env, timeout=60)
+    assert "point 0 (the largest of 2" in one_line(proc.stderr) and "PB of memory" in proc.stderr
+    huge.unlink()
     # an explicit limit, and SLURM's allocation, are budgets too
     proc = run([advsweep, "train", "--m", "3000", "--mem-limit", "100M"], check=2, env=env)
     assert "more than the 100 MB a rank may use here (--mem-limit 100 MB)" in one_line(proc.stderr)

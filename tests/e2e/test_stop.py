@@ -53,6 +53,13 @@ def test_stop_from_another_shell(advsweep, slow_job, reference, tmp_path):
     assert_same_results(reference, out)
 
 
+def status_counts(advsweep, out):
+    """The counts line of `advsweep status OUT`, as {name: count}, and the whole text."""
+    text = run([advsweep, "status", str(out)], check=0).stdout
+    line = text.splitlines()[1].replace(" (no live writer: rerun to resume)", "")
+    return {item.split(" ", 1)[1]: int(item.split(" ", 1)[0]) for item in line.strip().split(", ")}, text
+
+
 def stdout_line(proc):
     lines = proc.stdout.strip().splitlines()
     assert len(lines) == 1, proc.stdout
@@ -64,6 +71,9 @@ def test_second_stop_or_now_abandons(advsweep, endless_job, tmp_path, second):
     out = tmp_path / "endless.h5"
     proc = start(advsweep, endless_job, out, "--grace", "300")
     wait_until(running(out, WORKERS), proc)
+    # while the run lives, its points are running
+    shown, text = status_counts(advsweep, out)
+    assert shown["running"] == WORKERS and "interrupted" not in shown and "being written by run" in text, text
     run([advsweep, "stop", str(out)], check=0)
     wait_until(lambda: not (tmp_path / "endless.h5.stop").exists(), proc)  # the master took the first
     run([advsweep, *second, str(out)], check=0)
@@ -71,7 +81,12 @@ def test_second_stop_or_now_abandons(advsweep, endless_job, tmp_path, second):
     assert proc.returncode == 3, (stdout, stderr)
     assert "abandoning the running points now" in stderr
     assert "abandoned (will be redone on resume)" in stdout
-    assert counts(out)["running"] >= 1
+    abandoned = counts(out)["running"]
+    assert abandoned >= 1  # left "running" in the file, so that a rerun redoes them
+    # but no writer lives: status calls them what they are
+    shown, text = status_counts(advsweep, out)
+    assert shown["interrupted"] == abandoned and "running" not in shown, text
+    assert f"{abandoned} interrupted (no live writer: rerun to resume)" in text and "being written" not in text
 
 
 def test_stop_now_at_once(advsweep, endless_job, tmp_path):
@@ -83,6 +98,7 @@ def test_stop_now_at_once(advsweep, endless_job, tmp_path):
     assert proc.returncode == 3, (stdout, stderr)
     assert "stop --now requested" in stderr and "abandoning the running points now" in stderr
     assert counts(out)["running"] == 1
+    assert "1 interrupted (no live writer: rerun to resume)" in status_counts(advsweep, out)[1]
 
 
 def test_stale_request_is_removed_by_the_next_run(advsweep, tmp_path):
