@@ -84,6 +84,32 @@ static void test_bad_values(void **state) {
     expect_bad("R", "-inf", "number");
     expect_bad("attack", " pgd", "unknown value");
     expect_bad("lr", " auto", "number");
+    /* plain decimal: no '+' sign, no leading zeros in an integer */
+    expect_bad("m", "+8", "plain decimal: no '+' sign");
+    expect_bad("m", "08", "plain decimal: no leading zeros");
+    expect_bad("m", "00", "plain decimal: no leading zeros");
+    expect_bad("m", "08x", "must be an integer"); /* not a plain-form slip: the usual message */
+    expect_bad("m", "+8.5", "must be an integer");
+    expect_bad("seed", "-07", "plain decimal: no leading zeros");
+    expect_bad("delta", "+0.1", "plain decimal: no '+' sign");
+    expect_bad("R", "+inf", "no '+' sign");
+    /* the parsers every number goes through (options too) */
+    long long i = 5;
+    double r = 5;
+    assert_int_equal(adv_parse_int("+8", &i), -1);
+    assert_int_equal(adv_parse_int("08", &i), -1);
+    assert_int_equal(adv_parse_int("-00", &i), -1);
+    assert_int_equal(i, 5);
+    assert_int_equal(adv_parse_int("0", &i), 0);
+    assert_int_equal(i, 0);
+    assert_int_equal(adv_parse_int("-0", &i), 0);
+    assert_int_equal(adv_parse_int("-10", &i), 0);
+    assert_int_equal(i, -10);
+    assert_int_equal(adv_parse_real("+0.5", &r, 0), -1);
+    assert_int_equal(adv_parse_real("+inf", &r, 1), -1);
+    assert_true(r == 5);
+    assert_int_equal(adv_parse_real("-0.5e+1", &r, 0), 0);
+    assert_true(r == -5);
 }
 
 static void test_good_values(void **state) {
@@ -94,8 +120,14 @@ static void test_good_values(void **state) {
     assert_true(isinf(cfg.R));
     assert_int_equal(param_set(&cfg, param_find("R"), "3.5"), ADV_OK);
     assert_true(cfg.R == 3.5);
-    assert_int_equal(param_set(&cfg, param_find("m"), "+1000"), ADV_OK);
+    assert_int_equal(param_set(&cfg, param_find("m"), "1000"), ADV_OK);
     assert_int_equal(cfg.m, 1000);
+    assert_int_equal(param_set(&cfg, param_find("seed"), "0"), ADV_OK);
+    assert_int_equal(cfg.seed, 0);
+    assert_int_equal(param_set(&cfg, param_find("delta"), "0.05"), ADV_OK);
+    assert_true(cfg.delta == 0.05);
+    assert_int_equal(param_set(&cfg, param_find("epsilon"), "1e+0"), ADV_OK); /* an exponent's sign is fine */
+    assert_true(cfg.epsilon == 1.0);
     assert_int_equal(param_set(&cfg, param_find("delta"), ".5"), ADV_OK);
     assert_true(cfg.delta == 0.5);
     assert_int_equal(param_set(&cfg, param_find("epsilon"), "1E-3"), ADV_OK);

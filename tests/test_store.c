@@ -865,7 +865,7 @@ static void test_resume_and_refusals(void **state) {
     assert_int_equal(store_open(&st, text, &fx.layout, STORE_SERIAL, STORE_FRESH), ADV_ERR_INPUT);
     assert_null(st);
     assert_non_null(strstr(adv_errmsg(), "not an advsweep sweep file"));
-    assert_non_null(strstr(adv_errmsg(), "even with --fresh"));
+    assert_non_null(strstr(adv_errmsg(), "which advsweep never replaces"));
     assert_true(same_bytes(before, len, text));
     free(before);
     before = slurp(foreign, &len);

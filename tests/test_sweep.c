@@ -407,6 +407,22 @@ static void test_errors_values(void **state) {
     parse_fails("grid:\n  m: [16,\n      0]\n", "job.yaml:3: parameter m: bad value '0' (must be >= 1");
     parse_fails("grid:\n  delta: [0.1, 2]\n", "job.yaml:2: parameter delta: bad value '2'");
     parse_fails("grid:\n  m: {from: 0, to: 64, factor: 2}\n", "job.yaml:2: parameter m: bad value '0' (must be >= 1");
+    /* numbers are plain decimal: no '+', no leading zeros in an integer */
+    parse_fails("grid:\n  m: [8, +16]\n", "job.yaml:2: parameter m: bad value '+16' (plain decimal: no '+' sign)");
+    parse_fails("grid:\n  m: [08, 16]\n", "job.yaml:2: parameter m: bad value '08' (plain decimal: no leading zeros)");
+    parse_fails("fixed:\n  delta: +0.1\n", "job.yaml:2: parameter delta: bad value '+0.1' (plain decimal: no '+' sign)");
+    parse_fails("grid:\n  m: {from: 8, to: +64, factor: 2}\n", "job.yaml:2: parameter m: bad value '+64'");
+    parse_fails("grid:\n  m: {from: 8, to: 64, factor: +2}\n", "job.yaml:2: key 'm': bad value '+2'");
+    parse_fails("grid:\n  m: {from: 8, to: 64, factor: 0x2}\n", "job.yaml:2: key 'm': bad value '0x2'");
+    parse_fails("grid:\n  m: {from: 8, to: 64, count: 03}\n", "job.yaml:2: key 'm': bad value '03'");
+    parse_fails("seeds: +3\n", "job.yaml:1: key 'seeds': bad value '+3'");
+    parse_fails("seeds: 03\n", "job.yaml:1: key 'seeds': bad value '03'");
+    parse_fails("options:\n  store_weights_max_mb: +64\n", "job.yaml:2: key 'store_weights_max_mb': bad value '+64'");
+    /* what is plain: 0, a zero before the point, an exponent's sign */
+    Job *job = parse_ok("seeds: 2\nfixed: {seed: 0, delta: 0.05, epsilon: 1e+0}\ngrid:\n  m: {from: 2, to: 8, factor: 2.0}\n");
+    assert_int_equal(job_points(job), 3 * 2);
+    assert_true(point(job, 0).delta == 0.05 && point(job, 0).epsilon == 1.0);
+    job_destroy(&job);
 }
 
 static void test_errors_ranges(void **state) {

@@ -53,9 +53,10 @@ char *xstrdup(const char *s);
 int adv_text_clip(char *dst, size_t len, const char *text);
 
 /* Strict numbers, for every number a user writes (options, job files, the
- * parameter table): the whole text is the number, with no surrounding space.
- * Integers: [+-]?[0-9]+ (no fraction, exponent or hex). Reals: [+-]? digits
- * with an optional fraction and decimal exponent (no hex, no nan); with
+ * parameter table): the whole text is the number, with no surrounding space
+ * and no '+' sign. Integers: -?(0|[1-9][0-9]*) (no leading zeros, fraction,
+ * exponent or hex). Reals: -? digits with an optional fraction and decimal
+ * exponent (whose sign may be '+': 1e+3; no hex, no nan); with
  * allow_inf also inf, infinity or .inf in any case. Return 0 and set *out,
  * or leave *out unchanged and return -1 (not such a number) or -2 (a number
  * outside the type's range). */

@@ -57,7 +57,7 @@ int cmd_bench(int argc, char **argv) {
     static const CliOption options[] = {{"help", 'h', 0, NULL},     {"m", 0, 1, "list of widths"},
                                         {"H", 0, 1, "depth"},       {"n", 0, 1, "number of points"},
                                         {"d", 0, 1, "dimension"},   {"k", 0, 1, "number of PGD steps"},
-                                        {"repeats", 0, 1, "count"}, {"precision", 0, 1, "f64 or f32"},
+                                        {"repeats", 0, 1, "count"}, {"precision", 0, 1, "precision (f64 or f32)"},
                                         {"mem-limit", 0, 1, "size"}};
     double mem_limit = 0;
     long *targets[] = {NULL, NULL, &H, &n, &d, &k, &repeats, NULL, NULL};

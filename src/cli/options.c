@@ -95,6 +95,9 @@ static const char *long_name_of(const CliOption *o, char *buf, size_t len) {
     return buf;
 }
 
+/* "a" or "an" before a value's name ("an expression", "a file name"). */
+static const char *article(const char *what) { return strchr("aeiouAEIOU", what[0]) && what[0] ? "an" : "a"; }
+
 /* Record nothing more: the message is in adv_errmsg(). */
 static int bad(int code) {
     (void)code;
@@ -139,7 +142,7 @@ int cli_next(CliParser *p, const char **value) {
         /* the element holding the option */
         const char *element = p->argv[optind - 1 - separate];
         option_text(shown, sizeof shown, element);
-        if (c == ':') return bad(adv_err(ADV_ERR_INPUT, "option %s needs a %s", shown, what));
+        if (c == ':') return bad(adv_err(ADV_ERR_INPUT, "option %s needs %s %s", shown, article(what), what));
         /* getopt_long takes unambiguous prefixes (--gra for --grace): we do not */
         const char *full = p->longopts[longindex].name;
         if (strlen(full) != strcspn(element + 2, "="))
@@ -147,14 +150,14 @@ int cli_next(CliParser *p, const char **value) {
                            shown, full));
     } else {
         snprintf(shown, sizeof shown, "-%c", c == ':' ? optopt : c);
-        if (c == ':') return bad(adv_err(ADV_ERR_INPUT, "option %s needs a %s", shown, what));
+        if (c == ':') return bad(adv_err(ADV_ERR_INPUT, "option %s needs %s %s", shown, article(what), what));
     }
     if (o->takes_value) {
         *value = optarg;
         /* "--data_file -o x.h5": the value is missing, "-o" is the next option */
         if (separate && looks_like_option(optarg))
-            return bad(adv_err(ADV_ERR_INPUT, "option %s needs a %s, found the option '%s' (write %s=%s if that is the value)",
-                           shown, what, optarg, is_long ? shown : long_name_of(o, name, sizeof name), optarg));
+            return bad(adv_err(ADV_ERR_INPUT, "option %s needs %s %s, found the option '%s' (write %s=%s if that is the value)",
+                           shown, article(what), what, optarg, is_long ? shown : long_name_of(o, name, sizeof name), optarg));
     }
     if (p->seen[index]) {
         if (o->name[0] && o->short_name)

@@ -241,9 +241,11 @@ static void run_point(Drive *d, long index, Report *rep) {
     double start = adv_now();
     uint64_t digest = 0, checked = 0;
     rc = store_training_set_digest(&data, &cfg, &digest);
-    if (rc == ADV_OK && cfg.data == DATA_FILE && job_data_digest(d->job, cfg.data_file, &checked) && digest != checked)
-        rc = adv_err(ADV_ERR_INPUT, "data file %s changed since the sweep started (rerun to check it again)",
-                     cfg.data_file);
+    if (rc == ADV_OK && cfg.data == DATA_FILE && job_data_digest(d->job, cfg.data_file, &checked) && digest != checked) {
+        const char *name = strrchr(cfg.data_file, '/'); /* the reason holds 96 bytes; /params/data_file the path */
+        rc = adv_err(ADV_ERR_INPUT, "data file %s changed since the sweep started (its content is in the point's key)",
+                     name ? name + 1 : cfg.data_file);
+    }
     if (rc == ADV_OK) rc = train_run(&sum, traj, &cfg, data, &hooks);
     if (rc == ADV_OK && ck.resume && resumed < 0)
         adv_warn("point %ld: its checkpoint does not fit this run (another build of advsweep?); it started over",
@@ -330,8 +332,7 @@ static long master_next(void *ctx, int rank) {
     if (signals_stop_requested()) return DISPATCH_DONE;
     long rep = d->src.next(d->src.ctx, rank);
     if (rep >= 0 && !d->beyond_deadline && beyond_deadline(d, rep) > 0) { /* started on checkpoints (drive_fits) */
-        d->beyond_deadline = 1;
-        signals_deadline(d->deadline); /* the time limit then ends this run, saving the point's state */
+        d->beyond_deadline = 1; /* the time limit ends this run (signals_deadline), saving the point's state */
         if (!d->opt->quiet)
             printf("advsweep run: starting a point of ~%.0f s with %.0f s left: it checkpoints every %g s and "
                    "continues in the next run; at the time limit this run stops\n",
@@ -662,6 +663,10 @@ int drive_run(Comm *c, const RunOptions *opt) {
         PointSource ps = {&d, master_next, master_done};
         PointWorker pw = {&d, worker_run};
         signals_begin(c, d.path); /* Ctrl-C, SIGTERM and `advsweep stop`, relayed to the workers */
+        /* The time limit is a stop request for points still running then (overrun estimates,
+         * or started on checkpoints): the run ends by it even when the batch system's
+         * SIGTERM comes late, or never. */
+        if (comm_rank(c) == 0 && isfinite(d.deadline)) signals_deadline(d.deadline);
         rc = dispatch_run(c, &ps, &pw, REPORT_LEN);
         signals_end(c);
         comm_idle_barrier(c); /* workers that finish early sleep here instead of spinning in the close */

@@ -244,6 +244,13 @@ void file_points_close(FilePoints *fp);
 int file_points_check_numerics(const FilePoints *fp);
 /* Rows a..a+n of /params as configurations (parameters the file lacks: their defaults). */
 int file_points_configs(const FilePoints *fp, long a, long n, TrainConfig *out);
+/* Why a resume misses the layout's points (map[i] < 0) when some have a data file, for the
+ * refusal: which of them the file holds but for their data's content (the data changed),
+ * or that a key holds the data's content; "" when no missing point has a data file. */
+void file_points_missing_hint(char *buf, size_t len, const FilePoints *fp, const StoreLayout *l, const long *map);
+/* Why two configurations of one job have one key, to follow "are the same point":
+ * " (every parameter equal)", or ": ..." naming their data files of identical content. */
+void store_same_point_why(char *buf, size_t len, const TrainConfig *a, const TrainConfig *b);
 
 /* ---- building files (store.c, compose.c) ---------------------------------------------- */
 

@@ -579,11 +579,13 @@ static int open_existing(const char *path, const StoreLayout *l, const char (*ke
     if (mode != STORE_EXTEND) {
         char example[320];
         if (missing) {
+            char hint[1024];
             label_of(example, sizeof example, l, first_missing);
+            file_points_missing_hint(hint, sizeof hint, &fp, l, map);
             rc = adv_err(ADV_ERR_INPUT,
-                         "%s lacks %ld of this job's %ld points (e.g. %s); add them with --extend (keeps every "
+                         "%s lacks %ld of this job's %ld points (e.g. %s)%s; add them with --extend (keeps every "
                          "result of the file), or use --fresh or another output file",
-                         path, missing, l->n_points, example);
+                         path, missing, l->n_points, example, hint);
         } else {
             rc = adv_err(ADV_ERR_INPUT,
                          "%s holds every point of this job but %s; rebuild it with --extend (keeps every result), or "
@@ -617,8 +619,8 @@ static int check_replaceable(const char *path) {
     if (is == 1) return ADV_OK;
     if (is == 0)
         return adv_err(ADV_ERR_INPUT,
-                       "%s exists and is not an advsweep sweep file; refusing to replace it, even with --fresh "
-                       "(remove it yourself or choose another output file with -o)",
+                       "%s exists and is not an advsweep sweep file, which advsweep never replaces (remove it "
+                       "yourself or choose another output file with -o)",
                        path);
     return rewrap(-is, "; refusing to replace it");
 }
@@ -634,10 +636,12 @@ static int prepare_file(const char *path, const StoreLayout *l, int mode, int re
     if (rc == ADV_OK) {
         long dup = key_index_build(&index, (const char(*)[STORE_KEY_HEX + 1])keys, l->n_points);
         if (dup >= 0) {
-            char a[320], b[320];
-            label_of(a, sizeof a, l, key_index_find(index, keys[dup]));
+            char a[320], b[320], why[1024];
+            long first = key_index_find(index, keys[dup]);
+            label_of(a, sizeof a, l, first);
             label_of(b, sizeof b, l, dup);
-            rc = adv_err(ADV_ERR_INPUT, "%s and %s are the same point (every parameter equal)", a, b);
+            store_same_point_why(why, sizeof why, &l->configs[first], &l->configs[dup]);
+            rc = adv_err(ADV_ERR_INPUT, "%s and %s are the same point%s", a, b, why);
         }
         key_index_destroy(&index);
     }

@@ -462,27 +462,22 @@ static int parse_bool(int *out, const Ctx *c, const yaml_node_t *node, const cha
 }
 
 static int parse_real(double *out, const Ctx *c, const yaml_node_t *node, const char *key) {
-    const char *s;
+    const char *s = "";
     TRY(scalar_value(&s, c, node, key));
-    char *end;
-    errno = 0;
-    double v = strtod(s, &end);
-    while (isspace((unsigned char)*end)) end++;
-    if (end == s || *end || errno || !isfinite(v)) return fail(c, node, key, "bad value '%s' (must be a finite number)", s);
+    double v; /* strict, as every number (common.h): "+2", "0x2" and " 2" are refused */
+    if (adv_parse_real(s, &v, 0) != 0 || !isfinite(v))
+        return fail(c, node, key, "bad value '%s' (must be a finite number, plain decimal)", s);
     *out = v;
     return ADV_OK;
 }
 
 static int parse_long(long *out, const Ctx *c, const yaml_node_t *node, const char *key, long lo, long hi) {
-    const char *s;
+    const char *s = "";
     TRY(scalar_value(&s, c, node, key));
-    char *end;
-    errno = 0;
-    long v = strtol(s, &end, 10);
-    while (isspace((unsigned char)*end)) end++;
-    if (end == s || *end || errno || v < lo || v > hi)
-        return fail(c, node, key, "bad value '%s' (must be an integer >= %ld and <= %ld)", s, lo, hi);
-    *out = v;
+    long long v; /* strict, as every number (common.h): "+3", "03" and " 3" are refused */
+    if (adv_parse_int(s, &v) != 0 || v < lo || v > hi)
+        return fail(c, node, key, "bad value '%s' (must be an integer >= %ld and <= %ld, plain decimal)", s, lo, hi);
+    *out = (long)v;
     return ADV_OK;
 }
 
@@ -795,7 +790,7 @@ static int parse_search(Ctx *c, const yaml_node_t *map) {
             if (v->type != YAML_SEQUENCE_NODE) return fail(c, v, key, "a list of fractions of T, e.g. [0.5, 1]");
             s->n_budgets = 0;
             for (yaml_node_item_t *it = v->data.sequence.items.start; it < v->data.sequence.items.top; it++) {
-                double b;
+                double b = 0;
                 TRY(parse_real(&b, c, node_at(c, *it), key));
                 if (!(b > 0 && b <= 1)) return fail(c, node_at(c, *it), key, "bad value %g (a fraction of T in (0, 1])", b);
                 if (s->n_budgets == JOB_SEARCH_BUDGETS)

@@ -81,8 +81,9 @@ int adv_text_clip(char *dst, size_t len, const char *text) {
 
 int adv_parse_int(const char *text, long long *out) {
     const char *p = text;
-    if (*p == '+' || *p == '-') p++;
+    if (*p == '-') p++;
     if (!isdigit((unsigned char)*p)) return -1;
+    if (p[0] == '0' && p[1]) return -1; /* "08", "-00": plain decimal has no leading zeros */
     while (isdigit((unsigned char)*p)) p++;
     if (*p) return -1;
     errno = 0;
@@ -98,7 +99,7 @@ int adv_parse_real(const char *text, double *out, int allow_inf) {
         return 0;
     }
     const char *p = text;
-    if (*p == '+' || *p == '-') p++;
+    if (*p == '-') p++; /* no '+': a number is written as it is printed */
     int digits = 0;
     while (isdigit((unsigned char)*p)) p++, digits++;
     if (*p == '.') {

@@ -122,6 +122,18 @@ static int in_range(const ParamSpec *p, double v) {
     return 1;
 }
 
+/* Why text, a number but for its form, is not written plain ("+8", "08"); NULL if that is not it. */
+static const char *not_plain(const char *text, int integer) {
+    long long i;
+    double r;
+    if (text[0] == '+' && text[1] != '-' && (integer ? adv_parse_int(text + 1, &i) : adv_parse_real(text + 1, &r, 1)) == 0)
+        return "plain decimal: no '+' sign";
+    const char *digits = text + (text[0] == '-');
+    if (integer && digits[0] == '0' && digits[1] && strspn(digits, "0123456789") == strlen(digits))
+        return "plain decimal: no leading zeros";
+    return NULL;
+}
+
 int param_set(TrainConfig *cfg, const ParamSpec *p, const char *text) {
     char *field = (char *)cfg + p->offset;
     /* Strict: the text is the value, nothing around it (" 8", "0x40", "8x" and,
@@ -140,7 +152,8 @@ int param_set(TrainConfig *cfg, const ParamSpec *p, const char *text) {
         if (prc == -2 || (prc == 0 && fabs((double)v) > BIG))
             return adv_err(ADV_ERR_INPUT, "parameter %s: bad value '%s' (out of range)", p->name, text);
         if (prc != 0)
-            return adv_err(ADV_ERR_INPUT, "parameter %s: bad value '%s' (must be an integer)", p->name, text);
+            return adv_err(ADV_ERR_INPUT, "parameter %s: bad value '%s' (%s)", p->name, text,
+                           not_plain(text, 1) ? not_plain(text, 1) : "must be an integer");
         if (!in_range(p, (double)v)) return range_error(p, text);
         *(int64_t *)field = (int64_t)v;
         return ADV_OK;
@@ -149,7 +162,9 @@ int param_set(TrainConfig *cfg, const ParamSpec *p, const char *text) {
         double v;
         int prc = adv_parse_real(text, &v, 1);
         if (prc == -2) return adv_err(ADV_ERR_INPUT, "parameter %s: bad value '%s' (out of range)", p->name, text);
-        if (prc != 0) return adv_err(ADV_ERR_INPUT, "parameter %s: bad value '%s' (must be a number)", p->name, text);
+        if (prc != 0)
+            return adv_err(ADV_ERR_INPUT, "parameter %s: bad value '%s' (%s)", p->name, text,
+                           not_plain(text, 0) ? not_plain(text, 0) : "must be a number");
         if (!in_range(p, v)) return range_error(p, text);
         *(double *)field = v;
         return ADV_OK;

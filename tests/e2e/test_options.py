@@ -86,6 +86,9 @@ def test_duplicate_options_refused(advsweep, tmp_path, args, names):
     (["run", "--output", "--fresh"], ["--output", "'--fresh'"]),
     (["plan", "--rate", "--sbatch"], ["--rate", "'--sbatch'"]),
     (["train", "--m"], ["--m", "needs a value"]),
+    (["status", "--where"], ["option --where needs an expression"]),
+    (["run", "--where", "-q"], ["option --where needs an expression, found the option '-q'"]),
+    (["bench", "--precision"], ["option --precision needs a precision (f64 or f32)"]),
     (["run", "--grace"], ["--grace", "needs"]),
     (["merge", "x.h5", "-o"], ["-o", "needs"]),
 ])
@@ -129,13 +132,23 @@ def test_value_starting_with_dash_given_explicitly(advsweep, tmp_path):
     (["plan", "--max-time", "1:00:0x"], ["--max-time", "'1:00:0x'"]),
     (["bench", "--m", "16, 32"], ["--m", "'16, 32'"]),
     (["bench", "--repeats", "3x"], ["--repeats", "'3x'"]),
+    # plain decimal: no '+' sign, no leading zeros in an integer
+    (["train", "--m=+8"], ["parameter m", "'+8'", "no '+' sign"]),
+    (["train", "--m=08"], ["parameter m", "'08'", "no leading zeros"]),
+    (["train", "--delta", "+0.1"], ["parameter delta", "'+0.1'", "no '+' sign"]),
+    (["run", "--grace", "+5"], ["--grace", "'+5'"]),
+    (["plan", "--ranks", "04"], ["--ranks", "'04'"]),
+    (["plan", "--ranks", "+4"], ["--ranks", "'+4'"]),
+    (["bench", "--repeats", "03"], ["--repeats", "'03'"]),
+    (["run", "--where", "m=+8"], ["parameter m", "'+8'"]),
 ])
 def test_numbers_parsed_strictly(advsweep, tmp_path, args, names):
     refused(advsweep, args, names, tmp_path)
 
 
 def test_strict_numbers_in_job_files(advsweep, tmp_path):
-    for bad, shown in (("m: [4, 0x8]", "0x8"), ("m: [4, 1e3]", "1e3"), ("m: [4, '8 ']", "8 ")):
+    for bad, shown in (("m: [4, 0x8]", "0x8"), ("m: [4, 1e3]", "1e3"), ("m: [4, '8 ']", "8 "), ("m: [4, +8]", "+8"),
+                       ("m: [4, 08]", "08")):
         path = tmp_path / "bad.yaml"
         path.write_text(JOB.replace("m: [4, 8]", bad))
         msg = refused(advsweep, ["plan", str(path)], ["bad.yaml", "parameter m", f"'{shown}'"], tmp_path)
