@@ -164,8 +164,9 @@ int cmd_train(int argc, char **argv) {
                               .blas_kernel = blas_kernel_description()};
         Store *st = NULL;
         rc = store_open(&st, out_path, &layout, STORE_SERIAL, STORE_FRESH);
-        StoreWorker worker = {0, 0, ""};
+        StoreWorker worker = {0, 0, "", ""};
         gethostname(worker.host, sizeof worker.host - 1);
+        snprintf(worker.blas_kernel, sizeof worker.blas_kernel, "%s", blas_kernel_name());
         if (rc == ADV_OK) rc = store_write_point(st, 0, &sum, traj, &worker, NULL);
         int close_rc = store_close(&st);
         if (rc == ADV_OK) rc = close_rc;

@@ -241,9 +241,11 @@ static void run_point(Drive *d, long index, Report *rep) {
     double start = adv_now();
     uint64_t digest = 0, checked = 0;
     rc = store_training_set_digest(&data, &cfg, &digest);
-    if (rc == ADV_OK && cfg.data == DATA_FILE && job_data_digest(d->job, cfg.data_file, &checked) && digest != checked)
-        rc = adv_err(ADV_ERR_INPUT, "data file %s changed since the sweep started (rerun to check it again)",
-                     cfg.data_file);
+    if (rc == ADV_OK && cfg.data == DATA_FILE && job_data_digest(d->job, cfg.data_file, &checked) && digest != checked) {
+        const char *name = strrchr(cfg.data_file, '/'); /* the reason holds 96 bytes; /params/data_file the path */
+        rc = adv_err(ADV_ERR_INPUT, "data file %s changed since the sweep started (its content is in the point's key)",
+                     name ? name + 1 : cfg.data_file);
+    }
     if (rc == ADV_OK) rc = train_run(&sum, traj, &cfg, data, &hooks);
     if (rc == ADV_OK && ck.resume && resumed < 0)
         adv_warn("point %ld: its checkpoint does not fit this run (another build of advsweep?); it started over",
@@ -269,8 +271,9 @@ static void run_point(Drive *d, long index, Report *rep) {
         traj->count = traj->eval_count = 0;
     }
     sum.trained_as = d->rows[index]; /* a row of the file, like /plan/trained_as */
-    StoreWorker worker = {comm_rank(d->c), omp_get_max_threads(), ""};
+    StoreWorker worker = {comm_rank(d->c), omp_get_max_threads(), "", ""};
     snprintf(worker.host, sizeof worker.host, "%s", d->host);
+    snprintf(worker.blas_kernel, sizeof worker.blas_kernel, "%s", blas_kernel_name()); /* results differ by kernel */
     StorePointData extra = {0};
     if (d->store_weights && sum.status != RUN_FAILED) {
         extra.W0 = hooks.W0_out;
@@ -329,8 +332,7 @@ static long master_next(void *ctx, int rank) {
     if (signals_stop_requested()) return DISPATCH_DONE;
     long rep = d->src.next(d->src.ctx, rank);
     if (rep >= 0 && !d->beyond_deadline && beyond_deadline(d, rep) > 0) { /* started on checkpoints (drive_fits) */
-        d->beyond_deadline = 1;
-        signals_deadline(d->deadline); /* the time limit then ends this run, saving the point's state */
+        d->beyond_deadline = 1; /* the time limit ends this run (signals_deadline), saving the point's state */
         if (!d->opt->quiet)
             printf("advsweep run: starting a point of ~%.0f s with %.0f s left: it checkpoints every %g s and "
                    "continues in the next run; at the time limit this run stops\n",
@@ -529,6 +531,22 @@ static void choose_threads(Drive *d) {
              cores, cores == 1 ? "" : "s", workers, workers == 1 ? "" : "s");
 }
 
+/* Rank 0, on resume: finished points of the file that another BLAS kernel trained.
+ * Their results differ from this run's in the last bits, so the file will mix
+ * kernels; say so once (rank 0's kernel stands for the run's: every rank loads
+ * the same library under the same environment). */
+static int warn_other_kernels(Drive *d) {
+    long n = 0;
+    char names[256];
+    const char *mine = blas_kernel_name();
+    int rc = store_other_kernels(d->st, mine, &n, names, sizeof names);
+    if (rc == ADV_OK && n > 0)
+        adv_warn("%s: %ld finished point%s of the file %s trained under another BLAS kernel (%s) than this run's "
+                 "(%s); results differ in the last bits between kernels (each point's kernel: /worker/blas_kernel)",
+                 d->path, n, n == 1 ? "" : "s", n == 1 ? "was" : "were", names, mine);
+    return rc;
+}
+
 int drive_run(Comm *c, const RunOptions *opt) {
     Drive d;
     int all_failed = 0; /* rank 0: every point the run was asked for failed */
@@ -605,6 +623,8 @@ int drive_run(Comm *c, const RunOptions *opt) {
         rc = comm_agree(c, rc);
         if (rc == ADV_OK && opt->retry_damaged && comm_rank(c) == 0 && !opt->quiet)
             printf("advsweep run: %ld damaged points will be rerun\n", store_damaged_reset(d.st));
+        if (rc == ADV_OK && comm_rank(c) == 0) rc = warn_other_kernels(&d);
+        rc = comm_agree(c, rc);
     }
     free(configs);
     free(flops);
@@ -652,6 +672,10 @@ int drive_run(Comm *c, const RunOptions *opt) {
         PointSource ps = {&d, master_next, master_done};
         PointWorker pw = {&d, worker_run};
         signals_begin(c, d.path); /* Ctrl-C, SIGTERM and `advsweep stop`, relayed to the workers */
+        /* The time limit is a stop request for points still running then (overrun estimates,
+         * or started on checkpoints): the run ends by it even when the batch system's
+         * SIGTERM comes late, or never. */
+        if (comm_rank(c) == 0 && isfinite(d.deadline)) signals_deadline(d.deadline);
         rc = dispatch_run(c, &ps, &pw, REPORT_LEN);
         signals_end(c);
         comm_idle_barrier(c); /* workers that finish early sleep here instead of spinning in the close */

@@ -218,6 +218,66 @@ int file_points_check_numerics(const FilePoints *fp) {
                    fp->path, fp->numerics, ADVSWEEP_NUMERICS_VERSION);
 }
 
+/* ---- why keys differ or agree (the messages of resume and of a job's duplicates) ---------- */
+
+/* The key of cfg without its data file's content: equal for two points that differ
+ * in nothing but the data (point_key's text with data=?). */
+static void key_without_data(char key[STORE_KEY_HEX + 1], const TrainConfig *cfg) { point_key(key, cfg, ""); }
+
+void file_points_missing_hint(char *buf, size_t len, const FilePoints *fp, const StoreLayout *l, const long *map) {
+    buf[0] = '\0';
+    long first_data = -1;
+    for (long i = 0; i < l->n_points && first_data < 0; i++)
+        if (map[i] < 0 && l->configs[i].data == DATA_FILE) first_data = i;
+    if (first_data < 0) return; /* no data file among the missing points: keys tell nothing of data */
+    /* the file's data-file points keyed without their data's content: a missing point found
+     * there differs from a row of the file in its data only */
+    long n_rows = 0, changed = 0, first = -1;
+    char (*keys)[STORE_KEY_HEX + 1] = xcalloc((size_t)fp->P + 1, sizeof *keys);
+    const long B = 4096;
+    TrainConfig *block = xcalloc((size_t)B, sizeof *block);
+    int ok = 1; /* a hint only: on a read error the refusal (which sets the message) stands without it */
+    for (long a = 0; ok && a < fp->P; a += B) {
+        long n = fp->P - a < B ? fp->P - a : B;
+        ok = file_points_configs(fp, a, n, block) == ADV_OK;
+        for (long k = 0; ok && k < n; k++)
+            if (block[k].data == DATA_FILE) key_without_data(keys[n_rows++], &block[k]);
+    }
+    KeyIndex *index = NULL;
+    if (ok && n_rows) {
+        key_index_build(&index, (const char(*)[STORE_KEY_HEX + 1])keys, n_rows);
+        for (long i = 0; i < l->n_points; i++) {
+            if (map[i] >= 0 || l->configs[i].data != DATA_FILE) continue;
+            char k[STORE_KEY_HEX + 1];
+            key_without_data(k, &l->configs[i]);
+            if (key_index_find(index, k) >= 0 && changed++ == 0) first = i;
+        }
+    }
+    if (changed)
+        snprintf(buf, len,
+                 "; %ld of them %s in the file but for the content of %s data file (%s changed since %s written: "
+                 "a point's key holds its data's content, so changed data make new points; restore the data to "
+                 "resume)",
+                 changed, changed == 1 ? "is" : "are", changed == 1 ? "its" : "their", l->configs[first].data_file,
+                 changed == 1 ? "it was" : "they were");
+    else
+        snprintf(buf, len, " (a point's key holds its data file's content, not the file's name: changed data make "
+                           "new points)");
+    key_index_destroy(&index);
+    free(block);
+    free(keys);
+}
+
+void store_same_point_why(char *buf, size_t len, const TrainConfig *a, const TrainConfig *b) {
+    if (a->data == DATA_FILE && b->data == DATA_FILE && strcmp(a->data_file, b->data_file) != 0)
+        snprintf(buf, len,
+                 ": every parameter equal but data_file, and data files %s and %s have identical content (a "
+                 "point's key holds its data's content, not the file's name)",
+                 a->data_file, b->data_file);
+    else
+        snprintf(buf, len, " (every parameter equal)");
+}
+
 /* ---- status of a subset ------------------------------------------------------------------------ */
 
 int store_status_where(const char *path, int (*match)(void *ctx, const TrainConfig *cfg), void *ctx,

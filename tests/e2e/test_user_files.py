@@ -5,12 +5,14 @@ and checked before anything runs (shape from the file, paths relative to the
 job file, content in the grid fingerprint, one sphere warning per file)."""
 import os
 import shutil
+import subprocess
+import time
 
 import h5py
 import numpy as np
 import pytest
 
-from conftest import digest, run, status
+from conftest import digest, mpi_env, run, status
 
 
 def write_data(path, n, d, seed=0, scale=1.0):
@@ -234,8 +236,20 @@ def test_regenerated_data_is_never_mixed_with_old_results(advsweep, tmp_path, ra
         x[3, 2] = np.nextafter(x[3, 2], 2.0)
         f["x"][...] = x
     proc = run([advsweep, "run", "job.yaml", "-q", "-o", "s.h5"], ranks=ranks, cwd=tmp_path)
-    assert proc.returncode == 2 and "lacks 3 of this job's 3 points" in one_error(proc)  # new data, new points
+    line = one_error(proc)
+    assert proc.returncode == 2 and "lacks 3 of this job's 3 points" in line  # new data, new points
+    # and it says why: the file holds these points but for the data's content
+    assert "3 of them are in the file but for the content of their data file" in line, line
+    assert f"{tmp_path / 'd.h5'} changed since they were written" in line and "key holds its data's content" in line
     assert digest(tmp_path / "s.h5") == sweep_before
+    # data of another shape: no point matches but for the content; the key is still named
+    write_data(tmp_path / "d.h5", 24, 5, seed=1)
+    line = one_error(run([advsweep, "run", "job.yaml", "-q", "-o", "s.h5"], cwd=tmp_path))
+    assert "lacks 3 of this job's 3 points" in line and "of them are in the file" not in line
+    assert "a point's key holds its data file's content, not the file's name: changed data make new points" in line
+    write_data(tmp_path / "d.h5", 20, 5, seed=1)
+    with h5py.File(tmp_path / "d.h5", "r+") as f:
+        assert f["x"][()].tobytes() != x.tobytes()  # x: the regenerated values
     # the same content under another name and place is the same data: resume accepts it
     with h5py.File(tmp_path / "d.h5", "r+") as f:
         x[3, 2] = np.nextafter(x[3, 2], -2.0)
@@ -246,6 +260,59 @@ def test_regenerated_data_is_never_mixed_with_old_results(advsweep, tmp_path, ra
     (moved / "job.yaml").write_text(job_text("j", "renamed.h5", grid="  m: [4, 8, 16]\n"))
     proc = run([advsweep, "run", "job.yaml", "-o", str(tmp_path / "s.h5")], ranks=ranks, check=0, cwd=moved)
     assert "0 to run" in proc.stdout
+
+
+def test_data_changed_during_a_run(advsweep, tmp_path):
+    """A data file replaced while the sweep runs: its later points fail, naming the change; a rerun
+    with the changed data is refused, saying that the file holds these points but for the data's
+    content; the restored data resumes, and --retry-failed redoes the failed points."""
+    write_data(tmp_path / "d.h5", 32, 6, seed=3)
+    original = (tmp_path / "d.h5").read_bytes()
+    grid = "  m: {from: 40, to: 100, step: 4}\n  seed: [1, 2]\n"  # 32 points
+    (tmp_path / "job.yaml").write_text(job_text("j", "d.h5", grid=grid).replace("steps: 20", "steps: 400"))
+    out = tmp_path / "s.h5"
+    proc = subprocess.Popen([advsweep, "run", "job.yaml", "-q", "-o", str(out)], cwd=tmp_path, env=mpi_env(),
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.time() + 300
+    while time.time() < deadline and proc.poll() is None:
+        if out.exists() and 1 in status(out):
+            break
+        time.sleep(0.05)
+    write_data(tmp_path / "new.h5", 32, 6, seed=4)  # regenerated: same shape, other values
+    os.replace(tmp_path / "new.h5", tmp_path / "d.h5")  # at once: no run reads a half-written file
+    stdout, stderr = proc.communicate(timeout=600)
+    st = status(out)
+    failed = int(np.count_nonzero(st == 2))
+    assert failed >= 1 and failed + int(np.count_nonzero(st == 1)) == 32, (stdout, stderr)
+    shown = run([advsweep, "status", "--failed", str(out)], check=0).stdout
+    assert shown.count("changed since the sweep started (its content is in the point's key)") == failed, shown
+    before = digest(out)
+    line = one_error(run([advsweep, "run", "job.yaml", "-q", "-o", str(out)], cwd=tmp_path))
+    assert "lacks 32 of this job's 32 points" in line
+    assert "32 of them are in the file but for the content of their data file" in line, line
+    assert "changed since they were written" in line and "restore the data to resume" in line
+    assert digest(out) == before
+    (tmp_path / "d.h5").write_bytes(original)
+    run([advsweep, "run", "job.yaml", "-q", "-o", str(out), "--retry-failed"], check=0, cwd=tmp_path)
+    assert list(status(out)) == [1] * 32
+
+
+def test_two_data_files_of_identical_content_are_one_data(advsweep, tmp_path):
+    write_data(tmp_path / "a.h5", 20, 5)
+    shutil.copy(tmp_path / "a.h5", tmp_path / "b.h5")
+    (tmp_path / "job.yaml").write_text(job_text("j", "a.h5").replace("  data_file: a.h5\n", "")
+                                       .replace("grid:\n", "grid:\n  data_file: [a.h5, b.h5]\n"))
+    before = snapshot(tmp_path)
+    proc = run([advsweep, "run", "job.yaml", "-q"], cwd=tmp_path)
+    line = one_error(proc)
+    assert proc.returncode == 2 and "are the same point: every parameter equal but data_file" in line, line
+    assert f"data files {tmp_path / 'a.h5'} and {tmp_path / 'b.h5'} have identical content" in line
+    assert "(every parameter equal)" not in line
+    assert snapshot(tmp_path) == before
+    # other content: other points
+    write_data(tmp_path / "b.h5", 20, 5, seed=9)
+    run([advsweep, "run", "job.yaml", "-q"], check=0, cwd=tmp_path)
+    assert list(status(tmp_path / "j.h5")) == [1] * 4
 
 
 def test_one_sphere_warning_per_file_for_68_points(advsweep, tmp_path):
