@@ -129,6 +129,7 @@ static void make_worker(StoreWorker *w, long i) {
     w->rank = (int)(i % 3);
     w->threads = 2;
     snprintf(w->host, sizeof w->host, "host-%ld", i);
+    snprintf(w->blas_kernel, sizeof w->blas_kernel, "%s", i % 2 ? "Prescott" : "Haswell");
 }
 
 /* Weights and data of point i (static storage). */
@@ -284,6 +285,22 @@ static unsigned char *slurp(const char *path, size_t *len) {
     return buf;
 }
 
+/* A byte copy of `from` at `to`, without dataset `drop` (NULL: none): a file as an older
+ * advsweep wrote it. */
+static void copy_without(const char *from, const char *to, const char *drop) {
+    size_t len = 0;
+    unsigned char *bytes = slurp(from, &len);
+    FILE *fo = fopen(to, "wb");
+    assert_non_null(fo);
+    assert_int_equal(fwrite(bytes, 1, len, fo), len);
+    fclose(fo);
+    free(bytes);
+    if (!drop) return;
+    hid_t f = H5Fopen(to, H5F_ACC_RDWR, H5P_DEFAULT);
+    assert_true(f >= 0 && H5Ldelete(f, drop, H5P_DEFAULT) >= 0);
+    H5Fclose(f);
+}
+
 static int same_bytes(const unsigned char *a, size_t na, const char *path) {
     size_t nb;
     unsigned char *b = slurp(path, &nb);
@@ -396,6 +413,11 @@ static void check_point_at(hid_t f, long at, long i, double salt, int weights) {
     assert_int_equal(wr, w.rank);
     assert_int_equal(wt, w.threads);
     assert_string_equal(host, w.host);
+    char kernel[STORE_KERNEL_BYTES + 1] = {0};
+    hid_t kt = str_type(STORE_KERNEL_BYTES);
+    read_row(f, "worker/blas_kernel", at, kt, kernel);
+    H5Tclose(kt);
+    assert_string_equal(kernel, w.blas_kernel);
     /* the runs row, read through a compound of a few members by name */
     RunsRow row;
     hid_t ct = H5Tcreate(H5T_COMPOUND, sizeof row);
@@ -532,7 +554,8 @@ static void test_layout_of_new_file(void **state) {
         {"eval/step", 2, E, 0, H5T_INTEGER, 8},       {"eval/robust_loss", 2, E, 0, H5T_FLOAT, 8},
         {"eval/robust_acc", 2, E, 0, H5T_FLOAT, 8},   {"eval/length", 1, 0, 0, H5T_INTEGER, 4},
         {"worker/rank", 1, 0, 0, H5T_INTEGER, 4},     {"worker/host", 1, 0, 0, H5T_STRING, 64},
-        {"worker/threads", 1, 0, 0, H5T_INTEGER, 4},  {"plan/flops", 1, 0, 0, H5T_FLOAT, 8},
+        {"worker/threads", 1, 0, 0, H5T_INTEGER, 4},  {"worker/blas_kernel", 1, 0, 0, H5T_STRING, STORE_KERNEL_BYTES},
+        {"plan/flops", 1, 0, 0, H5T_FLOAT, 8},
         {"plan/key", 1, 0, 0, H5T_STRING, STORE_KEY_HEX + 1}, {"plan/trained_as", 1, 0, 0, H5T_INTEGER, 8},
         {"runs", 1, 0, 0, H5T_COMPOUND, 0},           {"weights/W0", 2, NW, 0, H5T_FLOAT, 8},
         {"weights/W", 2, NW, 0, H5T_FLOAT, 8},        {"weights/fixed", 2, NF, 0, H5T_FLOAT, 8},
@@ -1428,16 +1451,7 @@ static void test_merge_shards(void **state) {
     char old[512], out4[512];
     path_in_dir(old, sizeof old, "nochecksum.h5");
     path_in_dir(out4, sizeof out4, "merged4.h5");
-    size_t len = 0;
-    unsigned char *bytes = slurp(pc, &len);
-    FILE *fo = fopen(old, "wb");
-    assert_non_null(fo);
-    assert_int_equal(fwrite(bytes, 1, len, fo), len);
-    fclose(fo);
-    free(bytes);
-    hid_t fw = H5Fopen(old, H5F_ACC_RDWR, H5P_DEFAULT);
-    assert_true(fw >= 0 && H5Ldelete(fw, "checksum", H5P_DEFAULT) >= 0);
-    H5Fclose(fw);
+    copy_without(pc, old, "checksum");
     const char *with_old[2] = {pa, old};
     assert_int_equal(store_merge(out4, with_old, 2), ADV_OK);
     assert_int_equal(verify_count(out4, &first), 0);
@@ -1653,16 +1667,7 @@ static void test_extend(void **state) {
     /* a file written before checksums: extended, its finished rows get their checksums */
     char old[512];
     path_in_dir(old, sizeof old, "extend-nochecksum.h5");
-    size_t len;
-    unsigned char *before = slurp(path, &len);
-    FILE *fo = fopen(old, "wb");
-    assert_non_null(fo);
-    assert_int_equal(fwrite(before, 1, len, fo), len);
-    fclose(fo);
-    free(before);
-    hid_t fw = H5Fopen(old, H5F_ACC_RDWR, H5P_DEFAULT);
-    assert_true(fw >= 0 && H5Ldelete(fw, "checksum", H5P_DEFAULT) >= 0);
-    H5Fclose(fw);
+    copy_without(path, old, "checksum");
     Fixture d;
     make_layout(&d, 56, 0, 1, 1);
     st = open_ok(old, &d.layout, STORE_SERIAL, STORE_EXTEND);
@@ -1676,7 +1681,8 @@ static void test_extend(void **state) {
 
     /* another numerics version: refused by resume and extend, the file untouched */
     set_numerics(path, ADVSWEEP_NUMERICS_VERSION + 1);
-    before = slurp(path, &len);
+    size_t len;
+    unsigned char *before = slurp(path, &len);
     st = (Store *)1;
     assert_int_equal(store_open(&st, path, &c.layout, STORE_SERIAL, STORE_EXTEND), ADV_ERR_INPUT);
     assert_null(st);
@@ -1689,6 +1695,132 @@ static void test_extend(void **state) {
     assert_int_equal(store_merge(out, inputs, 1), ADV_ERR_INPUT);
     assert_non_null(strstr(adv_errmsg(), "numerics version"));
     free(before);
+    assert_no_tmp_files();
+}
+
+/* /worker/blas_kernel: each point's kernel, written with its row; store_other_kernels
+ * counts the finished points of another kernel (a resume under another kernel);
+ * merge and --extend copy it, and their blas_kernel attribute says "mixed" when the
+ * files' kernels differ; a file written before the dataset resumes without it. */
+static void test_blas_kernels(void **state) {
+    (void)state;
+    Fixture a, b;
+    make_layout(&a, 57, 0, 1, 0);
+    a.layout.blas_kernel = "Haswell (OpenBLAS's choice)";
+    char pa[512], pb[512], out[512];
+    path_in_dir(pa, sizeof pa, "kernel-a.h5");
+    path_in_dir(pb, sizeof pb, "kernel-b.h5");
+    path_in_dir(out, sizeof out, "kernel-merged.h5");
+    Store *st = open_ok(pa, &a.layout, STORE_SERIAL, STORE_FRESH);
+    for (long i = 0; i < 4; i++) write_point(st, i, 1.0, 0); /* make_worker: odd points Prescott, even Haswell */
+    assert_int_equal(store_mark_running(st, 5), ADV_OK);   /* not finished: not counted */
+    close_ok(&st);
+    st = open_ok(pa, &a.layout, STORE_SERIAL, STORE_RESUME);
+    long n = -1;
+    char names[64];
+    assert_int_equal(store_other_kernels(st, "Haswell", &n, names, sizeof names), ADV_OK);
+    assert_int_equal(n, 2); /* points 1 and 3 */
+    assert_string_equal(names, "Prescott");
+    assert_int_equal(store_other_kernels(st, "Zen", &n, names, sizeof names), ADV_OK);
+    assert_int_equal(n, 4);
+    assert_string_equal(names, "Haswell, Prescott");
+    assert_int_equal(store_other_kernels(st, "Zen", &n, names, 12), ADV_OK); /* no room: cut */
+    assert_int_equal(n, 4);
+    assert_true(strlen(names) < 12 && !strncmp(names, "Haswell", 7));
+    close_ok(&st);
+    hid_t f = open_ro(pa);
+    assert_attr_str(f, "blas_kernel", "Haswell (OpenBLAS's choice)");
+    H5Fclose(f);
+
+    /* merge: the same kernel chosen otherwise is the same kernel (even points: Haswell) */
+    char pe[512];
+    path_in_dir(pe, sizeof pe, "kernel-e.h5");
+    Fixture e;
+    make_layout(&e, 57, 0, 1, 0);
+    e.layout.blas_kernel = "Haswell (OpenBLAS's choice)";
+    st = open_ok(pe, &e.layout, STORE_SERIAL, STORE_FRESH);
+    write_point(st, 6, 1.0, 0);
+    close_ok(&st);
+    make_layout(&b, 57, 0, 1, 0);
+    b.layout.blas_kernel = "Haswell (OPENBLAS_CORETYPE set by the user)";
+    st = open_ok(pb, &b.layout, STORE_SERIAL, STORE_FRESH);
+    write_point(st, 4, 1.0, 0);
+    close_ok(&st);
+    const char *same[2] = {pe, pb};
+    assert_int_equal(store_merge(out, same, 2), ADV_OK);
+    f = open_ro(out);
+    assert_attr_str(f, "blas_kernel", "Haswell (OpenBLAS's choice)");
+    H5Fclose(f);
+    /* another kernel in the attributes (rows that name none, as older files): "mixed" */
+    b.layout.blas_kernel = "Prescott (OPENBLAS_CORETYPE set by the user)";
+    st = open_ok(pb, &b.layout, STORE_SERIAL, STORE_FRESH);
+    TrainSummary sum;
+    make_summary(&sum, 4, status_of_point(4), 1.0);
+    Trajectory *t = make_traj(4);
+    StoreWorker w;
+    make_worker(&w, 4);
+    w.blas_kernel[0] = '\0';
+    assert_int_equal(store_write_point(st, 4, &sum, t, &w, NULL), ADV_OK);
+    trajectory_destroy(&t);
+    close_ok(&st);
+    assert_int_equal(store_merge(out, same, 2), ADV_OK);
+    f = open_ro(out);
+    assert_attr_str(f, "blas_kernel", "mixed (per point: /worker/blas_kernel)");
+    H5Fclose(f);
+    /* another kernel in the rows of one input (resumed under another kernel; its attribute
+     * is the creating run's): "mixed", each row's kernel copied with it */
+    const char *one[1] = {pa};
+    assert_int_equal(store_merge(out, one, 1), ADV_OK);
+    f = open_ro(out);
+    assert_attr_str(f, "blas_kernel", "mixed (per point: /worker/blas_kernel)");
+    for (long i = 0; i < 4; i++) check_point(f, i, 1.0, 0);
+    H5Fclose(f);
+    long first = -2;
+    assert_int_equal(verify_count(out, &first), 0);
+
+    /* --extend by a run of another kernel: "mixed" too, the old rows' kernels kept */
+    Fixture c;
+    make_layout(&c, 58, 0, 1, 0);
+    c.layout.blas_kernel = "Zen (OpenBLAS's choice)";
+    st = open_ok(pa, &c.layout, STORE_SERIAL, STORE_EXTEND);
+    assert_int_equal(store_added(st), P);
+    close_ok(&st);
+    f = open_ro(pa);
+    assert_attr_str(f, "blas_kernel", "mixed (per point: /worker/blas_kernel)");
+    for (long i = 0; i < 4; i++) check_point(f, i, 1.0, 0);
+    H5Fclose(f);
+    assert_int_equal(verify_count(pa, &first), 0);
+
+    /* a file written before /worker/blas_kernel (its rows' checksums without it): resumes
+     * and writes points without it, no error, nothing to count */
+    Fixture d;
+    make_layout(&d, 59, 0, 1, 0);
+    char pd[512], old[512];
+    path_in_dir(pd, sizeof pd, "kernel-d.h5");
+    path_in_dir(old, sizeof old, "kernel-old.h5");
+    st = open_ok(pd, &d.layout, STORE_SERIAL, STORE_FRESH);
+    make_summary(&sum, 0, RUN_DONE, 1.0);
+    t = make_traj(0);
+    make_worker(&w, 0);
+    w.blas_kernel[0] = '\0'; /* unrecorded, as the old writer left it */
+    assert_int_equal(store_write_point(st, 0, &sum, t, &w, NULL), ADV_OK);
+    close_ok(&st);
+    copy_without(pd, old, "worker/blas_kernel");
+    st = open_ok(old, &d.layout, STORE_SERIAL, STORE_RESUME);
+    assert_int_equal(store_other_kernels(st, "Zen", &n, names, sizeof names), ADV_OK);
+    assert_int_equal(n, 0);
+    assert_string_equal(names, "");
+    make_worker(&w, 1);
+    make_summary(&sum, 1, RUN_DONE, 1.0);
+    trajectory_destroy(&t);
+    t = make_traj(1);
+    assert_int_equal(store_write_point(st, 1, &sum, t, &w, NULL), ADV_OK);
+    trajectory_destroy(&t);
+    close_ok(&st);
+    f = open_ro(old);
+    assert_int_equal(H5Lexists(f, "worker/blas_kernel", H5P_DEFAULT), 0);
+    H5Fclose(f);
+    assert_int_equal(verify_count(old, &first), 0);
     assert_no_tmp_files();
 }
 
@@ -1939,7 +2071,8 @@ int main(int argc, char **argv) {
             cmocka_unit_test(test_reset_failed_serial), cmocka_unit_test(test_checkpoints),
             cmocka_unit_test(test_status_of),           cmocka_unit_test(test_merge_shards),
             cmocka_unit_test(test_merge_overlap),
-        cmocka_unit_test(test_extend),       cmocka_unit_test(test_read_data),
+        cmocka_unit_test(test_extend),       cmocka_unit_test(test_blas_kernels),
+            cmocka_unit_test(test_read_data),
             cmocka_unit_test(test_long_job_text),       cmocka_unit_test(test_no_mpi_needed),
         };
         int failed = cmocka_run_group_tests_name("store (serial, no MPI)", tests, NULL, NULL);

@@ -122,9 +122,9 @@ void signals_take_terminal(const Comm *c);
 void signals_finished(void);
 /* Rank 0, not collective: from wall-clock time `at` (adv_now()) on, act as on a
  * first stop request (no new points; the running ones get the grace period, then
- * are abandoned, saving their checkpoints) unless one came before. For a run that
- * started a checkpointing point longer than the time left (drive_fits): the time
- * limit then still ends the run, and the next run continues the point. */
+ * are abandoned, saving their checkpoints) unless one came before: the run's time
+ * limit, for points that overran their estimate or were started on checkpoints
+ * (drive_fits; the next run continues them). */
 void signals_deadline(double at);
 /* Give the terminal back to the launcher (also done at exit). Async-signal-safe. */
 void signals_release_terminal(void);

@@ -46,7 +46,7 @@ typedef struct {
     long data_n_max, data_d_max;
     int ranks, omp_threads;
     const char *blas_version;   /* stored in the blas_version attribute (NULL: "") */
-    const char *blas_kernel;    /* the kernel in use, blas_kernel_description() (NULL: "") */
+    const char *blas_kernel;    /* the building run's kernel, blas_kernel_description() (NULL: ""); each point's: StoreWorker */
     /* Optional: names point i in messages ("m=64, attack=pgd, seed=2"). */
     void (*label)(char *buf, size_t len, long index, const void *ctx);
     const void *label_ctx;
@@ -99,12 +99,25 @@ long store_points(const Store *st);
 const int8_t *store_status(const Store *st);
 int store_refresh_status(Store *st);
 
-/* Who ran a point (stored under /worker). */
+#define STORE_KERNEL_BYTES 32 /* /worker/blas_kernel: a kernel name, NUL-terminated */
+
+/* Who ran a point, and how (stored under /worker). */
 typedef struct {
     int rank;
     int threads;
     char host[64];
+    char blas_kernel[STORE_KERNEL_BYTES]; /* the OpenBLAS kernel that trained it, blas_kernel_name() ("": unknown) */
 } StoreWorker;
+
+/* The finished points (done, failed, diverged) of the file that another BLAS
+ * kernel than `kernel` trained (their /worker/blas_kernel; rows written before
+ * the dataset existed name none and do not count): *count receives their
+ * number and names (len bytes) the other kernels, ", "-separated, in order of
+ * first appearance ("Prescott, Zen"; truncated with "..."). Results differ in
+ * the last bits between kernels, so a resume under another kernel mixes them.
+ * 0 in a file without /worker/blas_kernel. Not collective (rank 0 calls it
+ * after store_open, before any point runs). */
+int store_other_kernels(Store *st, const char *kernel, long *count, char *names, size_t len);
 
 /* Optional per-point arrays when the file stores weights (any may be NULL). */
 typedef struct {
@@ -269,6 +282,17 @@ typedef struct StoreLock StoreLock;
  * over (one warning line); a holder whose heartbeat is late but not yet stale
  * is waited for. */
 int store_lock_acquire(StoreLock **out, const char *path, const char *command);
+/* The file a write to `path` must go to, into out: `path` itself, or, when its
+ * last component is a symbolic link, the end of the chain of links (created
+ * if missing), so that every name of one file has one lock and --fresh,
+ * --extend and merge -o replace the target, not the link (their temporary is
+ * made beside it, so the rename stays atomic). Commands that write resolve
+ * their output once and use the result for everything (lock, file,
+ * FILE.ckpt, FILE.stop); store_lock_acquire resolves again itself, and
+ * refuses (ADV_ERR_INPUT) a file with more than one hard link, whose other
+ * names would have locks of their own. ADV_ERR_INPUT for a loop or a name
+ * too long, ADV_ERR_IO for a link that cannot be read. */
+int store_output_target(const char *path, char *out, size_t len);
 /* Drop a reference; the last one stops the heartbeat and removes the lock
  * (only if it is still ours). Accepts NULL; nulls the handle. */
 int store_lock_release(StoreLock **lock);

@@ -55,6 +55,10 @@ int cmd_merge(int argc, char **argv) {
         rc = adv_err(ADV_ERR_INPUT, "merge needs at least one input file (see advsweep merge --help)");
         goto done;
     }
+    char target[4096];
+    rc = store_output_target(out, target, sizeof target); /* a symlink: its target is written, the link stays */
+    if (rc != ADV_OK) goto done;
+    out = target;
     rc = store_check_output(out, inputs, NULL, n); /* never an input, never a file that is not a sweep */
     if (rc != ADV_OK) goto done;
     long *taken = xcalloc((size_t)n, sizeof(long));

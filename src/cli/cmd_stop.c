@@ -55,8 +55,10 @@ static int request_stop(const char *sweep, int now) {
     StoreStatus s;
     int rc = store_status_of(sweep, &s); /* a sweep file, or we write nothing */
     if (rc != ADV_OK) return rc;
-    char path[4096], tmp[4200], host[256] = "?";
-    if (snprintf(path, sizeof path, "%s%s", sweep, SIGNALS_STOP_SUFFIX) >= (int)sizeof path)
+    char path[4096], tmp[4200], host[256] = "?", target[4096];
+    /* beside the file the run writes: through a symlink, its target (the run resolved it the same way) */
+    if ((rc = store_output_target(sweep, target, sizeof target)) != ADV_OK) return rc;
+    if (snprintf(path, sizeof path, "%s%s", target, SIGNALS_STOP_SUFFIX) >= (int)sizeof path)
         return adv_err(ADV_ERR_INPUT, "%s: path too long", sweep);
     gethostname(host, sizeof host - 1);
     snprintf(tmp, sizeof tmp, "%s.tmp-%s-%ld", path, host, (long)getpid());

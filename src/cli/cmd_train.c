@@ -112,6 +112,9 @@ int cmd_train(int argc, char **argv) {
                          cfg.data_file, info.off_sphere, info.n);
         }
     }
+    char target[4096];
+    if (rc == ADV_OK && out_path && (rc = store_output_target(out_path, target, sizeof target)) == ADV_OK)
+        out_path = target; /* a symlink: its target is written (and locked), the link stays */
     if (rc == ADV_OK && out_path) { /* before training: never the data file, never a file that is not a sweep */
         const char *inputs[1] = {cfg.data == DATA_FILE ? cfg.data_file : NULL}, *roles[1] = {"data file"};
         rc = store_check_output(out_path, inputs, roles, 1);
@@ -161,8 +164,9 @@ int cmd_train(int argc, char **argv) {
                               .blas_kernel = blas_kernel_description()};
         Store *st = NULL;
         rc = store_open(&st, out_path, &layout, STORE_SERIAL, STORE_FRESH);
-        StoreWorker worker = {0, 0, ""};
+        StoreWorker worker = {0, 0, "", ""};
         gethostname(worker.host, sizeof worker.host - 1);
+        snprintf(worker.blas_kernel, sizeof worker.blas_kernel, "%s", blas_kernel_name());
         if (rc == ADV_OK) rc = store_write_point(st, 0, &sum, traj, &worker, NULL);
         int close_rc = store_close(&st);
         if (rc == ADV_OK) rc = close_rc;

@@ -348,8 +348,8 @@ void signals_poll(void) {
                 requests = 1;
                 char text[320];
                 snprintf(text, sizeof text,
-                         "advsweep run: time limit reached with a point running that was started beyond it: no new "
-                         "points; %s (from their checkpoints on resume); rerun to resume\n",
+                         "advsweep run: time limit reached with points running: no new points; %s (from their "
+                         "checkpoints on resume, where they have one); rerun to resume\n",
                          then_text);
                 say(text);
                 first_request();

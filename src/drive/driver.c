@@ -271,8 +271,9 @@ static void run_point(Drive *d, long index, Report *rep) {
         traj->count = traj->eval_count = 0;
     }
     sum.trained_as = d->rows[index]; /* a row of the file, like /plan/trained_as */
-    StoreWorker worker = {comm_rank(d->c), omp_get_max_threads(), ""};
+    StoreWorker worker = {comm_rank(d->c), omp_get_max_threads(), "", ""};
     snprintf(worker.host, sizeof worker.host, "%s", d->host);
+    snprintf(worker.blas_kernel, sizeof worker.blas_kernel, "%s", blas_kernel_name()); /* results differ by kernel */
     StorePointData extra = {0};
     if (d->store_weights && sum.status != RUN_FAILED) {
         extra.W0 = hooks.W0_out;
@@ -331,8 +332,7 @@ static long master_next(void *ctx, int rank) {
     if (signals_stop_requested()) return DISPATCH_DONE;
     long rep = d->src.next(d->src.ctx, rank);
     if (rep >= 0 && !d->beyond_deadline && beyond_deadline(d, rep) > 0) { /* started on checkpoints (drive_fits) */
-        d->beyond_deadline = 1;
-        signals_deadline(d->deadline); /* the time limit then ends this run, saving the point's state */
+        d->beyond_deadline = 1; /* the time limit ends this run (signals_deadline), saving the point's state */
         if (!d->opt->quiet)
             printf("advsweep run: starting a point of ~%.0f s with %.0f s left: it checkpoints every %g s and "
                    "continues in the next run; at the time limit this run stops\n",
@@ -531,6 +531,22 @@ static void choose_threads(Drive *d) {
              cores, cores == 1 ? "" : "s", workers, workers == 1 ? "" : "s");
 }
 
+/* Rank 0, on resume: finished points of the file that another BLAS kernel trained.
+ * Their results differ from this run's in the last bits, so the file will mix
+ * kernels; say so once (rank 0's kernel stands for the run's: every rank loads
+ * the same library under the same environment). */
+static int warn_other_kernels(Drive *d) {
+    long n = 0;
+    char names[256];
+    const char *mine = blas_kernel_name();
+    int rc = store_other_kernels(d->st, mine, &n, names, sizeof names);
+    if (rc == ADV_OK && n > 0)
+        adv_warn("%s: %ld finished point%s of the file %s trained under another BLAS kernel (%s) than this run's "
+                 "(%s); results differ in the last bits between kernels (each point's kernel: /worker/blas_kernel)",
+                 d->path, n, n == 1 ? "" : "s", n == 1 ? "was" : "were", names, mine);
+    return rc;
+}
+
 int drive_run(Comm *c, const RunOptions *opt) {
     Drive d;
     int all_failed = 0; /* rank 0: every point the run was asked for failed */
@@ -588,16 +604,27 @@ int drive_run(Comm *c, const RunOptions *opt) {
     long *reps = NULL;
     if (rc == ADV_OK) rc = comm_agree(c, build_layout(&layout, &configs, &flops, &reps, &d));
     if (rc == ADV_OK) {
-        if (opt->output) snprintf(d.path, sizeof d.path, "%s", opt->output);
-        else snprintf(d.path, sizeof d.path, "%s.h5", job_name(d.job));
+        char given[sizeof d.path], *target = NULL;
+        if (opt->output) snprintf(given, sizeof given, "%s", opt->output);
+        else snprintf(given, sizeof given, "%s.h5", job_name(d.job));
+        if (comm_rank(c) == 0) { /* through a symlink: the target (one lock per file; --fresh keeps the link) */
+            rc = store_output_target(given, d.path, sizeof d.path);
+            target = xstrdup(d.path);
+        }
+        rc = comm_agree(c, rc);
+        if (rc == ADV_OK) comm_bcast_text(c, &target, 0);
+        if (rc == ADV_OK) snprintf(d.path, sizeof d.path, "%s", target);
+        free(target);
         int mode = opt->fresh ? STORE_FRESH : opt->extend ? STORE_EXTEND : STORE_RESUME;
         if (opt->retry_damaged && !opt->fresh) mode |= STORE_RETRY_DAMAGED;
-        if (comm_rank(c) == 0) rc = check_output(&d);
+        if (rc == ADV_OK && comm_rank(c) == 0) rc = check_output(&d);
         rc = comm_agree(c, rc);
         if (rc == ADV_OK) rc = store_open(&d.st, d.path, &layout, comm_handle(c), mode);
         rc = comm_agree(c, rc);
         if (rc == ADV_OK && opt->retry_damaged && comm_rank(c) == 0 && !opt->quiet)
             printf("advsweep run: %ld damaged points will be rerun\n", store_damaged_reset(d.st));
+        if (rc == ADV_OK && comm_rank(c) == 0) rc = warn_other_kernels(&d);
+        rc = comm_agree(c, rc);
     }
     free(configs);
     free(flops);
@@ -645,6 +672,10 @@ int drive_run(Comm *c, const RunOptions *opt) {
         PointSource ps = {&d, master_next, master_done};
         PointWorker pw = {&d, worker_run};
         signals_begin(c, d.path); /* Ctrl-C, SIGTERM and `advsweep stop`, relayed to the workers */
+        /* The time limit is a stop request for points still running then (overrun estimates,
+         * or started on checkpoints): the run ends by it even when the batch system's
+         * SIGTERM comes late, or never. */
+        if (comm_rank(c) == 0 && isfinite(d.deadline)) signals_deadline(d.deadline);
         rc = dispatch_run(c, &ps, &pw, REPORT_LEN);
         signals_end(c);
         comm_idle_barrier(c); /* workers that finish early sleep here instead of spinning in the close */

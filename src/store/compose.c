@@ -42,6 +42,7 @@ static int result_dataset_names(char names[][64], int cap) {
     ADD("%s", D_WORKER_RANK);
     ADD("%s", D_WORKER_HOST);
     ADD("%s", D_WORKER_THREADS);
+    ADD("%s", D_WORKER_BLAS_KERNEL);
     ADD("%s", D_WEIGHTS_W0);
     ADD("%s", D_WEIGHTS_W);
     ADD("%s", D_WEIGHTS_FIXED);
@@ -357,6 +358,41 @@ static char *attr_text(hid_t f, const char *name) {
     return text;
 }
 
+/* Do two blas_kernel attributes name the same kernel? They are
+ * blas_kernel_description()s, "Haswell (OpenBLAS's choice)": the kernel is
+ * the first word (who chose it does not change the results). */
+static int same_kernel(const char *a, const char *b) {
+    size_t la = strcspn(a, " "), lb = strcspn(b, " ");
+    return la == lb && !strncmp(a, b, la);
+}
+
+/* The blas_kernel attribute of a file built from copied rows says "mixed" when
+ * its finished rows name (in /worker/blas_kernel) another kernel than the
+ * attribute does: an input resumed under another kernel mixes them already. */
+static int settle_kernel_attr(hid_t out, long P, const int8_t *status, const char *path) {
+    int rc = ADV_OK, mixed = 0;
+    char *kernel = attr_text(out, A_BLAS_KERNEL), *names = NULL;
+    hid_t t = H5I_INVALID_HID;
+    if (!strcmp(kernel, BLAS_KERNEL_MIXED) || !h5_has_dataset(out, D_WORKER_BLAS_KERNEL)) goto cleanup;
+    names = xcalloc((size_t)P + 1, KERNEL_BYTES);
+    H5TRY(t = h5_str_type(KERNEL_BYTES), "cannot make a string type");
+    CHECK(h5_read_all(out, D_WORKER_BLAS_KERNEL, t, names, (hsize_t)P));
+    for (long i = 0; i < P && !mixed; i++) {
+        char *k = names + (size_t)i * KERNEL_BYTES;
+        k[KERNEL_BYTES - 1] = '\0';
+        mixed = is_final(status[i]) && k[0] && !same_kernel(k, kernel); /* "": trained before it was recorded */
+    }
+    if (mixed) {
+        H5TRY(H5Adelete(out, A_BLAS_KERNEL), "%s: cannot rewrite attribute %s", path, A_BLAS_KERNEL);
+        CHECK(h5_attr_write_str(out, A_BLAS_KERNEL, BLAS_KERNEL_MIXED));
+    }
+cleanup:
+    h5_close(&t);
+    free(names);
+    free(kernel);
+    return rc;
+}
+
 /* ---- extend ------------------------------------------------------------------------------ */
 
 int store_extend_file(const char *path, const StoreLayout *l, const char (*keys)[STORE_KEY_HEX + 1],
@@ -373,7 +409,7 @@ int store_extend_file(const char *path, const StoreLayout *l, const char (*keys)
     int8_t *status = xcalloc((size_t)P, 1);
     unsigned char *in_job = xcalloc((size_t)P, 1);
     long *rows = xcalloc((size_t)Pold + 1, sizeof(long));
-    char *tmp = store_tmp_name(path);
+    char *tmp = store_tmp_name(path), *old_kernel = NULL;
     hid_t fapl = H5I_INVALID_HID, out = H5I_INVALID_HID;
     const double nan = NAN;
 
@@ -406,6 +442,8 @@ int store_extend_file(const char *path, const StoreLayout *l, const char (*keys)
             status[r] = RUN_SKIPPED;
     StoreLayout u = *l;
     u.n_points = P;
+    old_kernel = attr_text(old->file, A_BLAS_KERNEL); /* the old rows' kernel, and the new ones' */
+    if (!same_kernel(old_kernel, l->blas_kernel ? l->blas_kernel : "")) u.blas_kernel = BLAS_KERNEL_MIXED;
     u.configs = configs;
     u.cost_flops = flops;
     u.trained_as = trained_as;
@@ -427,6 +465,7 @@ int store_extend_file(const char *path, const StoreLayout *l, const char (*keys)
     H5TRY(out = H5Fopen(tmp, H5F_ACC_RDWR, fapl), "%s: cannot open", tmp);
     for (long r = 0; r < Pold; r++) rows[r] = r; /* old rows keep their index */
     CHECK(store_copy_rows(out, old->file, old->path, rows, rows, Pold));
+    CHECK(settle_kernel_attr(out, P, status, path));
     CHECK(write_statuses(out, status, P));
     CHECK(store_rebuild_runs(out, configs, P));
     /* the rows keep their index (summary/trained_as too) and so their checksums; a file
@@ -447,6 +486,7 @@ cleanup:
     h5_close(&out);
     h5_close(&fapl);
     if (rc != ADV_OK) unlink(tmp);
+    free(old_kernel);
     free(tmp);
     free(rows);
     free(in_job);
@@ -476,12 +516,11 @@ static int status_rank(int s) {
     }
 }
 
-
 /* Datasets that may differ between two runs of the same point (not results). */
 static int volatile_dataset(const char *name) {
     return !strcmp(name, D_SUMMARY_WALL) || !strcmp(name, D_SUMMARY_TRAINED_AS) || !strcmp(name, D_WORKER_RANK) ||
-           !strcmp(name, D_WORKER_HOST) || !strcmp(name, D_WORKER_THREADS) || !strcmp(name, D_CHECKSUM) ||
-           !strcmp(name, G_SUMMARY "/" SUMMARY_STATUS);
+           !strcmp(name, D_WORKER_HOST) || !strcmp(name, D_WORKER_THREADS) || !strcmp(name, D_WORKER_BLAS_KERNEL) ||
+           !strcmp(name, D_CHECKSUM) || !strcmp(name, G_SUMMARY "/" SUMMARY_STATUS);
 }
 
 /* "m=64, attack=pgd, seed=2" from the axes of the input (else a few parameters). */
@@ -712,6 +751,16 @@ int store_merge_counts(const char *out_path, const char *const *inputs, int n_in
         job_text = attr_text(f0, A_JOB_TEXT);
         blas = attr_text(f0, A_BLAS_VERSION);
         kernel = attr_text(f0, A_BLAS_KERNEL);
+        for (int j = 1; j < n_inputs; j++) { /* points trained under several kernels: each row says which */
+            char *other = attr_text(in[j].file, A_BLAS_KERNEL);
+            int same = same_kernel(kernel, other);
+            free(other);
+            if (!same) {
+                free(kernel);
+                kernel = xstrdup(BLAS_KERNEL_MIXED);
+                break;
+            }
+        }
         size_t axes_len = 2, from_len = 2;
         for (int j = 0; j < n_inputs; j++) {
             char *a = attr_text(in[j].file, A_AXES);
@@ -833,6 +882,7 @@ int store_merge_counts(const char *out_path, const char *const *inputs, int n_in
         if (ds >= 0) H5Dclose(ds);
         H5TRY(w, "cannot write /%s of the output", D_SUMMARY_TRAINED_AS);
     }
+    CHECK(settle_kernel_attr(out, P, status, out_path));
     CHECK(write_statuses(out, status, P));
     CHECK(store_rebuild_runs(out, configs, P));
     CHECK(refresh_checksums(out, P, status, redo, out_path)); /* last: rule 2 covers /runs and the status */

@@ -34,7 +34,7 @@
 #define A_HDF5_VERSION "hdf5_version"
 #define A_MPI_VERSION "mpi_version"
 #define A_BLAS_VERSION "blas_version"
-#define A_BLAS_KERNEL "blas_kernel"
+#define A_BLAS_KERNEL "blas_kernel" /* the building run's (rank 0's) kernel, or BLAS_KERNEL_MIXED */
 #define A_OMP_THREADS "omp_threads"
 #define A_RANKS "ranks"
 #define A_TARGETS_MAX "targets_max"
@@ -66,6 +66,7 @@
 #define D_WORKER_RANK "worker/rank"   /* (P) int32 */
 #define D_WORKER_HOST "worker/host"   /* (P) string HOST_BYTES */
 #define D_WORKER_THREADS "worker/threads" /* (P) int32 */
+#define D_WORKER_BLAS_KERNEL "worker/blas_kernel" /* (P) string KERNEL_BYTES: the kernel that trained it, "" unknown */
 #define D_WEIGHTS_W0 "weights/W0"     /* (P, Nw) */
 #define D_WEIGHTS_W "weights/W"       /* (P, Nw) */
 #define D_WEIGHTS_FIXED "weights/fixed" /* (P, Nf) */
@@ -101,6 +102,9 @@ extern const char *const EVAL_NAMES[N_EVAL];
 #define CHOICE_BYTES 16
 #define TEXT_BYTES CONFIG_TEXT_MAX
 #define HOST_BYTES 64
+#define KERNEL_BYTES STORE_KERNEL_BYTES
+/* The blas_kernel attribute of a file whose points were trained under several kernels. */
+#define BLAS_KERNEL_MIXED "mixed (per point: /worker/blas_kernel)"
 
 /* ---- errors and handles --------------------------------------------------------- */
 

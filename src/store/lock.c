@@ -201,6 +201,66 @@ static void dir_of(char *buf, size_t len, const char *path) {
     else snprintf(buf, len, "%.*s", (int)(slash - path), path);
 }
 
+/* ---- which file a name writes --------------------------------------------------------- */
+
+/* A lock file's identity is its directory (as an inode: every spelling of the
+ * directory, through symlinked directories or bind mounts, reaches the same
+ * one) and its name there. So a sweep file's lock is unique once the last
+ * component of its name is no symbolic link: the chain of links is followed
+ * (each hop relative to the link's own directory, as the kernel does), which
+ * reaches the same directory entry as realpath(3) but keeps the caller's
+ * relative spelling for messages, and works for a link whose target does
+ * not exist yet (a run creates the target, it does not replace the link).
+ * Hard links (one inode, two entries) cannot be mapped to one name this way:
+ * see single_name below. */
+/* 0, or the errno that stops it (ELOOP, ENAMETOOLONG, readlink's), with the
+ * name where it stopped in out. No message: store_lock_holder is read-only. */
+static int resolve(const char *path, char *out, size_t len) {
+    char cur[PATH_MAX], target[PATH_MAX], next[PATH_MAX];
+    if (strlen(path) >= sizeof cur) return ENAMETOOLONG;
+    snprintf(cur, sizeof cur, "%s", path);
+    int err = 0;
+    for (int hops = 0;; hops++) {
+        struct stat sb;
+        if (lstat(cur, &sb) != 0 || !S_ISLNK(sb.st_mode)) break; /* a file, a directory, or nothing yet */
+        if (hops == 40) {
+            err = ELOOP;
+            break;
+        }
+        ssize_t n = readlink(cur, target, sizeof target - 1);
+        if (n < 0) {
+            err = errno;
+            break;
+        }
+        if (n == 0) break; /* no filesystem we know makes one; the open reports it */
+        if ((size_t)n >= sizeof target - 1) {
+            err = ENAMETOOLONG;
+            break;
+        }
+        target[n] = '\0';
+        const char *slash = strrchr(cur, '/');
+        int w = target[0] == '/' || !slash ? snprintf(next, sizeof next, "%s", target)
+                                           : snprintf(next, sizeof next, "%.*s/%s", (int)(slash - cur), cur, target);
+        if (w < 0 || (size_t)w >= sizeof next) {
+            err = ENAMETOOLONG;
+            break;
+        }
+        memcpy(cur, next, (size_t)w + 1);
+    }
+    if (!err && strlen(cur) >= len) err = ENAMETOOLONG;
+    snprintf(out, len, "%s", cur);
+    return err;
+}
+
+int store_output_target(const char *path, char *out, size_t len) {
+    if (!path || !*path) return adv_err(ADV_ERR_INPUT, "empty output file name");
+    int err = resolve(path, out, len);
+    if (err == ELOOP) return adv_err(ADV_ERR_INPUT, "%s: too many levels of symbolic links", path);
+    if (err == ENAMETOOLONG) return adv_err(ADV_ERR_INPUT, "%s: the file name is too long", path);
+    if (err) return adv_err(ADV_ERR_IO, "%s: cannot read the symbolic link %s (%s)", path, out, strerror(err));
+    return ADV_OK;
+}
+
 /* ADV_ERR_INPUT for a path that cannot name a file (missing directory, not a
  * directory), ADV_ERR_IO for a filesystem that refuses (read-only, full,
  * permission); the message names the sweep file and the reason. */
@@ -501,15 +561,58 @@ static StoreLock *registry_find(const char *lockpath) {
     return NULL;
 }
 
-int store_lock_acquire(StoreLock **out, const char *path, const char *command) {
+/* Hard links: one file, several directory entries, each with a lock of its
+ * own, so two names would let two writers in. advsweep never makes one (a
+ * sweep file is created by rename of a new temporary: one name), so a count
+ * above 1 is a user's `ln` (or a hard-linking backup): refused, with the
+ * other name and its writer when it is in the same directory. Checked before
+ * the lock is taken; a link made after a writer started does not let a second
+ * one in either, since that one sees the count. */
+static int single_name(const char *path) {
+    struct stat sb;
+    if (stat(path, &sb) != 0 || !S_ISREG(sb.st_mode) || sb.st_nlink <= 1) return ADV_OK;
+    char dir[PATH_MAX], other[PATH_MAX + 256] = "", holder[600] = "";
+    if (store_lock_holder(path, holder, sizeof holder)) return ADV_OK; /* this name's writer: refused by name */
+    int live = 0;
+    dir_of(dir, sizeof dir, path);
+    const char *slash = strrchr(path, '/'), *base = slash ? slash + 1 : path;
+    DIR *d = opendir(dir);
+    for (struct dirent *e; d && (e = readdir(d));) {
+        if (!strcmp(e->d_name, base) || !strcmp(e->d_name, ".") || !strcmp(e->d_name, "..")) continue;
+        char name[PATH_MAX + 256];
+        if (slash) snprintf(name, sizeof name, "%.*s/%s", (int)(slash - path), path, e->d_name);
+        else snprintf(name, sizeof name, "%s", e->d_name);
+        struct stat ob;
+        if (lstat(name, &ob) != 0 || ob.st_dev != sb.st_dev || ob.st_ino != sb.st_ino) continue;
+        live = store_lock_holder(name, holder, sizeof holder);
+        if (!other[0] || live) snprintf(other, sizeof other, "%s", name);
+        if (live) break;
+    }
+    if (d) closedir(d);
+    long links = (long)sb.st_nlink;
+    if (live)
+        return adv_err(ADV_ERR_INPUT,
+                       "%s has %ld names (hard links) and %s, another of them, is being written by %s; a sweep file "
+                       "is written through one name only: wait for that run to finish or stop it (advsweep stop %s)",
+                       path, links, other, holder, other);
+    return adv_err(ADV_ERR_INPUT,
+                   "%s has %ld names (hard links%s%s%s); a sweep file is written through one name only, so that "
+                   "one lock guards it: remove the other names, or write a copy (cp %s NEW.h5)",
+                   path, links, other[0] ? "; " : ", the others in other directories", other,
+                   other[0] ? (links > 2 ? " is another" : " is the other") : "", path);
+}
+
+int store_lock_acquire(StoreLock **out, const char *given, const char *command) {
     *out = NULL;
-    if (!path || !*path) return adv_err(ADV_ERR_INPUT, "empty output file name");
+    char path[PATH_MAX];
+    TRY(store_output_target(given, path, sizeof path)); /* every name of one file: one lock */
     size_t plen = strlen(path);
     if (plen + 64 >= PATH_MAX) return adv_err(ADV_ERR_INPUT, "%s: the file name is too long", path);
     if (path[plen - 1] == '/') return adv_err(ADV_ERR_INPUT, "%s: names a directory, not a file", path);
     struct stat sb;
     if (stat(path, &sb) == 0 && S_ISDIR(sb.st_mode))
         return adv_err(ADV_ERR_INPUT, "%s: is a directory, not a file", path);
+    TRY(single_name(path));
     char lockpath[PATH_MAX];
     snprintf(lockpath, sizeof lockpath, "%s%s", path, LOCK_SUFFIX);
 
@@ -653,9 +756,10 @@ int store_lock_release(StoreLock **lp) {
     return ADV_OK;
 }
 
-int store_lock_holder(const char *path, char *buf, size_t len) {
-    char lockpath[PATH_MAX];
-    if (strlen(path) + 16 >= sizeof lockpath) return 0;
+int store_lock_holder(const char *given, char *buf, size_t len) {
+    char lockpath[PATH_MAX], path[PATH_MAX];
+    if (len) buf[0] = '\0';
+    if (!given || resolve(given, path, sizeof path) != 0 || strlen(path) + 16 >= sizeof lockpath) return 0;
     snprintf(lockpath, sizeof lockpath, "%s%s", path, LOCK_SUFFIX);
     LockFile lf;
     if (lock_read(&lf, lockpath) != 0) return 0;

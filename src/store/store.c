@@ -37,13 +37,14 @@ struct Store {
     long n_layout, added;
     RunsType runs;    /* native row type of /runs */
     unsigned char *row; /* (runs.size) scratch row */
-    hid_t t_reason, t_host;         /* string types */
+    hid_t t_reason, t_host, t_kernel; /* string types */
     hid_t *t_summary;               /* (N_SUMMARY_FIELDS) native types */
     hid_t d_status, d_reason, d_runs;
     hid_t *d_summary;               /* (N_SUMMARY_FIELDS) */
     hid_t d_traj[N_TRAJ], d_traj_len;
     hid_t d_eval[N_EVAL], d_eval_len;
     hid_t d_wrank, d_whost, d_wthreads;
+    hid_t d_wkernel;                /* /worker/blas_kernel (H5I_INVALID_HID in files written before it) */
     hid_t d_tau, d_tstep, d_toutcome;
     hid_t d_w0, d_w, d_fixed, d_x, d_y; /* H5I_INVALID_HID when absent */
     StoreLock *lock;     /* rank 0: the file's writer lock, held from before any change until closed */
@@ -307,7 +308,7 @@ static int create_matrices(hid_t file, const StoreLayout *l, long K, long E) {
     const int8_t pending = RUN_PENDING;
     const double nan = NAN;
     char name[128];
-    hid_t reason = H5I_INVALID_HID, host = H5I_INVALID_HID;
+    hid_t reason = H5I_INVALID_HID, host = H5I_INVALID_HID, kernel = H5I_INVALID_HID;
     char empty[REASON_BYTES > HOST_BYTES ? REASON_BYTES : HOST_BYTES] = {0};
 
     CHECK(create_dataset(NULL, file, D_STATUS, H5T_STD_I8LE, H5T_NATIVE_INT8, 1, &P, &pending));
@@ -330,6 +331,8 @@ static int create_matrices(hid_t file, const StoreLayout *l, long K, long E) {
     H5TRY(host = h5_str_type(HOST_BYTES), "cannot make a string type");
     CHECK(create_dataset(NULL, file, D_WORKER_HOST, host, host, 1, &P, empty));
     CHECK(create_dataset(NULL, file, D_WORKER_THREADS, H5T_STD_I32LE, H5T_NATIVE_INT32, 1, &P, &zero32));
+    H5TRY(kernel = h5_str_type(KERNEL_BYTES), "cannot make a string type");
+    CHECK(create_dataset(NULL, file, D_WORKER_BLAS_KERNEL, kernel, kernel, 1, &P, empty));
     const uint64_t no_checksum = 0;
     CHECK(create_dataset(NULL, file, D_CHECKSUM, H5T_STD_U64LE, H5T_NATIVE_UINT64, 1, &P, &no_checksum));
     hsize_t targets[2] = {P, (hsize_t)at_least_one(l->targets_max)};
@@ -351,6 +354,7 @@ static int create_matrices(hid_t file, const StoreLayout *l, long K, long E) {
         CHECK(create_dataset(NULL, file, D_DATA_Y, H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, 2, x, &nan));
     }
 cleanup:
+    h5_close(&kernel);
     h5_close(&host);
     h5_close(&reason);
     return rc;
@@ -362,7 +366,7 @@ static double layout_bytes(const StoreLayout *l, long K, long E) {
                                                                          status, checksum, key */
     for (int i = 0; i < N_PARAMS; i++) row += 2.0 * (double)param_bytes(&PARAMS[i]); /* params and runs */
     for (int j = 0; j < N_SUMMARY_FIELDS; j++) row += 2.0 * (double)summary_bytes(&SUMMARY_FIELDS[j]);
-    row += 8.0 * (N_TRAJ * (double)K + N_EVAL * (double)E) + 8 + 4 + HOST_BYTES + 4;
+    row += 8.0 * (N_TRAJ * (double)K + N_EVAL * (double)E) + 8 + 4 + HOST_BYTES + 4 + KERNEL_BYTES;
     row += 17.0 * (double)at_least_one(l->targets_max);
     if (l->store_weights)
         row += 8.0 * (2.0 * (double)at_least_one(l->weights_max) + (double)at_least_one(l->fixed_max) +
@@ -722,6 +726,7 @@ static void store_free(Store *st) {
     h5_close(&st->d_toutcome);
     h5_close(&st->d_tstep);
     h5_close(&st->d_tau);
+    h5_close(&st->d_wkernel);
     h5_close(&st->d_wthreads);
     h5_close(&st->d_whost);
     h5_close(&st->d_wrank);
@@ -739,6 +744,7 @@ static void store_free(Store *st) {
     h5_close(&st->d_key);
     h5_close(&st->d_checksum);
     h5_close(&st->d_status);
+    h5_close(&st->t_kernel);
     h5_close(&st->t_host);
     h5_close(&st->t_reason);
     runs_type_free(&st->runs);
@@ -755,7 +761,7 @@ static Store *store_alloc(const char *path) {
     Store *st = xcalloc(1, sizeof *st);
     st->path = xstrdup(path);
     st->comm = MPI_COMM_NULL;
-    st->file = st->t_reason = st->t_host = H5I_INVALID_HID;
+    st->file = st->t_reason = st->t_host = st->t_kernel = H5I_INVALID_HID;
     st->runs.type = H5I_INVALID_HID;
     st->d_status = st->d_reason = st->d_runs = H5I_INVALID_HID;
     st->d_summary = xcalloc((size_t)N_SUMMARY_FIELDS, sizeof(hid_t));
@@ -764,7 +770,7 @@ static Store *store_alloc(const char *path) {
     for (int k = 0; k < N_TRAJ; k++) st->d_traj[k] = H5I_INVALID_HID;
     for (int k = 0; k < N_EVAL; k++) st->d_eval[k] = H5I_INVALID_HID;
     st->d_traj_len = st->d_eval_len = H5I_INVALID_HID;
-    st->d_wrank = st->d_whost = st->d_wthreads = H5I_INVALID_HID;
+    st->d_wrank = st->d_whost = st->d_wthreads = st->d_wkernel = H5I_INVALID_HID;
     st->d_tau = st->d_tstep = st->d_toutcome = H5I_INVALID_HID;
     st->d_w0 = st->d_w = st->d_fixed = st->d_x = st->d_y = H5I_INVALID_HID;
     st->d_checksum = st->d_key = H5I_INVALID_HID;
@@ -822,6 +828,8 @@ static int open_handles(Store *st) {
     CHECK(open_ds(&st->d_wrank, st, D_WORKER_RANK));
     CHECK(open_ds(&st->d_whost, st, D_WORKER_HOST));
     CHECK(open_ds(&st->d_wthreads, st, D_WORKER_THREADS));
+    /* files written before it: the kernel goes unrecorded (no metadata changes while points run) */
+    if (h5_has_dataset(st->file, D_WORKER_BLAS_KERNEL)) CHECK(open_ds(&st->d_wkernel, st, D_WORKER_BLAS_KERNEL));
     CHECK(dim_of(st, D_TARGETS_TAU, 1, &st->Q));
     CHECK(open_ds(&st->d_tau, st, D_TARGETS_TAU));
     CHECK(open_ds(&st->d_tstep, st, D_TARGETS_STEP));
@@ -844,6 +852,7 @@ static int open_handles(Store *st) {
     }
     H5TRY(st->t_reason = h5_str_type(REASON_BYTES), "cannot make a string type");
     H5TRY(st->t_host = h5_str_type(HOST_BYTES), "cannot make a string type");
+    H5TRY(st->t_kernel = h5_str_type(KERNEL_BYTES), "cannot make a string type");
     CHECK(runs_type_build(&st->runs, 1));
     st->row = xcalloc(1, st->runs.size);
     st->status = xcalloc((size_t)st->P, 1);
@@ -919,6 +928,38 @@ int store_refresh_status(Store *st) {
     H5TRY(H5Dread(st->d_status, H5T_NATIVE_INT8, H5S_ALL, H5S_ALL, H5P_DEFAULT, st->status), "%s: cannot read /%s",
             st->path, D_STATUS);
 cleanup:
+    return rc;
+}
+
+int store_other_kernels(Store *st, const char *kernel, long *count, char *names, size_t len) {
+    enum { MAX_NAMED = 8 };
+    int rc = ADV_OK, n_named = 0, more = 0;
+    char named[MAX_NAMED][KERNEL_BYTES];
+    *count = 0;
+    if (len) names[0] = '\0';
+    if (!st || st->d_wkernel < 0) return ADV_OK;
+    char *all = xcalloc((size_t)st->P + 1, KERNEL_BYTES);
+    H5TRY(H5Dread(st->d_wkernel, st->t_kernel, H5S_ALL, H5S_ALL, H5P_DEFAULT, all), "%s: cannot read /%s", st->path,
+          D_WORKER_BLAS_KERNEL);
+    for (long i = 0; i < st->P; i++) {
+        int s = st->status[i];
+        if (s != RUN_DONE && s != RUN_FAILED && s != RUN_DIVERGED) continue;
+        char *k = all + (size_t)i * KERNEL_BYTES;
+        k[KERNEL_BYTES - 1] = '\0';
+        if (!k[0] || !strcmp(k, kernel ? kernel : "")) continue; /* unknown, or this run's */
+        (*count)++;
+        int seen = 0;
+        for (int j = 0; j < n_named && !seen; j++) seen = !strcmp(named[j], k);
+        if (!seen && n_named < MAX_NAMED) memcpy(named[n_named++], k, KERNEL_BYTES);
+        else if (!seen) more = 1;
+    }
+    size_t used = 0;
+    for (int j = 0; j < n_named + more && used < len; j++) {
+        int w = snprintf(names + used, len - used, "%s%s", j ? ", " : "", j < n_named ? named[j] : "...");
+        used = w < 0 ? len : used + (size_t)w;
+    }
+cleanup:
+    free(all);
     return rc;
 }
 
@@ -1048,6 +1089,11 @@ int store_write_point(Store *st, long index, const TrainSummary *sum, const Traj
     TRY(h5_write_row(st->d_wrank, index, H5T_NATIVE_INT32, &wrank, "/worker/rank"));
     TRY(h5_write_row(st->d_whost, index, st->t_host, host, "/worker/host"));
     TRY(h5_write_row(st->d_wthreads, index, H5T_NATIVE_INT32, &wthreads, "/worker/threads"));
+    if (st->d_wkernel >= 0) {
+        char kernel[KERNEL_BYTES];
+        text_copy(kernel, sizeof kernel, worker ? worker->blas_kernel : "");
+        TRY(h5_write_row(st->d_wkernel, index, st->t_kernel, kernel, "/" D_WORKER_BLAS_KERNEL));
+    }
     TRY(write_extra(st, index, extra));
     TRY(write_runs_row(st, index, sum, sum->status));
     if (st->cs) { /* what the file now holds for this point, read back */

@@ -88,3 +88,48 @@ def test_sweep_on_ranks_selects_once_and_stores_kernel(advsweep, tmp_path):
     assert len(notes) == 1, proc.stderr  # rank 0 only
     with h5py.File(tmp_path / "run.h5", "r") as f:
         assert f.attrs["blas_kernel"].decode().startswith(f"{best} (selected by advsweep")
+
+
+def test_resume_under_another_kernel_warns_and_records_each_points(advsweep, tmp_path):
+    """Results differ in the last bits between kernels: each point records the kernel that trained
+    it (/worker/blas_kernel), a resume under another kernel says so once, and a merge of files of
+    several kernels records "mixed" (docs/layout.md)."""
+    job = tmp_path / "j.yaml"
+    job.write_text("name: k\nfixed: {m: 8, n: 8, d: 4, steps: 3, eval_count: 1, eval_steps: 2}\n"
+                   "grid: {seed: [1, 2, 3, 4]}\n")
+    out = tmp_path / "k.h5"
+    run([advsweep, "run", str(job), "-q", "-o", str(out), "--where", "seed<=2"], ranks=2, check=0, env=env_with())
+    with h5py.File(out, "r") as f:
+        kernels = f["worker/blas_kernel"][()].astype(str)
+        default = f.attrs["blas_kernel"].decode().split()[0]
+    assert list(kernels) == [default, default, "", ""]
+    if default.lower() == "prescott":
+        pytest.skip("the default kernel is Prescott already")
+    # a resume under the same kernel: nothing to say
+    proc = run([advsweep, "run", str(job), "-q", "-o", str(out), "--where", "seed<=3"], ranks=2, check=0,
+               env=env_with())
+    assert "another BLAS kernel" not in proc.stderr, proc.stderr
+    # under Prescott (the user's choice): one line, naming the count and both kernels
+    proc = run([advsweep, "run", str(job), "-q", "-o", str(out)], ranks=2, check=0,
+               env=env_with(OPENBLAS_CORETYPE="Prescott"))
+    lines = [l for l in proc.stderr.splitlines() if "another BLAS kernel" in l]
+    assert len(lines) == 1, proc.stderr
+    assert f"3 finished points of the file were trained under another BLAS kernel ({default}) than this run's " \
+           "(Prescott)" in lines[0], lines[0]
+    assert "/worker/blas_kernel" in lines[0]
+    with h5py.File(out, "r") as f:
+        assert list(f["worker/blas_kernel"][()].astype(str)) == [default] * 3 + ["Prescott"]
+        assert list(f["status"][()]) == [1] * 4
+        assert f.attrs["blas_kernel"].decode().split()[0] == default  # the creating run's
+    # a file of other points made under Prescott; the merge of both: "mixed", each row's kernel kept
+    other_job = tmp_path / "o.yaml"
+    other_job.write_text(job.read_text().replace("[1, 2, 3, 4]", "[5, 6]"))
+    other = tmp_path / "o.h5"
+    run([advsweep, "run", str(other_job), "-q", "-o", str(other)], ranks=2, check=0,
+        env=env_with(OPENBLAS_CORETYPE="Prescott"))
+    merged = tmp_path / "m.h5"
+    run([advsweep, "merge", "-o", str(merged), str(out), str(other)], check=0, env=env_with())
+    with h5py.File(merged, "r") as f:
+        assert f.attrs["blas_kernel"].decode() == "mixed (per point: /worker/blas_kernel)"
+        assert list(f["worker/blas_kernel"][()].astype(str)) == [default] * 3 + ["Prescott"] * 3
+    assert "6 finished points verified, 0 damaged" in run([advsweep, "status", "--verify", str(merged)], check=0).stdout

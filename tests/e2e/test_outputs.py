@@ -101,7 +101,7 @@ def test_plan_on_the_default_and_a_bad_budget(advsweep):
 
 def test_status_while_a_sweep_runs(advsweep, tmp_path):
     job = tmp_path / "long.yaml"
-    job.write_text("name: long\nfixed: {d: 8, n: 32, steps: 300, H: 2}\ngrid:\n  m: [256, 384, 512]\n")
+    job.write_text("name: long\nfixed: {d: 8, n: 32, steps: 300, H: 2}\ngrid:\n  m: [128, 192, 256]\n")
     out = tmp_path / "long.h5"
     proc = subprocess.Popen([advsweep, "run", str(job), "-o", str(out), "-q"],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)

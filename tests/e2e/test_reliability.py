@@ -228,6 +228,119 @@ def test_kill9_then_rerun_takes_the_lock_over(advsweep, jobs, reference, tmp_pat
     assert leftovers(tmp_path) == sorted(others + ["killed.h5"])
 
 
+def test_no_second_writer_through_a_symlink_or_a_hard_link(advsweep, jobs, reference, tmp_path):
+    """The lock belongs to the file, not to its name: with a live sweep, every
+    writer through a symbolic link (relative, from another directory, a chain)
+    is refused naming the holder, as through the file's own name; through a hard
+    link too (the file then has two names: refused by every writer, the live
+    one's name in the line). Nothing changes; `stop` through a link reaches the
+    run; the rerun through the link finishes the same file."""
+    out = tmp_path / "live.h5"
+    other = tmp_path / "other.h5"
+    run([advsweep, "run", str(jobs / "tiny.yaml"), "-o", str(other), "-q"], check=0)
+    (tmp_path / "sub").mkdir()
+    sym, chain, rel, hard = tmp_path / "sym.h5", tmp_path / "chain.h5", tmp_path / "sub" / "rel.h5", tmp_path / "hard.h5"
+    os.symlink("live.h5", sym)
+    os.symlink("sym.h5", chain)
+    os.symlink("../live.h5", rel)
+    live = subprocess.Popen(["mpirun", "-n", "2", advsweep, "run", str(jobs / "medium.yaml"), "-o", str(out), "-q"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=mpi_env(),
+                            start_new_session=True)
+    try:
+        wait_for(lambda: some_done(out))
+        signal_job(live, signal.SIGSTOP)  # held still (alive) while the others try
+        holder = holder_pid(tmp_path / "live.h5.lock")
+        before, inode = digest(out), os.stat(out).st_ino
+        for name in (sym, chain, rel):
+            target = str(out) if name != rel else str(tmp_path / "sub" / ".." / "live.h5")
+            for cmd in ([advsweep, "run", str(jobs / "medium.yaml"), "-o", str(name)],
+                        [advsweep, "run", str(jobs / "other.yaml"), "-o", str(name), "--fresh"],
+                        [advsweep, "run", str(jobs / "medium.yaml"), "-o", str(name), "--extend"],
+                        [advsweep, "train", "--steps", "5", "-o", str(name)],
+                        [advsweep, "merge", "-o", str(name), str(other)]):
+                line = one_line(run(cmd, check=2).stderr)
+                assert f"{target} is being written by run on host {HOST}, pid {holder}, since 20" in line, line
+            assert f"being written by run on host {HOST}" in run([advsweep, "status", str(name)], check=0).stdout
+        assert sorted(p.name for p in tmp_path.glob("*.lock")) == ["live.h5.lock"]  # no lock of a link's name
+        os.link(out, hard)
+        for cmd in ([advsweep, "run", str(jobs / "medium.yaml"), "-o", str(hard)],
+                    [advsweep, "run", str(jobs / "other.yaml"), "-o", str(hard), "--fresh"],
+                    [advsweep, "train", "--steps", "5", "-o", str(hard)],
+                    [advsweep, "merge", "-o", str(hard), str(other)]):
+            line = one_line(run(cmd, check=2).stderr)
+            assert (f"{hard} has 2 names (hard links) and {out}, another of them, is being written by run on host "
+                    f"{HOST}, pid {holder}, since 20") in line, line
+        line = one_line(run([advsweep, "run", str(jobs / "medium.yaml"), "-o", str(out)], check=2).stderr)
+        assert f"{out} is being written by run on host {HOST}, pid {holder}" in line, line  # its own name: the lock
+        assert not (tmp_path / "hard.h5.lock").exists()
+        assert digest(out) == before and os.stat(out).st_ino == inode and os.stat(out).st_nlink == 2
+        os.unlink(hard)
+        assert "stop requested" in run([advsweep, "stop", str(rel)], check=0).stdout
+        assert (tmp_path / "live.h5.stop").exists() and not (tmp_path / "sub" / "rel.h5.stop").exists()
+    finally:
+        signal_job(live, signal.SIGCONT)
+        code = live.wait(timeout=600)
+    err = live.stderr.read()
+    assert code in (0, 3), err  # stopped by the request through the link (or done just before it acted)
+    run([advsweep, "run", str(jobs / "medium.yaml"), "-o", str(sym), "-q"], check=0)  # resumes the target
+    assert_same_results(reference["medium"], out)
+    assert os.readlink(sym) == "live.h5" and os.readlink(chain) == "sym.h5" and os.readlink(rel) == "../live.h5"
+    assert leftovers(tmp_path) == ["chain.h5", "live.h5", "other.h5", "sub", "sym.h5"]
+    assert leftovers(tmp_path / "sub") == ["rel.h5"]
+
+
+def test_fresh_extend_train_merge_through_a_symlink_write_its_target(advsweep, jobs, tmp_path):
+    """No live writer: --fresh, --extend, train -o and merge -o through a link
+    replace the target (their temporary beside it, renamed over it) and leave
+    the link a link; a link whose target does not exist yet creates the target.
+    A hard-linked sweep file is refused with nothing changed."""
+    real, links = tmp_path / "real", tmp_path / "links"
+    real.mkdir()
+    links.mkdir()
+    target, sym = real / "f.h5", links / "sym.h5"
+    os.symlink("../real/f.h5", sym)  # dangling for now
+    direct = tmp_path / "direct.h5"
+    run([advsweep, "run", str(jobs / "tiny.yaml"), "-o", str(direct), "-q"], check=0)
+    run([advsweep, "run", str(jobs / "tiny.yaml"), "-o", str(sym), "-q"], check=0)
+    assert target.is_file() and not target.is_symlink() and os.readlink(sym) == "../real/f.h5"
+    assert_same_results(direct, target)
+
+    inode = os.stat(target).st_ino
+    run([advsweep, "run", str(jobs / "tiny.yaml"), "-o", str(sym), "--fresh", "-q"], check=0)
+    assert os.readlink(sym) == "../real/f.h5" and os.stat(target).st_ino != inode  # the target was replaced
+    assert_same_results(direct, target)
+
+    bigger = tmp_path / "bigger.yaml"
+    bigger.write_text(TINY.replace("m: [4, 8]", "m: [4, 8, 16]"))
+    inode = os.stat(target).st_ino
+    ext = run([advsweep, "run", str(bigger), "-o", str(sym), "--extend"], check=0)
+    assert f"{links}/../real/f.h5 extended with 1 new point" in ext.stdout, ext.stdout  # messages name the target
+    assert os.readlink(sym) == "../real/f.h5" and os.stat(target).st_ino != inode
+    assert len(status(target)) == 3 and np.all(status(target) == 1)
+
+    inode = os.stat(target).st_ino
+    run([advsweep, "merge", "-o", str(sym), str(direct)], check=0)
+    assert os.readlink(sym) == "../real/f.h5" and os.stat(target).st_ino != inode
+    assert_same_results(direct, target)
+
+    run([advsweep, "train", "--steps", "5", "-o", str(sym), "-q"], check=0)
+    assert os.readlink(sym) == "../real/f.h5" and len(status(target)) == 1
+
+    hard = real / "g.h5"
+    os.link(target, hard)
+    before = digest(target)
+    via = f"{links}/../real"
+    for name, shown, other in ((target, target, hard), (hard, hard, target), (sym, f"{via}/f.h5", f"{via}/g.h5")):
+        for flags in ([], ["--fresh"], ["--extend"]):
+            line = one_line(run([advsweep, "run", str(jobs / "tiny.yaml"), "-o", str(name)] + flags, check=2).stderr)
+            assert f"{shown} has 2 names (hard links; {other} is the other); a sweep file is written through one " \
+                   "name only" in line, line
+    line = one_line(run([advsweep, "train", "--steps", "5", "-o", str(hard)], check=2).stderr)
+    assert f"{hard} has 2 names (hard links; {target} is the other)" in line, line
+    assert digest(target) == before and os.stat(target).st_nlink == 2
+    assert leftovers(real) == ["f.h5", "g.h5"] and leftovers(links) == ["sym.h5"]
+
+
 # ---- output paths checked before training ---------------------------------------------------------
 
 
@@ -655,7 +768,7 @@ def test_point_longer_than_the_time_limit_progresses_through_checkpoints(advswee
         if proc.returncode == 0:
             break
         assert "starting a point of" in proc.stdout, proc.stdout
-        assert "time limit reached with a point running that was started beyond it" in proc.stderr, proc.stderr
+        assert "time limit reached with points running" in proc.stderr, proc.stderr
         assert list(status(out)) == [4]  # abandoned: redone, from its checkpoint, by the next run
         shown = run([advsweep, "status", str(out)], check=0).stdout
         assert f"1 of the points left continues from a checkpoint on resume ({out}.ckpt)" in shown, shown

@@ -225,6 +225,23 @@ def test_time_limit_hands_out_only_what_fits(advsweep, jobs, tmp_path):
     assert "rerun" in proc.stderr
 
 
+def test_time_limit_stops_points_that_overran_their_estimate(advsweep, tmp_path):
+    """Points estimated to fit (a huge --rate) that outlast the time limit: at the limit the
+    run stops as on a stop request (grace, then abandoned, exit 3) instead of running on
+    until the batch system kills it; a rerun redoes them."""
+    from test_interrupt import ENDLESS
+    job = tmp_path / "endless.yaml"
+    job.write_text(ENDLESS)
+    out = tmp_path / "tl.h5"
+    start = time.monotonic()
+    proc = run([advsweep, "run", str(job), "-o", str(out), "--time-limit", "3", "--grace", "1", "--rate", "1e9"],
+               ranks=3, check=3, timeout=120)
+    assert time.monotonic() - start < 60, "the run went on past its time limit"
+    assert "time limit reached with points running" in proc.stderr, proc.stderr
+    assert "abandoned" in proc.stdout and "rerun" in proc.stderr
+    assert not np.any(status(out) == 1)
+
+
 def test_shards_and_merge_equal_one_run(advsweep, jobs, reference, tmp_path):
     parts = []
     for i in range(3):
