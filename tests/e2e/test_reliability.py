@@ -4,6 +4,7 @@ allocation, checksums, mid-point checkpoints.
 
 Real processes, real mpirun ranks, real files; small tmpfs mounts for the full
 and read-only filesystems (skipped where mounting is impossible)."""
+import contextlib
 import os
 import random
 import re
@@ -102,6 +103,23 @@ def signal_job(proc, sig):
             pass
 
 
+@contextlib.contextmanager
+def held_live_sweep(advsweep, job, out):
+    """A live `mpirun -n 2` sweep of job into out, held still once a point is done
+    (SIGSTOP: alive, its lock held) while the block runs; let go and waited for after
+    it, so the Popen's returncode is set."""
+    live = subprocess.Popen(["mpirun", "-n", "2", advsweep, "run", str(job), "-o", str(out), "-q"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=mpi_env(),
+                            start_new_session=True)
+    try:
+        wait_for(lambda: some_done(out))
+        signal_job(live, signal.SIGSTOP)
+        yield live
+    finally:
+        signal_job(live, signal.SIGCONT)
+        live.wait(timeout=600)
+
+
 def some_done(path, n=1):
     try:
         return np.count_nonzero(status(path) == 1) >= n
@@ -164,12 +182,7 @@ def test_twenty_simultaneous_starts_one_writer(advsweep, jobs, reference, tmp_pa
 
 def test_fresh_train_and_merge_refused_under_a_live_sweep(advsweep, jobs, reference, tmp_path):
     out = tmp_path / "live.h5"
-    live = subprocess.Popen(["mpirun", "-n", "2", advsweep, "run", str(jobs / "medium.yaml"), "-o", str(out), "-q"],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=mpi_env(),
-                            start_new_session=True)
-    try:
-        wait_for(lambda: some_done(out))
-        signal_job(live, signal.SIGSTOP)  # held still (alive) while the others try
+    with held_live_sweep(advsweep, jobs / "medium.yaml", out) as live:
         inode = os.stat(out).st_ino
         other = tmp_path / "other.h5"
         run([advsweep, "run", str(jobs / "tiny.yaml"), "-o", str(other), "-q"], check=0)
@@ -184,9 +197,7 @@ def test_fresh_train_and_merge_refused_under_a_live_sweep(advsweep, jobs, refere
         assert os.stat(out).st_ino == inode  # not replaced
         shown = run([advsweep, "status", str(out)], check=0).stdout
         assert f"being written by run on host {HOST}" in shown
-    finally:
-        signal_job(live, signal.SIGCONT)
-        code = live.wait(timeout=600)
+    code = live.returncode
     assert code == 0, live.stderr.read()
     assert_same_results(reference["medium"], out)
     assert not (tmp_path / "live.h5.lock").exists()
@@ -243,12 +254,7 @@ def test_no_second_writer_through_a_symlink_or_a_hard_link(advsweep, jobs, refer
     os.symlink("live.h5", sym)
     os.symlink("sym.h5", chain)
     os.symlink("../live.h5", rel)
-    live = subprocess.Popen(["mpirun", "-n", "2", advsweep, "run", str(jobs / "medium.yaml"), "-o", str(out), "-q"],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=mpi_env(),
-                            start_new_session=True)
-    try:
-        wait_for(lambda: some_done(out))
-        signal_job(live, signal.SIGSTOP)  # held still (alive) while the others try
+    with held_live_sweep(advsweep, jobs / "medium.yaml", out) as live:
         holder = holder_pid(tmp_path / "live.h5.lock")
         before, inode = digest(out), os.stat(out).st_ino
         for name in (sym, chain, rel):
@@ -277,9 +283,7 @@ def test_no_second_writer_through_a_symlink_or_a_hard_link(advsweep, jobs, refer
         os.unlink(hard)
         assert "stop requested" in run([advsweep, "stop", str(rel)], check=0).stdout
         assert (tmp_path / "live.h5.stop").exists() and not (tmp_path / "sub" / "rel.h5.stop").exists()
-    finally:
-        signal_job(live, signal.SIGCONT)
-        code = live.wait(timeout=600)
+    code = live.returncode
     err = live.stderr.read()
     assert code in (0, 3), err  # stopped by the request through the link (or done just before it acted)
     run([advsweep, "run", str(jobs / "medium.yaml"), "-o", str(sym), "-q"], check=0)  # resumes the target
